@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Idempotent setup: libtorch (PyTorch from PyPI, in a venv outside the clone), the
+# wasm32-wasip2 target, and .cargo/config.toml wiring so plain `cargo build`/`cargo test`
+# work afterwards. Safe to run again: each step checks before it acts.
+set -euo pipefail
+
+TORCH_VERSION="2.13.0"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${FERROSERVE_CACHE:-$HOME/.cache/ferroserve}"
+venv="$cache/venv"
+mkdir -p "$cache"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. The venv with torch==$TORCH_VERSION (plus what the model scripts and tests use).
+have=""
+if [ -x "$venv/bin/python" ]; then
+  have="$("$venv/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)"
+fi
+if [ "$have" != "$TORCH_VERSION" ]; then
+  log "creating $venv with torch==$TORCH_VERSION (found: ${have:-none}); ~5 GB, a few minutes"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet "torch==$TORCH_VERSION"
+else
+  log "torch $have present in $venv"
+fi
+# Small extras, installed only when missing (pip is slow even when satisfied).
+extras=(numpy)
+missing=()
+for pkg in "${extras[@]}"; do
+  "$venv/bin/python" -c "import $pkg" 2>/dev/null || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  "$venv/bin/pip" install --quiet "${missing[@]}"
+fi
+
+# 2. The guest target.
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  log "adding rust target wasm32-wasip2"
+  rustup target add wasm32-wasip2
+fi
+
+# 3. Cargo wiring: torch-sys reads LIBTORCH; the ABI flag comes from the wheel itself.
+torch_dir="$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
+abi="$("$venv/bin/python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
+mkdir -p "$root/.cargo"
+config="$root/.cargo/config.toml"
+want="$(cat <<TOML
+# Written by scripts/setup.sh; not tracked. Points torch-sys at the venv's libtorch.
+[env]
+LIBTORCH = "$torch_dir"
+LIBTORCH_CXX11_ABI = "$abi"
+FERROSERVE_PYTHON = "$venv/bin/python"
+TOML
+)"
+if [ ! -f "$config" ] || [ "$(cat "$config")" != "$want" ]; then
+  log "writing $config"
+  printf '%s\n' "$want" > "$config"
+fi
+log "ready: libtorch at $torch_dir"

@@ -70,7 +70,7 @@ pub use tensor::{Element, TensorError, dtype_name, dtype_size};
 /// Export a type implementing [`Handler`] as this component's handler.
 #[macro_export]
 macro_rules! export {
-    ($handler:ty) => {
-        $crate::bindings::__export_handler_world!($handler);
+    ($($handler:tt)+) => {
+        $crate::bindings::__export_handler_world!($($handler)+);
     };
 }

@@ -1,1 +1,154 @@
-//! x
+//! The sandbox that runs tenants' untrusted handlers: one wasmtime engine per process
+//! (pooling allocator, copy-on-write memory images, epoch deadlines), components compiled
+//! once and cached on disk by content hash, one `InstancePre` per handler and a fresh
+//! store and instance per call, under per-handler limits (memory cap, CPU deadline, output
+//! size, bounded stdout/stderr). The only filesystem a handler sees is a read-only view
+//! of its archive's files at `/`; no network, environment, arguments or stdin.
+//!
+//! Every outcome is typed ([`SandboxError::kind`]); the server maps kinds to HTTP statuses.
+//! The handler contract itself is `wit/handler.wit`; the guest SDK is `handlers-sdk`;
+//! archives (where the component and its files come from) are `ferroserve-archive`.
+
+mod bindings;
+mod cache;
+mod capture;
+mod convert;
+mod engine;
+mod error;
+mod executor;
+mod handler;
+mod host;
+mod limits;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ferroserve_tensor::Tensor;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use convert::{HandlerRequest, HandlerResponse, Prepared};
+pub use engine::Allocator;
+pub use error::SandboxError;
+pub use handler::CallReport;
+pub use limits::{Limits, SandboxConfig};
+
+use bindings::HandlerWorldPre;
+use executor::Executor;
+use handler::HandlerInner;
+use host::{FilesDir, HostState};
+
+/// The process-wide sandbox. Cheap to share behind an `Arc`; dropping the last handle
+/// stops its threads.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: cache::CompileCache,
+    executor: Arc<Executor>,
+    allocator: Allocator,
+    config: SandboxConfig,
+    _ticker: engine::Ticker,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let (engine, allocator) = engine::build(&config)?;
+        let linker = handler::linker(&engine).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        let cache = cache::CompileCache::new(&engine, config.cache_dir.clone())?;
+        let executor = Executor::start(config.threads, config.queue_depth)
+            .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
+        let ticker = engine::Ticker::start(engine.clone(), config.epoch_tick);
+        Ok(Sandbox { engine, linker, cache, executor: Arc::new(executor), allocator, config, _ticker: ticker })
+    }
+
+    /// Which instance allocator the engine got (pooling unless its reservation failed).
+    pub fn allocator(&self) -> Allocator {
+        self.allocator
+    }
+
+    /// Compile (or fetch from the cache) and check a handler component. The check that it
+    /// implements the handler world happens here, not at the first request.
+    pub fn load(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        files: Option<&Path>,
+        limits: Limits,
+    ) -> Result<Handler, SandboxError> {
+        if limits.memory_bytes > self.config.max_memory_bytes {
+            return Err(SandboxError::Engine(format!(
+                "the handler memory limit of {} MiB is above this server's maximum of {} MiB",
+                limits.memory_bytes >> 20,
+                self.config.max_memory_bytes >> 20
+            )));
+        }
+        let files = files
+            .map(|p| {
+                FilesDir::open(p).map_err(|e| SandboxError::FilesDir {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let component = self.cache.get(&self.engine, wasm)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
+        let pre = HandlerWorldPre::new(pre).map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
+        let inner = HandlerInner {
+            name: name.into(),
+            pre,
+            limits,
+            files,
+            engine: self.engine.clone(),
+            epoch_tick: self.config.epoch_tick,
+            pool_capacity: self.executor.capacity(),
+        };
+        Ok(Handler { inner: Arc::new(inner), executor: self.executor.clone() })
+    }
+}
+
+/// A loaded handler. Clones share the compiled code.
+#[derive(Clone)]
+pub struct Handler {
+    inner: Arc<HandlerInner>,
+    executor: Arc<Executor>,
+}
+
+impl Handler {
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Run `preprocess` in a fresh instance on a sandbox thread.
+    pub async fn preprocess(&self, request: HandlerRequest) -> Result<Prepared, SandboxError> {
+        let inner = self.inner.clone();
+        self.executor.run(move || inner.preprocess(request).0).await?
+    }
+
+    /// Run `postprocess` in a fresh instance on a sandbox thread.
+    pub async fn postprocess(&self, outputs: Vec<Tensor>, context: Vec<u8>) -> Result<HandlerResponse, SandboxError> {
+        let inner = self.inner.clone();
+        self.executor.run(move || inner.postprocess(&outputs, &context).0).await?
+    }
+
+    /// `preprocess` on the calling thread, with the call's report. For benchmarks and
+    /// tests; servers use the async form, which keeps wasm off the runtime.
+    pub fn preprocess_blocking(&self, request: HandlerRequest) -> (Result<Prepared, SandboxError>, CallReport) {
+        self.inner.preprocess(request)
+    }
+
+    /// `postprocess` on the calling thread, with the call's report.
+    pub fn postprocess_blocking(
+        &self,
+        outputs: &[Tensor],
+        context: &[u8],
+    ) -> (Result<HandlerResponse, SandboxError>, CallReport) {
+        self.inner.postprocess(outputs, context)
+    }
+}

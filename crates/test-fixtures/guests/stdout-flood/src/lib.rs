@@ -7,7 +7,7 @@ struct Flood;
 
 impl Handler for Flood {
     fn preprocess(_request: Request) -> Result<Prepared, HandlerError> {
-        let line = [b'x'; 1 << 20];
+        let line = vec![b'x'; 1 << 20];
         let mut out = std::io::stdout().lock();
         for _ in 0..100 {
             // The host discards past its cap; a write error here would be a host bug.

@@ -1,0 +1,166 @@
+//! A loaded handler: its `InstancePre`, limits and files. Each call gets a fresh store and
+//! instance, runs under the deadline and memory cap, and is classified into a typed outcome.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferroserve_tensor::Tensor;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap};
+
+use crate::bindings::{HandlerError, HandlerWorld, HandlerWorldPre};
+use crate::convert::{self, HandlerRequest, HandlerResponse, Prepared};
+use crate::host::{FilesDir, HostState};
+use crate::{Limits, SandboxError};
+
+/// What a call left behind besides its result: for logs, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallReport {
+    pub elapsed: Duration,
+    pub stdout: String,
+    pub stdout_dropped: u64,
+    pub stderr: String,
+    pub stderr_dropped: u64,
+}
+
+pub(crate) struct HandlerInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) pre: HandlerWorldPre<HostState>,
+    pub(crate) limits: Limits,
+    pub(crate) files: Option<FilesDir>,
+    pub(crate) engine: Engine,
+    pub(crate) epoch_tick: Duration,
+    pub(crate) pool_capacity: usize,
+}
+
+type Outcome<T> = (Result<T, SandboxError>, CallReport);
+
+pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    HandlerWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+impl HandlerInner {
+    pub(crate) fn preprocess(&self, request: HandlerRequest) -> Outcome<Prepared> {
+        let request = convert::request_to_wit(request);
+        let (result, report) =
+            self.call(|store, world| world.ferroserve_handler_handler().call_preprocess(store, &request));
+        let max = self.limits.max_output_bytes;
+        (result.and_then(|p| convert::prepared_from_wit(p, max)), report)
+    }
+
+    pub(crate) fn postprocess(&self, outputs: &[Tensor], context: &[u8]) -> Outcome<HandlerResponse> {
+        let outputs: Vec<_> = outputs.iter().map(convert::tensor_to_wit).collect();
+        let (result, report) = self.call(|store, world| {
+            world.ferroserve_handler_handler().call_postprocess(store, &outputs, context)
+        });
+        let max = self.limits.max_output_bytes;
+        (result.and_then(|r| convert::response_from_wit(r, max)), report)
+    }
+
+    /// One fresh instance, one export call, then classification. The store, and with it
+    /// the instance and its memory, is gone before this returns.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Store<HostState>, &HandlerWorld) -> wasmtime::Result<Result<T, HandlerError>>,
+    ) -> Outcome<T> {
+        let started = Instant::now();
+        let state = match HostState::new(self.name.clone(), &self.limits, self.files.as_ref()) {
+            Ok(s) => s,
+            Err(e) => return (Err(SandboxError::Trap { message: format!("setting up the call: {e}") }), CallReport::default()),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(self.deadline_ticks());
+        store.epoch_deadline_trap();
+        let outcome = self.pre.instantiate(&mut store).and_then(|world| f(&mut store, &world));
+        let state = store.into_data();
+        let (stdout, stdout_dropped) = state.stdout.take();
+        let (stderr, stderr_dropped) = state.stderr.take();
+        let report = CallReport { elapsed: started.elapsed(), stdout, stdout_dropped, stderr, stderr_dropped };
+        let result = match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(HandlerError::BadInput(m))) => Err(SandboxError::BadInput(m)),
+            Ok(Err(HandlerError::Internal(m))) => Err(SandboxError::HandlerFailed(m)),
+            Err(e) => Err(self.classify(e, state.limiter.refused, &report.stderr)),
+        };
+        self.forward_output(&report, &result);
+        (result, report)
+    }
+
+    /// Epoch ticks for the deadline, rounded up so a call never gets less than asked.
+    fn deadline_ticks(&self) -> u64 {
+        let tick = self.epoch_tick.as_nanos().max(1);
+        (self.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+
+    fn classify(&self, err: wasmtime::Error, memory_refused: bool, stderr: &str) -> SandboxError {
+        if err.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+            return SandboxError::PoolExhausted { capacity: self.pool_capacity };
+        }
+        tracing::debug!(model = &*self.name, error = ?err, "handler call failed");
+        let trap = err.downcast_ref::<Trap>().copied();
+        match trap {
+            Some(Trap::Interrupt) => SandboxError::DeadlineExceeded { deadline: self.limits.deadline },
+            // The guest's allocator aborts after the limiter says no.
+            _ if memory_refused => SandboxError::MemoryLimit { limit: self.limits.memory_bytes },
+            Some(Trap::StackOverflow) => SandboxError::Trap { message: "wasm stack overflow (recursion too deep)".into() },
+            // Rust guests keep their stack in linear memory; overflowing it walks off the
+            // bottom of memory, which is how deep recursion usually shows up.
+            Some(Trap::MemoryOutOfBounds) => SandboxError::Trap {
+                message: "out of bounds memory access (deep recursion overflowing the guest's stack looks like this)".into(),
+            },
+            _ => match panic_message(stderr) {
+                Some(message) => SandboxError::Panic { message },
+                None => SandboxError::Trap {
+                    message: trap.map_or_else(|| format!("{err}"), |t| t.to_string()),
+                },
+            },
+        }
+    }
+
+    fn forward_output(&self, report: &CallReport, result: &Result<impl Sized, SandboxError>) {
+        let model = &*self.name;
+        for (stream, text, dropped) in [
+            ("stdout", &report.stdout, report.stdout_dropped),
+            ("stderr", &report.stderr, report.stderr_dropped),
+        ] {
+            if !text.is_empty() || dropped > 0 {
+                tracing::info!(target: "handler", model, stream, dropped_bytes = dropped, "{}", text.trim_end());
+            }
+        }
+        if let Err(e) = result {
+            tracing::debug!(model, kind = e.kind(), elapsed_us = report.elapsed.as_micros() as u64, "{e}");
+        }
+    }
+}
+
+/// Rust's panic hook prints `thread '…' panicked at FILE:LINE:COL:\nMESSAGE`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at ")?;
+    let rest = &stderr[start..];
+    let message: Vec<&str> = rest
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("note: ") && !l.is_empty())
+        .collect();
+    let location = rest.lines().next().unwrap_or("").trim_end_matches(':');
+    Some(if message.is_empty() { location.to_string() } else { format!("{} ({location})", message.join("\n")) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_the_panic_message() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:9:9:\nfixture panicked on purpose\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "fixture panicked on purpose (panicked at src/lib.rs:9:9)"
+        );
+        assert_eq!(panic_message("just some logging"), None);
+    }
+}

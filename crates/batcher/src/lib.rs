@@ -1,1 +1,181 @@
-//! placeholder
+//! The per-model request queue and dynamic batching: requests wait in a bounded queue, are
+//! grouped by input shape into batches of up to `batch_size` (or fewer once the oldest has
+//! waited `max_batch_delay`), stacked along a new dim 0, run on dedicated worker OS threads,
+//! and the outputs are split back so each caller gets its own slice.
+//!
+//! This crate holds no libtorch and no wasm: it runs batches through the [`BatchRunner`]
+//! trait it defines, which `ferroserve-torch` implements (tests use fakes). Look elsewhere for
+//! the tensor type (`ferroserve-tensor`), running a model (`ferroserve-torch`), handlers
+//! (`ferroserve-sandbox`) and HTTP status mapping of [`BatchError`] (`ferroserve-server`).
+//!
+//! Inside: [`Batcher`] is the handle (`lib.rs`); a tokio task (`actor.rs`) owns the queue's
+//! private `State` (`state.rs`), which makes every decision and is unit-tested without a
+//! runtime; worker threads (`worker.rs`) call the runner; `stack.rs` stacks and splits.
+//!
+//! ```text
+//! submit ─try_send─▶ actor: State ─bounded─▶ worker threads: stack → run → split ─oneshot─▶ caller
+//! ```
+
+mod actor;
+mod config;
+mod entry;
+mod error;
+mod runner;
+mod shared;
+mod stack;
+mod state;
+mod worker;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Instant;
+
+use ferroserve_tensor::Tensor;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{Notify, mpsc, watch};
+
+pub use config::BatcherConfig;
+pub use error::BatchError;
+pub use runner::{BatchRunner, RunError};
+pub use shared::BatcherStats;
+
+use actor::Actor;
+use entry::Entry;
+use shared::{Shared, Stats};
+use state::State;
+
+/// The handle to one model's queue. Cheap to clone; the queue drains and its workers stop
+/// when [`Batcher::shutdown`] is called or the last clone is dropped.
+#[derive(Clone)]
+pub struct Batcher {
+    intake: mpsc::Sender<Entry>,
+    shared: Arc<Shared>,
+    done: watch::Receiver<bool>,
+}
+
+impl Batcher {
+    /// Starts the queue actor on the current tokio runtime and `config.workers` worker threads.
+    pub fn spawn(
+        config: BatcherConfig,
+        runner: Arc<dyn BatchRunner>,
+    ) -> Result<Batcher, BatchError> {
+        config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            BatchError::Start("Batcher::spawn must be called inside a tokio runtime".into())
+        })?;
+        let shared = Arc::new(Shared {
+            name: config.name.clone(),
+            capacity: config.capacity,
+            closing: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            stats: Stats::default(),
+        });
+        let (intake, intake_rx) = mpsc::channel(config.capacity + actor::INTAKE_BURST);
+        // About HANDOFF_REQUESTS requests' worth of formed batches per worker (at least one
+        // batch): enough that a worker finds its next batch without parking, few enough that
+        // requests mostly wait in `State`, where they can still grow into larger batches.
+        let per_worker = (worker::HANDOFF_REQUESTS / config.batch_size).max(1);
+        let (work, work_rx) = mpsc::channel(config.workers * per_worker);
+        let (alive, workers_alive) = mpsc::channel(1);
+        worker::spawn_workers(config.workers, &runner, work_rx, &shared, &alive)?;
+        drop(alive);
+        let (done_tx, done) = watch::channel(false);
+        let actor = Actor {
+            state: State::new(config.batch_size, config.max_batch_delay, config.capacity),
+            intake: intake_rx,
+            work,
+            shared: shared.clone(),
+            workers_alive,
+            done: done_tx,
+        };
+        runtime.spawn(actor.run());
+        Ok(Batcher {
+            intake,
+            shared,
+            done,
+        })
+    }
+
+    /// Queues one request and waits for its outputs. `inputs` are the request's tensors
+    /// without a batch dim; the outputs come back the same way.
+    ///
+    /// Fails at once with [`BatchError::Overloaded`] when the queue is full, and with
+    /// [`BatchError::Timeout`] if `deadline` passes before the request runs. Dropping the
+    /// future cancels the request: it leaves the queue without running, or, if it is already
+    /// running, its result is discarded.
+    pub async fn submit(
+        &self,
+        inputs: Vec<Tensor>,
+        deadline: Instant,
+    ) -> Result<Vec<Tensor>, BatchError> {
+        if inputs.is_empty() {
+            return Err(BatchError::BadInput(
+                "a request must carry at least one tensor".into(),
+            ));
+        }
+        if self.shared.closing.load(Relaxed) {
+            return Err(BatchError::ShuttingDown);
+        }
+        let (entry, answer) = Entry::new(inputs, Instant::now(), deadline);
+        match self.intake.try_send(entry) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                Stats::add(&self.shared.stats.overloaded, 1);
+                return Err(BatchError::Overloaded {
+                    capacity: self.shared.capacity,
+                });
+            }
+            Err(TrySendError::Closed(_)) => return Err(BatchError::ShuttingDown),
+        }
+        // The sender is only dropped unanswered when the runtime drops the actor.
+        answer.await.unwrap_or(Err(BatchError::ShuttingDown))
+    }
+
+    /// [`Batcher::submit`] that gives up with [`BatchError::Cancelled`] as soon as `cancel`
+    /// completes (a client disconnect, an admin action), removing the request like a drop does.
+    pub async fn submit_with_cancel(
+        &self,
+        inputs: Vec<Tensor>,
+        deadline: Instant,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Vec<Tensor>, BatchError> {
+        tokio::select! {
+            biased;
+            outcome = self.submit(inputs, deadline) => outcome,
+            () = cancel => Err(BatchError::Cancelled),
+        }
+    }
+
+    /// Requests accepted and waiting for a batch (not counting formed batches that wait for a
+    /// worker). Feeds the queue-depth metric.
+    pub fn queue_len(&self) -> usize {
+        let in_transit = self.intake.max_capacity() - self.intake.capacity();
+        self.shared.stats.queued.load(Relaxed) + in_transit
+    }
+
+    pub fn stats(&self) -> BatcherStats {
+        let mut stats = self.shared.stats.snapshot();
+        stats.queued = self.queue_len();
+        stats
+    }
+
+    /// Refuses new requests from now on, runs every request already accepted (ignoring
+    /// `max_batch_delay`), and returns once the worker threads have exited.
+    pub async fn shutdown(&self) {
+        self.shared.closing.store(true, Relaxed);
+        self.shared.shutdown.notify_one();
+        let mut done = self.done.clone();
+        // An error means the actor was dropped with its runtime: nothing is left to wait for.
+        let _ = done.wait_for(|done| *done).await;
+    }
+}
+
+impl std::fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("model", &self.shared.name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,158 @@
+//! The queue actor: one tokio task per model. It feeds arrivals into [`State`], carries out
+//! its decisions (answer expired and refused requests, hand ready batches to the workers) and
+//! sleeps until the next arrival, free worker slot or instant `State` names.
+//!
+//! It never blocks: the hand-off to the workers is a bounded channel, and while it is full
+//! requests stay in `State`, where they keep counting against the capacity, can expire, and
+//! gather into larger batches.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
+
+use crate::BatchError;
+use crate::entry::Entry;
+use crate::shared::{Shared, Stats};
+use crate::state::State;
+use crate::worker::Batch;
+
+/// Arrivals taken per wake-up before batches are formed, so a burst batches well; also the
+/// room the hand-off into the actor has beyond the queue's capacity, so a burst of arrivals
+/// reaches `State` (which decides what is overload) instead of bouncing off the channel.
+pub(crate) const INTAKE_BURST: usize = 256;
+
+pub(crate) struct Actor {
+    pub(crate) state: State,
+    pub(crate) intake: mpsc::Receiver<Entry>,
+    pub(crate) work: mpsc::Sender<Batch>,
+    pub(crate) shared: Arc<Shared>,
+    /// Closes when the last worker thread has exited.
+    pub(crate) workers_alive: mpsc::Receiver<()>,
+    pub(crate) done: watch::Sender<bool>,
+}
+
+impl Actor {
+    pub(crate) async fn run(mut self) {
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
+        let mut closing = false;
+        // False once the intake is closed and drained: then the queue is flushed and we stop.
+        let mut open = true;
+        loop {
+            let now = Instant::now();
+            self.expire(now);
+            let waiting_for_worker = self.dispatch(now, !open);
+            self.shared.stats.queued.store(self.state.len(), Relaxed);
+            if !open && self.state.is_empty() {
+                break;
+            }
+            let wake = self.state.next_wakeup(now);
+            if wake != armed {
+                if let Some(at) = wake {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
+                armed = wake;
+            }
+            tokio::select! {
+                biased;
+                () = self.shared.shutdown.notified(), if !closing => {
+                    closing = true;
+                    self.intake.close();
+                }
+                // Room for a batch first: it may free a place for the next arrival.
+                permit = self.work.reserve(), if waiting_for_worker => match permit {
+                    Ok(permit) => {
+                        if let Some(batch) = self.state.next_batch(Instant::now(), !open) {
+                            permit.send(batch);
+                        }
+                    }
+                    Err(_) => fail_ready(&mut self.state, &self.shared, Instant::now(), !open),
+                },
+                arrival = self.intake.recv(), if open => match arrival {
+                    Some(entry) => {
+                        let now = Instant::now();
+                        admit(&mut self.state, &self.shared, entry, now);
+                        // Stop at a full queue: dispatching first may make room.
+                        for _ in 1..INTAKE_BURST {
+                            if self.state.len() >= self.shared.capacity {
+                                break;
+                            }
+                            let Ok(entry) = self.intake.try_recv() else { break };
+                            admit(&mut self.state, &self.shared, entry, now);
+                        }
+                    }
+                    None => open = false,
+                },
+                () = &mut sleep, if armed.is_some() => armed = None,
+                // Unreachable while requests wait (see `dispatch`); were it reached, dropping
+                // the rest answers their callers with `ShuttingDown` rather than hanging.
+                else => break,
+            }
+        }
+        self.shared.stats.queued.store(0, Relaxed);
+        drop(self.work);
+        while self.workers_alive.recv().await.is_some() {}
+        let _ = self.done.send(true);
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let expired = self.state.take_expired(now);
+        Stats::add(&self.shared.stats.expired, expired.len() as u64);
+        for entry in expired {
+            let error = entry.timeout(now);
+            entry.answer(Err(error));
+        }
+        Stats::add(&self.shared.stats.cancelled, self.state.take_cancelled());
+    }
+
+    /// Hands every ready batch to the workers while they have room. Returns whether a ready
+    /// batch is left waiting for room.
+    fn dispatch(&mut self, now: Instant, flush: bool) -> bool {
+        let mut waiting = false;
+        while self.state.is_ready(now, flush) {
+            match self.work.try_reserve() {
+                Ok(permit) => {
+                    if let Some(batch) = self.state.next_batch(now, flush) {
+                        permit.send(batch);
+                    }
+                }
+                Err(TrySendError::Full(())) => {
+                    waiting = true;
+                    break;
+                }
+                Err(TrySendError::Closed(())) => {
+                    fail_ready(&mut self.state, &self.shared, now, flush)
+                }
+            }
+        }
+        Stats::add(&self.shared.stats.cancelled, self.state.take_cancelled());
+        waiting
+    }
+}
+
+/// Queues an arrival, or answers it at once when `State` refuses it.
+fn admit(state: &mut State, shared: &Shared, entry: Entry, now: Instant) {
+    if let Err(rejected) = state.push(entry, now) {
+        let counter = match rejected.error {
+            BatchError::Overloaded { .. } => &shared.stats.overloaded,
+            _ => &shared.stats.expired,
+        };
+        Stats::add(counter, 1);
+        rejected.entry.answer(Err(rejected.error));
+    }
+}
+
+/// No worker thread is left (only a bug in this crate gets here): answer rather than hang.
+fn fail_ready(state: &mut State, shared: &Shared, now: Instant, flush: bool) {
+    let error = BatchError::WorkerPanicked("no worker thread is left to run the model".into());
+    while let Some(batch) = state.next_batch(now, flush) {
+        Stats::add(&shared.stats.failed, batch.len() as u64);
+        for entry in batch {
+            entry.answer(Err(error.clone()));
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! [`Entry`]: one request on its way from `submit` through the queue to a worker.
+
+use std::time::Instant;
+
+use ferroserve_tensor::Tensor;
+use tokio::sync::oneshot;
+
+use crate::BatchError;
+
+pub(crate) type Outcome = Result<Vec<Tensor>, BatchError>;
+
+pub(crate) struct Entry {
+    /// The request's tensors, without a batch dim.
+    pub(crate) inputs: Vec<Tensor>,
+    pub(crate) enqueued: Instant,
+    /// Past this instant the request is answered with [`BatchError::Timeout`] instead of run.
+    pub(crate) deadline: Instant,
+    /// Where the answer goes. Closed when the caller dropped its `submit` future.
+    pub(crate) reply: oneshot::Sender<Outcome>,
+}
+
+impl Entry {
+    pub(crate) fn new(
+        inputs: Vec<Tensor>,
+        enqueued: Instant,
+        deadline: Instant,
+    ) -> (Entry, oneshot::Receiver<Outcome>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Entry {
+                inputs,
+                enqueued,
+                deadline,
+                reply,
+            },
+            rx,
+        )
+    }
+
+    /// The caller went away; nobody will read the answer.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    pub(crate) fn timeout(&self, now: Instant) -> BatchError {
+        BatchError::Timeout {
+            waited: now.saturating_duration_since(self.enqueued),
+        }
+    }
+
+    /// Sends the answer; a caller that went away is no error.
+    pub(crate) fn answer(self, outcome: Outcome) {
+        let _ = self.reply.send(outcome);
+    }
+}

@@ -14,38 +14,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn synthetic(width: u32, height: u32) -> RgbImage {
-    let mut state = 0x9e37_79b9_u32;
-    let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
-    for y in 0..height {
-        for x in 0..width {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let noise = state >> 27; // 0..32
-            let wave = ((x as f32 / 23.0).sin() * (y as f32 / 31.0).cos() * 40.0 + 40.0) as u32;
-            pixels.push((x * 150 / width + wave + noise).min(255) as u8);
-            pixels.push((y * 150 / height + wave / 2 + noise).min(255) as u8);
-            pixels.push(((x + y) * 100 / (width + height) + 80 - wave / 2 + noise).min(255) as u8);
-        }
-    }
-    RgbImage {
-        width,
-        height,
-        pixels,
-    }
+    let pixels = ferroserve_test_fixtures::images::photo_rgb(width, height);
+    RgbImage { width, height, pixels }
 }
 
 fn jpeg(image: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-    encoder
-        .encode(
-            &image.pixels,
-            image.width as u16,
-            image.height as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .unwrap();
-    out
+    ferroserve_test_fixtures::images::photo_jpeg(image.width, image.height)
 }
 
 fn decoders(c: &mut Criterion) {

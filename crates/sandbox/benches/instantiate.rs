@@ -8,19 +8,24 @@ fn request() -> HandlerRequest {
     HandlerRequest { body: b"[1]".to_vec().into(), content_type: None, ..HandlerRequest::default() }
 }
 
+/// `noop` returns a scalar without looking at the request: the fixed cost alone. `ok`
+/// parses a JSON body, logs a line and tries to read a file: a small real handler.
 fn bench(c: &mut Criterion) {
-    let wasm = ferroserve_test_fixtures::bytes(ferroserve_test_fixtures::OK);
-    let mut group = c.benchmark_group("fresh_instance_trivial_call");
+    use ferroserve_test_fixtures::{NOOP, OK};
+    let mut group = c.benchmark_group("fresh_instance_call");
     for pooling in [true, false] {
         let sandbox = Sandbox::new(SandboxConfig { pooling, ..SandboxConfig::default() }).unwrap();
-        let handler = sandbox.load("ok", &wasm, None, Limits::default()).unwrap();
-        let label = format!("{:?}", sandbox.allocator()).to_lowercase();
-        group.bench_function(label, |b| {
-            b.iter(|| {
-                let (result, _) = handler.preprocess_blocking(request());
-                result.unwrap()
-            })
-        });
+        let allocator = format!("{:?}", sandbox.allocator()).to_lowercase();
+        for (name, path) in [("noop", NOOP), ("ok", OK)] {
+            let wasm = ferroserve_test_fixtures::bytes(path);
+            let handler = sandbox.load(name, &wasm, None, Limits::default()).unwrap();
+            group.bench_function(format!("{name}/{allocator}"), |b| {
+                b.iter(|| {
+                    let (result, _) = handler.preprocess_blocking(request());
+                    result.unwrap()
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -6,6 +6,8 @@
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
+pub mod images;
+
 /// Read a fixture's component bytes.
 pub fn bytes(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("reading fixture {path}: {e}"))

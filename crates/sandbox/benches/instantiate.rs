@@ -13,9 +13,13 @@ fn request() -> HandlerRequest {
 fn bench(c: &mut Criterion) {
     use ferroserve_test_fixtures::{NOOP, OK};
     let mut group = c.benchmark_group("fresh_instance_call");
-    for pooling in [true, false] {
-        let sandbox = Sandbox::new(SandboxConfig { pooling, ..SandboxConfig::default() }).unwrap();
-        let allocator = format!("{:?}", sandbox.allocator()).to_lowercase();
+    for (pooling, keep) in [(true, 16usize << 20), (true, 1 << 20), (false, 0)] {
+        let config = SandboxConfig { pooling, keep_resident_bytes: keep, ..SandboxConfig::default() };
+        let sandbox = Sandbox::new(config).unwrap();
+        let allocator = match sandbox.allocator() {
+            ferroserve_sandbox::Allocator::Pooling => format!("pooling_keep_{}MiB", keep >> 20),
+            ferroserve_sandbox::Allocator::OnDemand => "ondemand".to_string(),
+        };
         for (name, path) in [("noop", NOOP), ("ok", OK)] {
             let wasm = ferroserve_test_fixtures::bytes(path);
             let handler = sandbox.load(name, &wasm, None, Limits::default()).unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::SandboxError;
 use crate::limits::SandboxConfig;
@@ -57,9 +57,11 @@ fn pooling(cfg: &SandboxConfig) -> PoolingAllocationConfig {
         .max_memories_per_component(2)
         .max_tables_per_component(8)
         .max_memory_size(cfg.max_memory_bytes)
-        // Keeping a little memory resident makes the next instance's first touches cheap.
-        .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(64 << 10);
+        // Reset the warm part of a slot in place instead of handing it back to the kernel:
+        // a fresh instance then starts without page faults on its working set.
+        .linear_memory_keep_resident(cfg.keep_resident_bytes)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
     p
 }
 

@@ -45,6 +45,10 @@ pub struct SandboxConfig {
     pub max_memory_bytes: usize,
     /// Try the pooling allocator (falls back to on-demand when its reservation fails).
     pub pooling: bool,
+    /// Linear memory kept resident per pool slot between calls and reset in place (only
+    /// the dirty pages, where the kernel has `PAGEMAP_SCAN`), so the next instance does
+    /// not page-fault its working set back in. Costs this much RSS per warm slot.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +61,7 @@ impl Default for SandboxConfig {
             epoch_tick: Duration::from_millis(10),
             max_memory_bytes: 1 << 30,
             pooling: true,
+            keep_resident_bytes: 16 << 20,
         }
     }
 }

@@ -19,6 +19,7 @@ pub fn config(cache: Option<&Path>) -> SandboxConfig {
         epoch_tick: Duration::from_millis(10),
         max_memory_bytes: 256 << 20,
         pooling: true,
+        keep_resident_bytes: 1 << 20,
     }
 }
 

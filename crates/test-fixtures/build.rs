@@ -10,7 +10,11 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let guests = manifest_dir.join("guests");
     let workspace = manifest_dir.join("../..");
-    for watched in [guests.clone(), workspace.join("handlers-sdk"), workspace.join("wit")] {
+    for watched in [
+        guests.clone(),
+        workspace.join("handlers-sdk"),
+        workspace.join("wit"),
+    ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
 
@@ -18,13 +22,23 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&guests)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace", "--quiet"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+            "--quiet",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         // The host's flags are not the guest's.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
-        .env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C target-feature=+simd128")
+        .env(
+            "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
+            "-C target-feature=+simd128",
+        )
         .status()
         .expect("running cargo for the guest fixtures");
     assert!(
@@ -37,7 +51,11 @@ fn main() {
     let mut all = String::from("pub const ALL: &[(&str, &str)] = &[\n");
     for name in fixture_names(&guests) {
         let file = release.join(format!("fixture_{}.wasm", name.replace('-', "_")));
-        assert!(file.exists(), "fixture {name} was not built at {}", file.display());
+        assert!(
+            file.exists(),
+            "fixture {name} was not built at {}",
+            file.display()
+        );
         let ident = name.replace('-', "_").to_uppercase();
         consts.push_str(&format!(
             "/// Path of the `{name}` guest fixture component.\npub const {ident}: &str = {:?};\n",
@@ -51,8 +69,12 @@ fn main() {
 
 /// `target/` of the host build: OUT_DIR is `<target>/[<triple>/]<profile>/build/<pkg>/out`.
 fn host_target_dir(out_dir: &Path) -> PathBuf {
-    let build = out_dir.ancestors().find(|p| p.file_name().is_some_and(|n| n == "build"));
-    let profile_dir = build.and_then(Path::parent).expect("OUT_DIR under a build directory");
+    let build = out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"));
+    let profile_dir = build
+        .and_then(Path::parent)
+        .expect("OUT_DIR under a build directory");
     profile_dir.parent().unwrap_or(profile_dir).to_path_buf()
 }
 

@@ -15,7 +15,11 @@ use std::time::Duration;
 
 fn synthetic(width: u32, height: u32) -> RgbImage {
     let pixels = ferroserve_test_fixtures::images::photo_rgb(width, height);
-    RgbImage { width, height, pixels }
+    RgbImage {
+        width,
+        height,
+        pixels,
+    }
 }
 
 fn jpeg(image: &RgbImage) -> Vec<u8> {

@@ -9,8 +9,11 @@ use crate::{HandlerError, Request, Response};
 
 /// Parse the request body as JSON, or fail with a `bad-input` error that says why.
 pub fn from_body<T: DeserializeOwned>(request: &Request) -> Result<T, HandlerError> {
-    serde_json::from_slice(&request.body)
-        .map_err(|e| HandlerError::bad_input(format!("the request body is not the JSON this model expects: {e}")))
+    serde_json::from_slice(&request.body).map_err(|e| {
+        HandlerError::bad_input(format!(
+            "the request body is not the JSON this model expects: {e}"
+        ))
+    })
 }
 
 /// A 200 response with `value` as its JSON body.

@@ -23,9 +23,13 @@ impl Request {
 
     /// The media type of the body without parameters, lower-cased (`image/png`).
     pub fn media_type(&self) -> Option<String> {
-        self.content_type
-            .as_deref()
-            .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.content_type.as_deref().map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 }
 

@@ -105,7 +105,8 @@ impl Tensor {
         values: &[T],
     ) -> Result<Tensor, TensorError> {
         let name = name.into();
-        let numel = numel(shape).ok_or_else(|| TensorError(format!("tensor `{name}`: shape {shape:?} overflows")))?;
+        let numel = numel(shape)
+            .ok_or_else(|| TensorError(format!("tensor `{name}`: shape {shape:?} overflows")))?;
         if numel != values.len() as u64 {
             return Err(TensorError(format!(
                 "tensor `{name}`: shape {shape:?} holds {numel} elements but {} were given",
@@ -116,7 +117,12 @@ impl Tensor {
         for v in values {
             v.put(&mut data);
         }
-        Ok(Tensor { name, dtype: T::DTYPE, shape: shape.to_vec(), data })
+        Ok(Tensor {
+            name,
+            dtype: T::DTYPE,
+            shape: shape.to_vec(),
+            data,
+        })
     }
 
     /// Number of elements (product of the shape; 1 for a scalar).
@@ -128,7 +134,12 @@ impl Tensor {
     pub fn validate(&self) -> Result<(), TensorError> {
         let expected = numel(&self.shape)
             .and_then(|n| n.checked_mul(dtype_size(self.dtype) as u64))
-            .ok_or_else(|| TensorError(format!("tensor `{}`: shape {:?} overflows", self.name, self.shape)))?;
+            .ok_or_else(|| {
+                TensorError(format!(
+                    "tensor `{}`: shape {:?} overflows",
+                    self.name, self.shape
+                ))
+            })?;
         if expected != self.data.len() as u64 {
             return Err(TensorError(format!(
                 "tensor `{}`: shape {:?} of {} needs {expected} bytes, has {}",
@@ -202,7 +213,12 @@ mod tests {
     fn validate_catches_a_short_buffer() {
         let mut t = Tensor::from_slice("x", &[4], &[0f32; 4]).unwrap();
         t.data.pop();
-        assert!(t.validate().unwrap_err().0.contains("needs 16 bytes, has 15"));
+        assert!(
+            t.validate()
+                .unwrap_err()
+                .0
+                .contains("needs 16 bytes, has 15")
+        );
     }
 
     #[test]

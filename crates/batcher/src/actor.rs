@@ -1,23 +1,22 @@
 //! The queue actor: one tokio task per model. It feeds arrivals into [`State`], carries out
-//! its decisions (answer expired and refused requests, hand ready batches to the workers) and
-//! sleeps until the next arrival, free worker slot or instant `State` names.
+//! its decisions (answer expired and refused requests, hand ready batches to the worker
+//! [`Pool`]) and sleeps until the next arrival, room in the pool or instant `State` names.
 //!
-//! It never blocks: the hand-off to the workers is a bounded channel, and while it is full
-//! requests stay in `State`, where they keep counting against the capacity, can expire, and
-//! gather into larger batches.
+//! It never blocks: the pool takes a bounded number of formed batches, and while it has no
+//! room requests stay in `State`, where they keep counting against the capacity, can expire,
+//! and gather into larger batches.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 
 use crate::BatchError;
 use crate::entry::Entry;
+use crate::pool::Pool;
 use crate::shared::{Shared, Stats};
 use crate::state::State;
-use crate::worker::Batch;
 
 /// Arrivals taken per wake-up before batches are formed, so a burst batches well; also the
 /// room the hand-off into the actor has beyond the queue's capacity, so a burst of arrivals
@@ -27,11 +26,17 @@ pub(crate) const INTAKE_BURST: usize = 256;
 pub(crate) struct Actor {
     pub(crate) state: State,
     pub(crate) intake: mpsc::Receiver<Entry>,
-    pub(crate) work: mpsc::Sender<Batch>,
+    pub(crate) pool: Arc<Pool>,
     pub(crate) shared: Arc<Shared>,
-    /// Closes when the last worker thread has exited.
-    pub(crate) workers_alive: mpsc::Receiver<()>,
     pub(crate) done: watch::Sender<bool>,
+}
+
+/// Dropped with its runtime before it finished: let the workers drain and exit, not park
+/// forever. (Requests still in `State` are dropped, so their callers get `ShuttingDown`.)
+impl Drop for Actor {
+    fn drop(&mut self) {
+        self.pool.close();
+    }
 }
 
 impl Actor {
@@ -64,14 +69,7 @@ impl Actor {
                     self.intake.close();
                 }
                 // Room for a batch first: it may free a place for the next arrival.
-                permit = self.work.reserve(), if waiting_for_worker => match permit {
-                    Ok(permit) => {
-                        if let Some(batch) = self.state.next_batch(Instant::now(), !open) {
-                            permit.send(batch);
-                        }
-                    }
-                    Err(_) => fail_ready(&mut self.state, &self.shared, Instant::now(), !open),
-                },
+                () = self.pool.room.notified(), if waiting_for_worker => {}
                 arrival = self.intake.recv(), if open => match arrival {
                     Some(entry) => {
                         let now = Instant::now();
@@ -94,8 +92,8 @@ impl Actor {
             }
         }
         self.shared.stats.queued.store(0, Relaxed);
-        drop(self.work);
-        while self.workers_alive.recv().await.is_some() {}
+        self.pool.close();
+        self.pool.closed().await;
         let _ = self.done.send(true);
     }
 
@@ -114,19 +112,12 @@ impl Actor {
     fn dispatch(&mut self, now: Instant, flush: bool) -> bool {
         let mut waiting = false;
         while self.state.is_ready(now, flush) {
-            match self.work.try_reserve() {
-                Ok(permit) => {
-                    if let Some(batch) = self.state.next_batch(now, flush) {
-                        permit.send(batch);
-                    }
-                }
-                Err(TrySendError::Full(())) => {
-                    waiting = true;
-                    break;
-                }
-                Err(TrySendError::Closed(())) => {
-                    fail_ready(&mut self.state, &self.shared, now, flush)
-                }
+            if !self.pool.has_room() {
+                waiting = true;
+                break;
+            }
+            if let Some(batch) = self.state.next_batch(now, flush) {
+                self.pool.push(batch);
             }
         }
         Stats::add(&self.shared.stats.cancelled, self.state.take_cancelled());
@@ -143,16 +134,5 @@ fn admit(state: &mut State, shared: &Shared, entry: Entry, now: Instant) {
         };
         Stats::add(counter, 1);
         rejected.entry.answer(Err(rejected.error));
-    }
-}
-
-/// No worker thread is left (only a bug in this crate gets here): answer rather than hang.
-fn fail_ready(state: &mut State, shared: &Shared, now: Instant, flush: bool) {
-    let error = BatchError::WorkerPanicked("no worker thread is left to run the model".into());
-    while let Some(batch) = state.next_batch(now, flush) {
-        Stats::add(&shared.stats.failed, batch.len() as u64);
-        for entry in batch {
-            entry.answer(Err(error.clone()));
-        }
     }
 }

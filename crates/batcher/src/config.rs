@@ -1,5 +1,5 @@
 //! [`BatcherConfig`]: the per-model settings the management API exposes
-//! (`batch_size`, `max_batch_delay`, queue capacity, workers).
+//! (`batch_size`, `max_batch_delay`, queue capacity, `min_workers`/`max_workers`).
 
 use std::time::Duration;
 
@@ -21,8 +21,14 @@ pub struct BatcherConfig {
     /// requests per worker (at least one batch) may wait for a free worker; they are still
     /// checked for expiry and cancellation before they run.
     pub capacity: usize,
-    /// Worker OS threads calling [`crate::BatchRunner::run`] (a fixed count for now).
-    pub workers: usize,
+    /// Worker OS threads calling [`crate::BatchRunner::run`] kept even when idle (0 is
+    /// allowed: the first batch then starts one).
+    pub min_workers: usize,
+    /// Most worker threads: another starts (up to this) whenever a formed batch finds every
+    /// worker busy. At least 1 and at least `min_workers`.
+    pub max_workers: usize,
+    /// A worker above `min_workers` that has had no batch for this long exits.
+    pub worker_idle_timeout: Duration,
 }
 
 impl BatcherConfig {
@@ -32,7 +38,9 @@ impl BatcherConfig {
             batch_size: 1,
             max_batch_delay: Duration::from_millis(100),
             capacity: 100,
-            workers: 1,
+            min_workers: 1,
+            max_workers: 1,
+            worker_idle_timeout: Duration::from_secs(30),
         }
     }
 
@@ -48,8 +56,22 @@ impl BatcherConfig {
         self.capacity = n;
         self
     }
+    /// A fixed number of workers: `min_workers` = `max_workers` = `n`.
     pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
+        self.min_workers = n;
+        self.max_workers = n;
+        self
+    }
+    pub fn min_workers(mut self, n: usize) -> Self {
+        self.min_workers = n;
+        self
+    }
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = n;
+        self
+    }
+    pub fn worker_idle_timeout(mut self, d: Duration) -> Self {
+        self.worker_idle_timeout = d;
         self
     }
 
@@ -59,8 +81,11 @@ impl BatcherConfig {
         if self.batch_size == 0 {
             return bad("batch_size must be at least 1".into());
         }
-        if self.workers == 0 {
-            return bad("the model needs at least 1 worker".into());
+        if let Err(message) = check_workers(self.min_workers, self.max_workers) {
+            return bad(message);
+        }
+        if self.worker_idle_timeout.is_zero() {
+            return bad("worker_idle_timeout must be above zero".into());
         }
         if self.capacity < self.batch_size {
             return bad(format!(
@@ -70,6 +95,19 @@ impl BatcherConfig {
         }
         Ok(())
     }
+}
+
+/// The rule `Batcher::spawn` and `Batcher::scale` share.
+pub(crate) fn check_workers(min: usize, max: usize) -> Result<(), String> {
+    if max == 0 {
+        return Err("the model needs at least 1 worker (max_workers is 0)".into());
+    }
+    if min > max {
+        return Err(format!(
+            "min_workers ({min}) must not be above max_workers ({max})"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,6 +128,19 @@ mod tests {
             "{err}"
         );
         assert!(BatcherConfig::new("m").workers(0).validate().is_err());
+        let err = BatcherConfig::new("m")
+            .min_workers(3)
+            .max_workers(2)
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("min_workers (3) must not be above max_workers (2)"),
+            "{err}"
+        );
+        assert!(BatcherConfig::new("m").min_workers(0).validate().is_ok());
+        let zero = BatcherConfig::new("m").worker_idle_timeout(Duration::ZERO);
+        assert!(zero.validate().is_err());
         assert!(BatcherConfig::new("m").batch_size(0).validate().is_err());
     }
 }

@@ -52,6 +52,10 @@ pub enum BatchError {
     )]
     ShuttingDown,
 
+    /// Worker bounds given to [`crate::Batcher::scale`] are unusable; nothing changed.
+    #[error("invalid worker settings: {0}")]
+    BadSettings(String),
+
     /// The batcher's settings are unusable, or its threads could not start.
     #[error("cannot start the model's batcher: {0}")]
     Start(String),

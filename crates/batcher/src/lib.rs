@@ -1,7 +1,8 @@
 //! The per-model request queue and dynamic batching: requests wait in a bounded queue, are
 //! grouped by input shape into batches of up to `batch_size` (or fewer once the oldest has
-//! waited `max_batch_delay`), stacked along a new dim 0, run on dedicated worker OS threads,
-//! and the outputs are split back so each caller gets its own slice.
+//! waited `max_batch_delay`), stacked along a new dim 0, run on dedicated worker OS threads
+//! (between `min_workers` and `max_workers` of them, growing with the backlog and shrinking
+//! when idle), and the outputs are split back so each caller gets its own slice.
 //!
 //! This crate holds no libtorch and no wasm: it runs batches through the [`BatchRunner`]
 //! trait it defines, which `ferroserve-torch` implements (tests use fakes). Look elsewhere for
@@ -9,17 +10,21 @@
 //! (`ferroserve-sandbox`) and HTTP status mapping of [`BatchError`] (`ferroserve-server`).
 //!
 //! Inside: [`Batcher`] is the handle (`lib.rs`); a tokio task (`actor.rs`) owns the queue's
-//! private `State` (`state.rs`), which makes every decision and is unit-tested without a
-//! runtime; worker threads (`worker.rs`) call the runner; `stack.rs` stacks and splits.
+//! private `State` (`state.rs`), which makes every queueing decision and is unit-tested
+//! without a runtime; the worker pool (`pool.rs`) starts and retires threads as its private
+//! `Crew` (`crew.rs`, unit-tested the same way) decides; worker threads (`worker.rs`) call
+//! the runner; `stack.rs` stacks and splits.
 //!
 //! ```text
-//! submit ─try_send─▶ actor: State ─bounded─▶ worker threads: stack → run → split ─oneshot─▶ caller
+//! submit ─try_send─▶ actor: State ─bounded─▶ pool: Crew ─unpark─▶ workers: stack → run → split ─oneshot─▶ caller
 //! ```
 
 mod actor;
 mod config;
+mod crew;
 mod entry;
 mod error;
+mod pool;
 mod runner;
 mod shared;
 mod stack;
@@ -42,6 +47,7 @@ pub use shared::BatcherStats;
 
 use actor::Actor;
 use entry::Entry;
+use pool::Pool;
 use shared::{Shared, Stats};
 use state::State;
 
@@ -51,11 +57,13 @@ use state::State;
 pub struct Batcher {
     intake: mpsc::Sender<Entry>,
     shared: Arc<Shared>,
+    pool: Arc<Pool>,
     done: watch::Receiver<bool>,
 }
 
 impl Batcher {
-    /// Starts the queue actor on the current tokio runtime and `config.workers` worker threads.
+    /// Starts the queue actor on the current tokio runtime and `config.min_workers` worker
+    /// threads.
     pub fn spawn(
         config: BatcherConfig,
         runner: Arc<dyn BatchRunner>,
@@ -72,29 +80,34 @@ impl Batcher {
             stats: Stats::default(),
         });
         let (intake, intake_rx) = mpsc::channel(config.capacity + actor::INTAKE_BURST);
-        // About HANDOFF_REQUESTS requests' worth of formed batches per worker (at least one
-        // batch): enough that a worker finds its next batch without parking, few enough that
-        // requests mostly wait in `State`, where they can still grow into larger batches.
-        let per_worker = (worker::HANDOFF_REQUESTS / config.batch_size).max(1);
-        let (work, work_rx) = mpsc::channel(config.workers * per_worker);
-        let (alive, workers_alive) = mpsc::channel(1);
-        worker::spawn_workers(config.workers, &runner, work_rx, &shared, &alive)?;
-        drop(alive);
+        let pool = Pool::start(&config, runner, shared.clone())?;
         let (done_tx, done) = watch::channel(false);
         let actor = Actor {
             state: State::new(config.batch_size, config.max_batch_delay, config.capacity),
             intake: intake_rx,
-            work,
+            pool: pool.clone(),
             shared: shared.clone(),
-            workers_alive,
             done: done_tx,
         };
         runtime.spawn(actor.run());
         Ok(Batcher {
             intake,
             shared,
+            pool,
             done,
         })
+    }
+
+    /// Changes the worker bounds at run time (the management API's `min_worker` /
+    /// `max_worker`): workers start at once up to `min`; workers above `max` exit as soon as
+    /// their current batch is done; above `min`, idle workers exit after the configured
+    /// `worker_idle_timeout`. Fails with [`BatchError::BadSettings`] (nothing changed) when
+    /// `max` is 0 or below `min`, and with [`BatchError::ShuttingDown`] after `shutdown`.
+    pub fn scale(&self, min: usize, max: usize) -> Result<(), BatchError> {
+        if self.shared.closing.load(Relaxed) {
+            return Err(BatchError::ShuttingDown);
+        }
+        self.pool.scale(min, max)
     }
 
     /// Queues one request and waits for its outputs. `inputs` are the request's tensors

@@ -1,4 +1,4 @@
-//! What the handle, the actor and the workers share: shutdown signal and counters.
+//! What the handle, the actor, the pool and the workers share: shutdown signal and counters.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
@@ -25,6 +25,11 @@ pub(crate) struct Stats {
     pub(crate) cancelled: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) panics: AtomicU64,
+    pub(crate) workers: AtomicUsize,
+    pub(crate) min_workers: AtomicUsize,
+    pub(crate) max_workers: AtomicUsize,
+    pub(crate) workers_started: AtomicU64,
+    pub(crate) workers_stopped: AtomicU64,
 }
 
 impl Stats {
@@ -44,12 +49,17 @@ impl Stats {
             cancelled: self.cancelled.load(Relaxed),
             failed: self.failed.load(Relaxed),
             panics: self.panics.load(Relaxed),
+            workers: self.workers.load(Relaxed),
+            min_workers: self.min_workers.load(Relaxed),
+            max_workers: self.max_workers.load(Relaxed),
+            workers_started: self.workers_started.load(Relaxed),
+            workers_stopped: self.workers_stopped.load(Relaxed),
         }
     }
 }
 
 /// A point-in-time copy of one batcher's counters, for metrics and tests.
-/// Counters only grow; `queued` is a gauge.
+/// Counters only grow; `queued`, `workers`, `min_workers` and `max_workers` are gauges.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatcherStats {
     /// Requests in the queue now (accepted, not yet handed to a worker).
@@ -68,4 +78,13 @@ pub struct BatcherStats {
     pub failed: u64,
     /// Runner panics caught.
     pub panics: u64,
+    /// Worker threads alive now (one still starting included).
+    pub workers: usize,
+    /// The current worker bounds (from the config, or the last [`crate::Batcher::scale`]).
+    pub min_workers: usize,
+    pub max_workers: usize,
+    /// Worker threads started and exited since spawn (exits: idle above the minimum, above
+    /// a lowered maximum, shutdown, or a thread lost to a bug).
+    pub workers_started: u64,
+    pub workers_stopped: u64,
 }

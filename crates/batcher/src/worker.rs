@@ -1,59 +1,76 @@
-//! Worker OS threads: each takes a formed batch, drops what expired or was cancelled while it
-//! waited, stacks, calls [`BatchRunner::run`] with panics caught, splits and answers.
+//! Worker OS threads: each asks the pool for its next step (`Pool::next`): run a formed
+//! batch, park while idle, or exit. Running a batch drops what expired or was cancelled while
+//! it waited, stacks, calls [`BatchRunner::run`] with panics caught, splits and answers.
 //!
-//! A panic fails only the batch that raised it; the thread stays and takes the next batch, so
-//! no replacement is needed. (A panic outside `run_batch` would be a bug in this crate; the
-//! thread would end and the others keep serving.)
+//! A panic fails only the batch that raised it (logged with the model's name); the thread
+//! stays and takes the next batch, so no replacement is needed. A thread that dies anyway
+//! (a bug in this crate) is replaced by the pool after a pause (`Pool::lost`).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-
+use crate::crew::Next;
 use crate::entry::Entry;
+use crate::pool::Pool;
 use crate::shared::{Shared, Stats};
 use crate::stack::{split, stack};
 use crate::{BatchError, BatchRunner};
 
 pub(crate) type Batch = Vec<Entry>;
 
-/// Requests' worth of formed batches that may wait for each worker (see `Batcher::spawn`).
-/// Expiry and cancellation are checked again when a worker takes a batch, so waiting here
-/// costs no compute.
-pub(crate) const HANDOFF_REQUESTS: usize = 16;
-
-/// Starts `count` workers sharing `rx`. Each holds a clone of `alive` until it exits, so the
-/// actor knows when the last one is gone.
-pub(crate) fn spawn_workers(
-    count: usize,
-    runner: &Arc<dyn BatchRunner>,
-    rx: mpsc::Receiver<Batch>,
-    shared: &Arc<Shared>,
-    alive: &mpsc::Sender<()>,
-) -> Result<(), BatchError> {
-    let rx = Arc::new(Mutex::new(rx));
-    for i in 0..count {
-        let (runner, rx, shared, alive) =
-            (runner.clone(), rx.clone(), shared.clone(), alive.clone());
-        std::thread::Builder::new()
-            .name(format!("batch-{}-{i}", shared.name))
-            .spawn(move || {
-                let _alive = alive;
-                loop {
-                    // One idle worker waits on the channel; the others wait for the lock.
-                    let next = rx
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .blocking_recv();
-                    let Some(batch) = next else { return };
-                    run_batch(runner.as_ref(), batch, &shared);
-                }
-            })
-            .map_err(|e| BatchError::Start(format!("cannot start worker thread {i}: {e}")))?;
+/// The body of worker thread `id`: serve until the pool says to exit.
+pub(crate) fn work(pool: Arc<Pool>, id: u64, pause: Duration) {
+    let mut guard = Leaving {
+        pool: &pool,
+        id,
+        told: false,
+    };
+    if !pause.is_zero() {
+        std::thread::sleep(pause);
     }
-    Ok(())
+    let mut idle_since = Instant::now();
+    loop {
+        match pool.next(id, idle_since) {
+            Next::Run(batch) => {
+                run_batch(pool.runner.as_ref(), batch, &pool.shared);
+                idle_since = Instant::now();
+            }
+            // An unpark (a batch for this worker, a scale, close) ends the wait early; a
+            // spurious return only asks again.
+            Next::Wait(until) => {
+                std::thread::park_timeout(until.saturating_duration_since(Instant::now()))
+            }
+            Next::Exit(_) => {
+                guard.told = true;
+                return;
+            }
+        }
+    }
+}
+
+/// Tells the pool when the thread ends without being told to (it is unwinding).
+struct Leaving<'a> {
+    pool: &'a Arc<Pool>,
+    id: u64,
+    told: bool,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if !self.told {
+            self.pool.lost(self.id);
+        }
+    }
+}
+
+/// Answers every request of a batch that will not run with `error`.
+pub(crate) fn fail(batch: Batch, error: &BatchError, shared: &Shared) {
+    Stats::add(&shared.stats.failed, batch.len() as u64);
+    for entry in batch {
+        entry.answer(Err(error.clone()));
+    }
 }
 
 /// Runs one batch and answers every request in it, whatever happens.
@@ -121,3 +138,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         "a panic without a message".to_owned()
     }
 }
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

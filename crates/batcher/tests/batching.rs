@@ -182,6 +182,6 @@ fn spawn_refuses_bad_settings_and_a_missing_runtime() {
     let err = Batcher::spawn(config(1, 0, 0), Fake::new()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot start the model's batcher: the model needs at least 1 worker"
+        "cannot start the model's batcher: the model needs at least 1 worker (max_workers is 0)"
     );
 }

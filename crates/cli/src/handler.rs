@@ -32,11 +32,27 @@ pub enum HandlerCommand {
 }
 
 pub fn run(cmd: HandlerCommand) -> anyhow::Result<ExitCode> {
-    let HandlerCommand::Check { component, body, content_type, files, deadline_ms } = cmd;
-    let wasm = std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
-    let sandbox = Sandbox::new(SandboxConfig { threads: 1, ..SandboxConfig::default() })?;
-    let limits = Limits { deadline: Duration::from_millis(deadline_ms), ..Limits::default() };
-    let name = component.file_stem().and_then(|s| s.to_str()).unwrap_or("handler");
+    let HandlerCommand::Check {
+        component,
+        body,
+        content_type,
+        files,
+        deadline_ms,
+    } = cmd;
+    let wasm =
+        std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
+    let sandbox = Sandbox::new(SandboxConfig {
+        threads: 1,
+        ..SandboxConfig::default()
+    })?;
+    let limits = Limits {
+        deadline: Duration::from_millis(deadline_ms),
+        ..Limits::default()
+    };
+    let name = component
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("handler");
     let handler = match sandbox.load(name, &wasm, files.as_deref(), limits) {
         Ok(h) => h,
         Err(e) => {
@@ -44,12 +60,19 @@ pub fn run(cmd: HandlerCommand) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    println!("ok   {}: implements ferroserve:handler@0.1.0", component.display());
+    println!(
+        "ok   {}: implements ferroserve:handler@0.1.0",
+        component.display()
+    );
     let Some(body) = body else {
         return Ok(ExitCode::SUCCESS);
     };
     let bytes = std::fs::read(&body).with_context(|| format!("reading {}", body.display()))?;
-    let request = HandlerRequest { body: bytes.into(), content_type: Some(content_type), ..HandlerRequest::default() };
+    let request = HandlerRequest {
+        body: bytes.into(),
+        content_type: Some(content_type),
+        ..HandlerRequest::default()
+    };
     let (result, report) = handler.preprocess_blocking(request);
     match result {
         Ok(prepared) => {

@@ -6,7 +6,11 @@ mod handler;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ferroserve", version, about = "Serve PyTorch models with sandboxed WebAssembly handlers")]
+#[command(
+    name = "ferroserve",
+    version,
+    about = "Serve PyTorch models with sandboxed WebAssembly handlers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -5,7 +5,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
 
 fn request() -> HandlerRequest {
-    HandlerRequest { body: b"[1]".to_vec().into(), content_type: None, ..HandlerRequest::default() }
+    HandlerRequest {
+        body: b"[1]".to_vec().into(),
+        content_type: None,
+        ..HandlerRequest::default()
+    }
 }
 
 /// `noop` returns a scalar without looking at the request: the fixed cost alone. `ok`
@@ -14,7 +18,11 @@ fn bench(c: &mut Criterion) {
     use ferroserve_test_fixtures::{NOOP, OK};
     let mut group = c.benchmark_group("fresh_instance_call");
     for (pooling, keep) in [(true, 16usize << 20), (true, 1 << 20), (false, 0)] {
-        let config = SandboxConfig { pooling, keep_resident_bytes: keep, ..SandboxConfig::default() };
+        let config = SandboxConfig {
+            pooling,
+            keep_resident_bytes: keep,
+            ..SandboxConfig::default()
+        };
         let sandbox = Sandbox::new(config).unwrap();
         let allocator = match sandbox.allocator() {
             ferroserve_sandbox::Allocator::Pooling => format!("pooling_keep_{}MiB", keep >> 20),

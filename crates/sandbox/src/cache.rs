@@ -19,12 +19,19 @@ pub(crate) struct CompileCache {
 impl CompileCache {
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<CompileCache, SandboxError> {
         if let Some(d) = &dir {
-            std::fs::create_dir_all(d)
-                .map_err(|e| SandboxError::Engine(format!("cannot create the compile cache {}: {e}", d.display())))?;
+            std::fs::create_dir_all(d).map_err(|e| {
+                SandboxError::Engine(format!(
+                    "cannot create the compile cache {}: {e}",
+                    d.display()
+                ))
+            })?;
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Ok(CompileCache { dir, engine_tag: format!("{:016x}", h.finish()) })
+        Ok(CompileCache {
+            dir,
+            engine_tag: format!("{:016x}", h.finish()),
+        })
     }
 
     /// The compiled component for `wasm`, from the cache when present.
@@ -33,13 +40,19 @@ impl CompileCache {
         let Some(dir) = &self.dir else {
             return compile(engine, wasm);
         };
-        let path = dir.join(format!("{}-{}.cwasm", hex::encode(Sha256::digest(wasm)), self.engine_tag));
+        let path = dir.join(format!(
+            "{}-{}.cwasm",
+            hex::encode(Sha256::digest(wasm)),
+            self.engine_tag
+        ));
         if path.exists() {
             // SAFETY: the file was written by `serialize` below into a directory only this
             // server writes; wasmtime still checks the engine compatibility header.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding an unusable compile-cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding an unusable compile-cache entry")
+                }
             }
         }
         let component = compile(engine, wasm)?;
@@ -66,10 +79,14 @@ fn store(path: &Path, component: &Component) -> std::io::Result<()> {
 /// layer 0. Checked first so the error says what was uploaded.
 fn check_is_component(wasm: &[u8]) -> Result<(), SandboxError> {
     if wasm.len() < 8 || &wasm[0..4] != b"\0asm" {
-        return Err(SandboxError::NotAComponent("the file does not start with the wasm magic bytes".into()));
+        return Err(SandboxError::NotAComponent(
+            "the file does not start with the wasm magic bytes".into(),
+        ));
     }
     if wasm[6..8] != [1, 0] {
-        return Err(SandboxError::NotAComponent("it is a core wasm module, not a component".into()));
+        return Err(SandboxError::NotAComponent(
+            "it is a core wasm module, not a component".into(),
+        ));
     }
     Ok(())
 }

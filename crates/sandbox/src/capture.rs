@@ -28,7 +28,10 @@ pub(crate) struct Capture {
 
 impl Capture {
     pub(crate) fn new(cap: usize) -> Self {
-        Capture { cap, buffer: Arc::default() }
+        Capture {
+            cap,
+            buffer: Arc::default(),
+        }
     }
 
     fn push(&self, bytes: &[u8]) {
@@ -67,7 +70,11 @@ impl OutputStream for Capture {
 }
 
 impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -49,13 +49,21 @@ pub(crate) fn tensor_to_wit(t: &Tensor) -> wit::Tensor {
     }
 }
 
-pub(crate) fn prepared_from_wit(p: wit::Prepared, max_output: usize) -> Result<Prepared, SandboxError> {
+pub(crate) fn prepared_from_wit(
+    p: wit::Prepared,
+    max_output: usize,
+) -> Result<Prepared, SandboxError> {
     let total = p.context.len() + p.inputs.iter().map(|t| t.data.len()).sum::<usize>();
     if total > max_output {
-        return Err(SandboxError::OutputTooLarge { limit: max_output, actual: total });
+        return Err(SandboxError::OutputTooLarge {
+            limit: max_output,
+            actual: total,
+        });
     }
     if p.inputs.is_empty() {
-        return Err(SandboxError::MalformedTensor("preprocess returned no input tensors".into()));
+        return Err(SandboxError::MalformedTensor(
+            "preprocess returned no input tensors".into(),
+        ));
     }
     let inputs = p
         .inputs
@@ -65,20 +73,39 @@ pub(crate) fn prepared_from_wit(p: wit::Prepared, max_output: usize) -> Result<P
                 .map_err(|e| SandboxError::MalformedTensor(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Prepared { inputs, context: p.context })
+    Ok(Prepared {
+        inputs,
+        context: p.context,
+    })
 }
 
-pub(crate) fn response_from_wit(r: wit::Response, max_output: usize) -> Result<HandlerResponse, SandboxError> {
+pub(crate) fn response_from_wit(
+    r: wit::Response,
+    max_output: usize,
+) -> Result<HandlerResponse, SandboxError> {
     if r.body.len() > max_output {
-        return Err(SandboxError::OutputTooLarge { limit: max_output, actual: r.body.len() });
+        return Err(SandboxError::OutputTooLarge {
+            limit: max_output,
+            actual: r.body.len(),
+        });
     }
     if !(200..=599).contains(&r.status) {
-        return Err(SandboxError::InvalidResponse(format!("status {} is outside 200..=599", r.status)));
+        return Err(SandboxError::InvalidResponse(format!(
+            "status {} is outside 200..=599",
+            r.status
+        )));
     }
     if !is_header_value(&r.content_type) {
-        return Err(SandboxError::InvalidResponse(format!("content type {:?} is not a valid header value", r.content_type)));
+        return Err(SandboxError::InvalidResponse(format!(
+            "content type {:?} is not a valid header value",
+            r.content_type
+        )));
     }
-    Ok(HandlerResponse { body: r.body.into(), content_type: r.content_type, status: r.status })
+    Ok(HandlerResponse {
+        body: r.body.into(),
+        content_type: r.content_type,
+        status: r.status,
+    })
 }
 
 /// Visible ASCII or spaces only: a handler must not be able to inject headers.
@@ -119,7 +146,12 @@ mod tests {
     use super::*;
 
     fn wit_tensor(shape: Vec<u64>, bytes: usize) -> wit::Tensor {
-        wit::Tensor { name: "x".into(), dtype: wit::Dtype::F32, shape, data: vec![0; bytes] }
+        wit::Tensor {
+            name: "x".into(),
+            dtype: wit::Dtype::F32,
+            shape,
+            data: vec![0; bytes],
+        }
     }
 
     #[test]
@@ -131,26 +163,59 @@ mod tests {
 
     #[test]
     fn malformed_tensors_are_refused() {
-        let p = wit::Prepared { inputs: vec![wit_tensor(vec![4], 3)], context: vec![] };
+        let p = wit::Prepared {
+            inputs: vec![wit_tensor(vec![4], 3)],
+            context: vec![],
+        };
         let err = prepared_from_wit(p, 1 << 20).unwrap_err();
         assert_eq!(err.kind(), "HandlerMalformedTensor");
-        assert!(err.to_string().contains("needs 16 bytes but has 3"), "{err}");
+        assert!(
+            err.to_string().contains("needs 16 bytes but has 3"),
+            "{err}"
+        );
     }
 
     #[test]
     fn output_size_counts_tensors_and_context() {
-        let p = wit::Prepared { inputs: vec![wit_tensor(vec![4], 16)], context: vec![0; 10] };
+        let p = wit::Prepared {
+            inputs: vec![wit_tensor(vec![4], 16)],
+            context: vec![0; 10],
+        };
         let err = prepared_from_wit(p, 20).unwrap_err();
-        assert!(matches!(err, SandboxError::OutputTooLarge { limit: 20, actual: 26 }));
+        assert!(matches!(
+            err,
+            SandboxError::OutputTooLarge {
+                limit: 20,
+                actual: 26
+            }
+        ));
     }
 
     #[test]
     fn responses_are_checked() {
-        let ok = wit::Response { body: b"{}".to_vec(), content_type: "application/json".into(), status: 200 };
+        let ok = wit::Response {
+            body: b"{}".to_vec(),
+            content_type: "application/json".into(),
+            status: 200,
+        };
         assert_eq!(response_from_wit(ok, 100).unwrap().status, 200);
-        let bad_status = wit::Response { body: vec![], content_type: "text/plain".into(), status: 99 };
-        assert_eq!(response_from_wit(bad_status, 100).unwrap_err().kind(), "HandlerInvalidResponse");
-        let injected = wit::Response { body: vec![], content_type: "text/plain\r\nx-evil: 1".into(), status: 200 };
-        assert_eq!(response_from_wit(injected, 100).unwrap_err().kind(), "HandlerInvalidResponse");
+        let bad_status = wit::Response {
+            body: vec![],
+            content_type: "text/plain".into(),
+            status: 99,
+        };
+        assert_eq!(
+            response_from_wit(bad_status, 100).unwrap_err().kind(),
+            "HandlerInvalidResponse"
+        );
+        let injected = wit::Response {
+            body: vec![],
+            content_type: "text/plain\r\nx-evil: 1".into(),
+            status: 200,
+        };
+        assert_eq!(
+            response_from_wit(injected, 100).unwrap_err().kind(),
+            "HandlerInvalidResponse"
+        );
     }
 }

@@ -84,7 +84,10 @@ impl Ticker {
                 }
             })
             .expect("spawning the epoch thread");
-        Ticker { stop, thread: Some(thread) }
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

@@ -82,15 +82,27 @@ mod tests {
             SandboxError::NotAComponent(String::new()),
             SandboxError::Compile(String::new()),
             SandboxError::WorldMismatch(String::new()),
-            SandboxError::FilesDir { path: String::new(), reason: String::new() },
+            SandboxError::FilesDir {
+                path: String::new(),
+                reason: String::new(),
+            },
             SandboxError::Engine(String::new()),
             SandboxError::BadInput(String::new()),
             SandboxError::HandlerFailed(String::new()),
-            SandboxError::DeadlineExceeded { deadline: Duration::ZERO },
+            SandboxError::DeadlineExceeded {
+                deadline: Duration::ZERO,
+            },
             SandboxError::MemoryLimit { limit: 0 },
-            SandboxError::Panic { message: String::new() },
-            SandboxError::Trap { message: String::new() },
-            SandboxError::OutputTooLarge { limit: 0, actual: 0 },
+            SandboxError::Panic {
+                message: String::new(),
+            },
+            SandboxError::Trap {
+                message: String::new(),
+            },
+            SandboxError::OutputTooLarge {
+                limit: 0,
+                actual: 0,
+            },
             SandboxError::MalformedTensor(String::new()),
             SandboxError::InvalidResponse(String::new()),
             SandboxError::PoolExhausted { capacity: 0 },
@@ -104,6 +116,9 @@ mod tests {
         let e = SandboxError::NotAComponent("core module".into());
         assert!(e.to_string().contains("wasm32-wasip2"));
         let e = SandboxError::MemoryLimit { limit: 64 << 20 };
-        assert_eq!(e.to_string(), "the handler exceeded its memory limit of 64 MiB and was stopped");
+        assert_eq!(
+            e.to_string(),
+            "the handler exceeded its memory limit of 64 MiB and was stopped"
+        );
     }
 }

@@ -33,7 +33,11 @@ impl Executor {
                 .spawn(move || worker(&rx))?;
         }
         let capacity = threads.max(1) + queue_depth;
-        Ok(Executor { jobs: Mutex::new(tx), admission: Arc::new(Semaphore::new(capacity)), capacity })
+        Ok(Executor {
+            jobs: Mutex::new(tx),
+            admission: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        })
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -46,11 +50,11 @@ impl Executor {
         &self,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, SandboxError> {
-        let permit = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| SandboxError::PoolExhausted { capacity: self.capacity })?;
+        let permit = self.admission.clone().try_acquire_owned().map_err(|_| {
+            SandboxError::PoolExhausted {
+                capacity: self.capacity,
+            }
+        })?;
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let _permit = permit;
@@ -63,7 +67,8 @@ impl Executor {
             .unwrap()
             .send(job)
             .map_err(|_| SandboxError::Engine("the sandbox threads have stopped".into()))?;
-        rx.await.map_err(|_| SandboxError::Engine("a sandbox thread stopped during the call".into()))
+        rx.await
+            .map_err(|_| SandboxError::Engine("a sandbox thread stopped during the call".into()))
     }
 }
 
@@ -87,7 +92,10 @@ mod tests {
     #[tokio::test]
     async fn runs_jobs_off_the_runtime() {
         let ex = Executor::start(2, 4).unwrap();
-        let name = ex.run(|| std::thread::current().name().map(str::to_owned)).await.unwrap();
+        let name = ex
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .await
+            .unwrap();
         assert!(name.unwrap().starts_with("wasm-"));
     }
 
@@ -100,14 +108,19 @@ mod tests {
         for _ in 0..2 {
             let ex = ex.clone();
             let rx = release_rx.clone();
-            held.push(tokio::spawn(async move { ex.run(move || rx.lock().unwrap().recv().is_ok()).await }));
+            held.push(tokio::spawn(async move {
+                ex.run(move || rx.lock().unwrap().recv().is_ok()).await
+            }));
         }
         // Wait until both admitted calls hold their permits.
         while ex.admission.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
         let err = ex.run(|| ()).await.unwrap_err();
-        assert!(matches!(err, SandboxError::PoolExhausted { capacity: 2 }), "{err}");
+        assert!(
+            matches!(err, SandboxError::PoolExhausted { capacity: 2 }),
+            "{err}"
+        );
         release_tx.send(()).unwrap();
         release_tx.send(()).unwrap();
         for h in held {

@@ -45,41 +45,75 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
 impl HandlerInner {
     pub(crate) fn preprocess(&self, request: HandlerRequest) -> Outcome<Prepared> {
         let request = convert::request_to_wit(request);
-        let (result, report) =
-            self.call(|store, world| world.ferroserve_handler_handler().call_preprocess(store, &request));
-        let max = self.limits.max_output_bytes;
-        (result.and_then(|p| convert::prepared_from_wit(p, max)), report)
-    }
-
-    pub(crate) fn postprocess(&self, outputs: &[Tensor], context: &[u8]) -> Outcome<HandlerResponse> {
-        let outputs: Vec<_> = outputs.iter().map(convert::tensor_to_wit).collect();
         let (result, report) = self.call(|store, world| {
-            world.ferroserve_handler_handler().call_postprocess(store, &outputs, context)
+            world
+                .ferroserve_handler_handler()
+                .call_preprocess(store, &request)
         });
         let max = self.limits.max_output_bytes;
-        (result.and_then(|r| convert::response_from_wit(r, max)), report)
+        (
+            result.and_then(|p| convert::prepared_from_wit(p, max)),
+            report,
+        )
+    }
+
+    pub(crate) fn postprocess(
+        &self,
+        outputs: &[Tensor],
+        context: &[u8],
+    ) -> Outcome<HandlerResponse> {
+        let outputs: Vec<_> = outputs.iter().map(convert::tensor_to_wit).collect();
+        let (result, report) = self.call(|store, world| {
+            world
+                .ferroserve_handler_handler()
+                .call_postprocess(store, &outputs, context)
+        });
+        let max = self.limits.max_output_bytes;
+        (
+            result.and_then(|r| convert::response_from_wit(r, max)),
+            report,
+        )
     }
 
     /// One fresh instance, one export call, then classification. The store, and with it
     /// the instance and its memory, is gone before this returns.
     fn call<T>(
         &self,
-        f: impl FnOnce(&mut Store<HostState>, &HandlerWorld) -> wasmtime::Result<Result<T, HandlerError>>,
+        f: impl FnOnce(
+            &mut Store<HostState>,
+            &HandlerWorld,
+        ) -> wasmtime::Result<Result<T, HandlerError>>,
     ) -> Outcome<T> {
         let started = Instant::now();
         let state = match HostState::new(self.name.clone(), &self.limits, self.files.as_ref()) {
             Ok(s) => s,
-            Err(e) => return (Err(SandboxError::Trap { message: format!("setting up the call: {e}") }), CallReport::default()),
+            Err(e) => {
+                return (
+                    Err(SandboxError::Trap {
+                        message: format!("setting up the call: {e}"),
+                    }),
+                    CallReport::default(),
+                );
+            }
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(self.deadline_ticks());
         store.epoch_deadline_trap();
-        let outcome = self.pre.instantiate(&mut store).and_then(|world| f(&mut store, &world));
+        let outcome = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|world| f(&mut store, &world));
         let state = store.into_data();
         let (stdout, stdout_dropped) = state.stdout.take();
         let (stderr, stderr_dropped) = state.stderr.take();
-        let report = CallReport { elapsed: started.elapsed(), stdout, stdout_dropped, stderr, stderr_dropped };
+        let report = CallReport {
+            elapsed: started.elapsed(),
+            stdout,
+            stdout_dropped,
+            stderr,
+            stderr_dropped,
+        };
         let result = match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(HandlerError::BadInput(m))) => Err(SandboxError::BadInput(m)),
@@ -98,7 +132,9 @@ impl HandlerInner {
 
     fn classify(&self, err: wasmtime::Error, memory_refused: bool, stderr: &str) -> SandboxError {
         if err.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
-            return SandboxError::PoolExhausted { capacity: self.pool_capacity };
+            return SandboxError::PoolExhausted {
+                capacity: self.pool_capacity,
+            };
         }
         tracing::debug!(model = &*self.name, error = ?err, "handler call failed");
         let trap = err.downcast_ref::<Trap>().copied();
@@ -132,7 +168,12 @@ impl HandlerInner {
             }
         }
         if let Err(e) = result {
-            tracing::debug!(model, kind = e.kind(), elapsed_us = report.elapsed.as_micros() as u64, "{e}");
+            tracing::debug!(
+                model,
+                kind = e.kind(),
+                elapsed_us = report.elapsed.as_micros() as u64,
+                "{e}"
+            );
         }
     }
 }
@@ -147,7 +188,11 @@ fn panic_message(stderr: &str) -> Option<String> {
         .take_while(|l| !l.starts_with("note: ") && !l.is_empty())
         .collect();
     let location = rest.lines().next().unwrap_or("").trim_end_matches(':');
-    Some(if message.is_empty() { location.to_string() } else { format!("{} ({location})", message.join("\n")) })
+    Some(if message.is_empty() {
+        location.to_string()
+    } else {
+        format!("{} ({location})", message.join("\n"))
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings::{Level, ferroserve::handler::{log, types}};
+use crate::bindings::{
+    Level,
+    ferroserve::handler::{log, types},
+};
 use crate::capture::Capture;
 use crate::limits::Limits;
 
@@ -38,7 +41,9 @@ impl HostState {
         let stderr = Capture::new(limits.max_log_bytes);
         let mut b = WasiCtxBuilder::new();
         // Deny-by-default is the builder's default; spell out the network part anyway.
-        b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        b.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         b.stdout(stdout.clone()).stderr(stderr.clone());
         if let Some(dir) = files {
             b.preopened_dir(&dir.0, "/", FsPerms::ReadOnly)?;
@@ -71,7 +76,10 @@ impl FilesDir {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -112,12 +120,20 @@ pub(crate) struct MemoryLimiter {
 
 impl MemoryLimiter {
     fn new(cap: usize) -> Self {
-        MemoryLimiter { cap, refused: false }
+        MemoryLimiter {
+            cap,
+            refused: false,
+        }
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.cap {
             self.refused = true;
             return Ok(false);
@@ -125,7 +141,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
     }
 }

@@ -58,7 +58,15 @@ impl Sandbox {
         let executor = Executor::start(config.threads, config.queue_depth)
             .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
         let ticker = engine::Ticker::start(engine.clone(), config.epoch_tick);
-        Ok(Sandbox { engine, linker, cache, executor: Arc::new(executor), allocator, config, _ticker: ticker })
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache,
+            executor: Arc::new(executor),
+            allocator,
+            config,
+            _ticker: ticker,
+        })
     }
 
     /// Which instance allocator the engine got (pooling unless its reservation failed).
@@ -95,7 +103,8 @@ impl Sandbox {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
-        let pre = HandlerWorldPre::new(pre).map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
+        let pre =
+            HandlerWorldPre::new(pre).map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
         let inner = HandlerInner {
             name: name.into(),
             pre,
@@ -105,7 +114,10 @@ impl Sandbox {
             epoch_tick: self.config.epoch_tick,
             pool_capacity: self.executor.capacity(),
         };
-        Ok(Handler { inner: Arc::new(inner), executor: self.executor.clone() })
+        Ok(Handler {
+            inner: Arc::new(inner),
+            executor: self.executor.clone(),
+        })
     }
 }
 
@@ -128,18 +140,29 @@ impl Handler {
     /// Run `preprocess` in a fresh instance on a sandbox thread.
     pub async fn preprocess(&self, request: HandlerRequest) -> Result<Prepared, SandboxError> {
         let inner = self.inner.clone();
-        self.executor.run(move || inner.preprocess(request).0).await?
+        self.executor
+            .run(move || inner.preprocess(request).0)
+            .await?
     }
 
     /// Run `postprocess` in a fresh instance on a sandbox thread.
-    pub async fn postprocess(&self, outputs: Vec<Tensor>, context: Vec<u8>) -> Result<HandlerResponse, SandboxError> {
+    pub async fn postprocess(
+        &self,
+        outputs: Vec<Tensor>,
+        context: Vec<u8>,
+    ) -> Result<HandlerResponse, SandboxError> {
         let inner = self.inner.clone();
-        self.executor.run(move || inner.postprocess(&outputs, &context).0).await?
+        self.executor
+            .run(move || inner.postprocess(&outputs, &context).0)
+            .await?
     }
 
     /// `preprocess` on the calling thread, with the call's report. For benchmarks and
     /// tests; servers use the async form, which keeps wasm off the runtime.
-    pub fn preprocess_blocking(&self, request: HandlerRequest) -> (Result<Prepared, SandboxError>, CallReport) {
+    pub fn preprocess_blocking(
+        &self,
+        request: HandlerRequest,
+    ) -> (Result<Prepared, SandboxError>, CallReport) {
         self.inner.preprocess(request)
     }
 

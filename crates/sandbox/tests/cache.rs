@@ -6,7 +6,10 @@ use common::*;
 use ferroserve_test_fixtures as fx;
 
 fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -24,7 +27,10 @@ fn compiled_components_are_reused_across_engines() {
     let sandbox = sandbox(Some(cache.path()));
     load(&sandbox, fx::OK, None, limits());
     assert_eq!(entries(cache.path()), files);
-    assert_eq!(std::fs::metadata(&files[0]).unwrap().modified().unwrap(), written);
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().modified().unwrap(),
+        written
+    );
     assert_well_behaved_works(&sandbox);
 }
 
@@ -38,5 +44,8 @@ fn a_corrupt_cache_entry_is_replaced() {
     let sandbox = sandbox(Some(cache.path()));
     assert_well_behaved_works(&sandbox);
     load(&sandbox, fx::OK, None, limits());
-    assert!(std::fs::metadata(&entry).unwrap().len() > 1000, "entry was recompiled and rewritten");
+    assert!(
+        std::fs::metadata(&entry).unwrap().len() > 1000,
+        "entry was recompiled and rewritten"
+    );
 }

@@ -19,16 +19,26 @@ async fn async_round_trip() {
     assert_eq!(prepared.inputs[0].shape(), &[2]);
     assert_eq!(prepared.context, LABELS.as_bytes());
     let out = Tensor::from_f32("output", vec![2], &[3.0, 4.0]).unwrap();
-    let response = handler.postprocess(vec![out], prepared.context).await.unwrap();
+    let response = handler
+        .postprocess(vec![out], prepared.context)
+        .await
+        .unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.content_type, "application/json");
     let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-    assert_eq!(json, serde_json::json!({ "outputs": { "output": [3.0, 4.0] }, "labels": 2 }));
+    assert_eq!(
+        json,
+        serde_json::json!({ "outputs": { "output": [3.0, 4.0] }, "labels": 2 })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_calls_all_answer() {
-    let sandbox = Sandbox::new(SandboxConfig { queue_depth: 64, ..config(None) }).unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        queue_depth: 64,
+        ..config(None)
+    })
+    .unwrap();
     let handler = load(&sandbox, fx::OK, None, limits());
     let calls = (0..64).map(|i| {
         let h = handler.clone();
@@ -42,8 +52,21 @@ async fn many_concurrent_calls_all_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sandbox_refuses_at_once() {
-    let sandbox = Sandbox::new(SandboxConfig { threads: 1, queue_depth: 0, ..config(None) }).unwrap();
-    let spin = load(&sandbox, fx::SPIN, None, Limits { deadline: Duration::from_millis(300), ..limits() });
+    let sandbox = Sandbox::new(SandboxConfig {
+        threads: 1,
+        queue_depth: 0,
+        ..config(None)
+    })
+    .unwrap();
+    let spin = load(
+        &sandbox,
+        fx::SPIN,
+        None,
+        Limits {
+            deadline: Duration::from_millis(300),
+            ..limits()
+        },
+    );
     let ok = load(&sandbox, fx::OK, None, limits());
     let busy = tokio::spawn({
         let spin = spin.clone();
@@ -52,14 +75,26 @@ async fn a_full_sandbox_refuses_at_once() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let err = ok.preprocess(body("[1]")).await.unwrap_err();
     assert_eq!(err.kind(), "SandboxPoolExhausted");
-    assert_eq!(err.to_string(), "all 1 sandbox slots are busy; retry shortly");
-    assert_eq!(busy.await.unwrap().unwrap_err().kind(), "HandlerDeadlineExceeded");
-    ok.preprocess(body("[1]")).await.expect("room again once the slot is free");
+    assert_eq!(
+        err.to_string(),
+        "all 1 sandbox slots are busy; retry shortly"
+    );
+    assert_eq!(
+        busy.await.unwrap().unwrap_err().kind(),
+        "HandlerDeadlineExceeded"
+    );
+    ok.preprocess(body("[1]"))
+        .await
+        .expect("room again once the slot is free");
 }
 
 #[test]
 fn on_demand_allocation_works_too() {
-    let sandbox = Sandbox::new(SandboxConfig { pooling: false, ..config(None) }).unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        pooling: false,
+        ..config(None)
+    })
+    .unwrap();
     assert_eq!(sandbox.allocator(), ferroserve_sandbox::Allocator::OnDemand);
     assert_well_behaved_works(&sandbox);
 }

@@ -13,7 +13,11 @@ fn archive_files_are_readable() {
     for path in ["/labels.txt", "labels.txt", "./labels.txt"] {
         let (result, _) = handler.preprocess_blocking(body(path));
         let prepared = result.unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(prepared.inputs[0].data().as_ref(), LABELS.as_bytes(), "{path}");
+        assert_eq!(
+            prepared.inputs[0].data().as_ref(),
+            LABELS.as_bytes(),
+            "{path}"
+        );
     }
 }
 
@@ -36,10 +40,16 @@ fn nothing_outside_the_archive_is_readable() {
     for path in &escapes {
         let (result, _) = handler.preprocess_blocking(body(path));
         match result {
-            Ok(p) => panic!("{path} was readable: {:?}", String::from_utf8_lossy(p.inputs[0].data())),
+            Ok(p) => panic!(
+                "{path} was readable: {:?}",
+                String::from_utf8_lossy(p.inputs[0].data())
+            ),
             Err(e) => {
                 assert_eq!(e.kind(), "HandlerBadInput", "{path}: {e}");
-                assert!(e.to_string().starts_with(&format!("cannot read {path}:")), "{e}");
+                assert!(
+                    e.to_string().starts_with(&format!("cannot read {path}:")),
+                    "{e}"
+                );
                 assert!(!e.to_string().contains(SECRET));
             }
         }
@@ -60,7 +70,12 @@ fn without_files_there_is_no_filesystem() {
 fn a_missing_files_directory_is_a_load_error() {
     let sandbox = sandbox(None);
     let err = sandbox
-        .load("x", &fx::bytes(fx::OK), Some(std::path::Path::new("/nonexistent/files")), limits())
+        .load(
+            "x",
+            &fx::bytes(fx::OK),
+            Some(std::path::Path::new("/nonexistent/files")),
+            limits(),
+        )
         .err()
         .unwrap();
     assert_eq!(err.kind(), "HandlerFilesUnavailable");

@@ -13,7 +13,9 @@ fn preprocess_err(fixture: &str, limits: Limits, request: &str) -> SandboxError 
     let sandbox = sandbox(None);
     let handler = load(&sandbox, fixture, None, limits);
     let (result, _) = handler.preprocess_blocking(body(request));
-    let err = result.err().unwrap_or_else(|| panic!("{fixture} should fail"));
+    let err = result
+        .err()
+        .unwrap_or_else(|| panic!("{fixture} should fail"));
     assert_well_behaved_works(&sandbox);
     err
 }
@@ -22,22 +24,47 @@ fn preprocess_err(fixture: &str, limits: Limits, request: &str) -> SandboxError 
 fn infinite_loop_hits_the_deadline_on_time() {
     let sandbox = sandbox(None);
     let deadline = Duration::from_millis(200);
-    let handler = load(&sandbox, fx::SPIN, None, Limits { deadline, ..limits() });
+    let handler = load(
+        &sandbox,
+        fx::SPIN,
+        None,
+        Limits {
+            deadline,
+            ..limits()
+        },
+    );
     let (result, report) = handler.preprocess_blocking(body("{}"));
     let err = result.unwrap_err();
-    assert!(matches!(err, SandboxError::DeadlineExceeded { .. }), "{err:?}");
+    assert!(
+        matches!(err, SandboxError::DeadlineExceeded { .. }),
+        "{err:?}"
+    );
     assert_eq!(err.kind(), "HandlerDeadlineExceeded");
     // Acceptance: stopped within the deadline + 100 ms (and not before it, minus a tick).
-    assert!(report.elapsed >= deadline - Duration::from_millis(10), "{:?}", report.elapsed);
-    assert!(report.elapsed <= deadline + Duration::from_millis(100), "{:?}", report.elapsed);
+    assert!(
+        report.elapsed >= deadline - Duration::from_millis(10),
+        "{:?}",
+        report.elapsed
+    );
+    assert!(
+        report.elapsed <= deadline + Duration::from_millis(100),
+        "{:?}",
+        report.elapsed
+    );
     assert_well_behaved_works(&sandbox);
 }
 
 #[test]
 fn memory_bomb_hits_the_memory_limit() {
     let err = preprocess_err(fx::MEMBOMB, limits(), "{}");
-    assert!(matches!(err, SandboxError::MemoryLimit { limit } if limit == 32 << 20), "{err:?}");
-    assert_eq!(err.to_string(), "the handler exceeded its memory limit of 32 MiB and was stopped");
+    assert!(
+        matches!(err, SandboxError::MemoryLimit { limit } if limit == 32 << 20),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the handler exceeded its memory limit of 32 MiB and was stopped"
+    );
 }
 
 #[test]
@@ -45,26 +72,39 @@ fn deep_recursion_is_a_trap() {
     let err = preprocess_err(fx::RECURSE, limits(), "{}");
     assert_eq!(err.kind(), "HandlerTrapped");
     let msg = err.to_string();
-    assert!(msg.contains("stack overflow") || msg.contains("deep recursion"), "{msg}");
+    assert!(
+        msg.contains("stack overflow") || msg.contains("deep recursion"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn panic_carries_the_guest_message() {
     let err = preprocess_err(fx::PANIC, limits(), "{}");
     assert_eq!(err.kind(), "HandlerPanicked");
-    assert!(err.to_string().contains("fixture panicked on purpose"), "{err}");
+    assert!(
+        err.to_string().contains("fixture panicked on purpose"),
+        "{err}"
+    );
 }
 
 #[test]
 fn malformed_tensor_is_refused() {
     let err = preprocess_err(fx::MALFORMED, limits(), "{}");
     assert_eq!(err.kind(), "HandlerMalformedTensor");
-    assert!(err.to_string().contains("needs 16 bytes but has 3"), "{err}");
+    assert!(
+        err.to_string().contains("needs 16 bytes but has 3"),
+        "{err}"
+    );
 }
 
 #[test]
 fn oversized_outputs_are_refused_in_both_directions() {
-    let limits = Limits { max_output_bytes: 1 << 20, memory_bytes: 64 << 20, ..limits() };
+    let limits = Limits {
+        max_output_bytes: 1 << 20,
+        memory_bytes: 64 << 20,
+        ..limits()
+    };
     let err = preprocess_err(fx::BIG_OUTPUT, limits.clone(), "2");
     assert!(
         matches!(err, SandboxError::OutputTooLarge { limit, actual } if limit == 1 << 20 && actual == (2 << 20) + 8),
@@ -75,14 +115,20 @@ fn oversized_outputs_are_refused_in_both_directions() {
     let handler = load(&sandbox, fx::BIG_OUTPUT, None, limits);
     let (result, _) = handler.postprocess_blocking(&[], &(3u64 << 20).to_le_bytes());
     let err = result.unwrap_err();
-    assert!(matches!(err, SandboxError::OutputTooLarge { actual, .. } if actual == 3 << 20), "{err:?}");
+    assert!(
+        matches!(err, SandboxError::OutputTooLarge { actual, .. } if actual == 3 << 20),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn stdout_flood_is_captured_bounded_and_counted() {
     let sandbox = sandbox(None);
     // Writing 100 MB takes longer than the other fixtures' default deadline.
-    let limits = Limits { deadline: Duration::from_secs(10), ..limits() };
+    let limits = Limits {
+        deadline: Duration::from_secs(10),
+        ..limits()
+    };
     let handler = load(&sandbox, fx::STDOUT_FLOOD, None, limits.clone());
     let (result, report) = handler.preprocess_blocking(body("{}"));
     result.expect("a chatty handler still succeeds");
@@ -101,16 +147,26 @@ fn sockets_are_refused() {
     // The fixture reports BadInput only when tcp, udp and listen all failed.
     assert_eq!(err.kind(), "HandlerBadInput", "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("tcp:") && msg.contains("udp:") && msg.contains("listen:"), "{msg}");
+    assert!(
+        msg.contains("tcp:") && msg.contains("udp:") && msg.contains("listen:"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn bad_input_carries_the_handlers_message() {
     let err = preprocess_err(fx::OK, limits(), "[]");
     assert_eq!(err.kind(), "HandlerBadInput");
-    assert_eq!(err.to_string(), "send a non-empty JSON array of numbers, e.g. [1, 2, 3]");
+    assert_eq!(
+        err.to_string(),
+        "send a non-empty JSON array of numbers, e.g. [1, 2, 3]"
+    );
     let err = preprocess_err(fx::OK, limits(), "not json");
-    assert!(err.to_string().starts_with("the request body is not the JSON this model expects"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the request body is not the JSON this model expects"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -122,9 +178,15 @@ fn components_of_other_shapes_are_refused_at_load() {
 
     // A core module (the magic and version of wasm 1.0, layer 0) is not a component.
     let module = b"\0asm\x01\0\0\0";
-    let err = sandbox.load("module", module, None, limits()).err().unwrap();
+    let err = sandbox
+        .load("module", module, None, limits())
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), "HandlerNotAComponent", "{err}");
 
-    let err = sandbox.load("junk", b"PK\x03\x04", None, limits()).err().unwrap();
+    let err = sandbox
+        .load("junk", b"PK\x03\x04", None, limits())
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), "HandlerNotAComponent", "{err}");
 }

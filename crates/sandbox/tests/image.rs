@@ -9,13 +9,21 @@ use ferroserve_sandbox::{HandlerRequest, Limits};
 use ferroserve_test_fixtures::{IMAGE_PREP, images::photo_jpeg};
 
 fn image_request(body: Vec<u8>) -> HandlerRequest {
-    HandlerRequest { body: body.into(), content_type: Some("image/jpeg".into()), ..HandlerRequest::default() }
+    HandlerRequest {
+        body: body.into(),
+        content_type: Some("image/jpeg".into()),
+        ..HandlerRequest::default()
+    }
 }
 
 #[test]
 fn wasm_and_native_agree_on_a_jpeg() {
     let sandbox = sandbox(None);
-    let limits = Limits { memory_bytes: 128 << 20, deadline: std::time::Duration::from_secs(5), ..limits() };
+    let limits = Limits {
+        memory_bytes: 128 << 20,
+        deadline: std::time::Duration::from_secs(5),
+        ..limits()
+    };
     let handler = load(&sandbox, IMAGE_PREP, None, limits);
     let jpeg = photo_jpeg(640, 480);
     let native = ImagePipeline::imagenet().run(&jpeg, "input").unwrap();

@@ -23,7 +23,11 @@ fn resident_bytes() -> u64 {
 fn a_thousand_hostile_calls_leave_resident_memory_flat() {
     let files = Files::new();
     let sandbox = sandbox(None);
-    let quick = Limits { deadline: Duration::from_millis(20), max_output_bytes: 1 << 20, ..limits() };
+    let quick = Limits {
+        deadline: Duration::from_millis(20),
+        max_output_bytes: 1 << 20,
+        ..limits()
+    };
     let hostile: Vec<(ferroserve_sandbox::Handler, &str)> = vec![
         (load(&sandbox, fx::SPIN, None, quick.clone()), "{}"),
         (load(&sandbox, fx::MEMBOMB, None, quick.clone()), "{}"),
@@ -32,7 +36,10 @@ fn a_thousand_hostile_calls_leave_resident_memory_flat() {
         (load(&sandbox, fx::MALFORMED, None, quick.clone()), "{}"),
         (load(&sandbox, fx::SOCKET, None, quick.clone()), "{}"),
         (load(&sandbox, fx::BIG_OUTPUT, None, quick.clone()), "2"),
-        (load(&sandbox, fx::FS_ESCAPE, Some(&files.dir()), quick.clone()), "up"),
+        (
+            load(&sandbox, fx::FS_ESCAPE, Some(&files.dir()), quick.clone()),
+            "up",
+        ),
     ];
     let mut run = |n: usize| {
         for i in 0..n {
@@ -46,7 +53,11 @@ fn a_thousand_hostile_calls_leave_resident_memory_flat() {
     let before = resident_bytes();
     run(1000);
     let after = resident_bytes();
-    eprintln!("resident: {} MiB before, {} MiB after", before >> 20, after >> 20);
+    eprintln!(
+        "resident: {} MiB before, {} MiB after",
+        before >> 20,
+        after >> 20
+    );
     assert!(
         after as f64 <= before as f64 * 1.10,
         "resident memory grew from {before} to {after} bytes"

@@ -74,7 +74,13 @@ impl std::fmt::Display for DType {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TensorError {
     #[error("tensor `{name}`: shape {shape:?} of {dtype} needs {expected} bytes but has {actual}")]
-    LengthMismatch { name: String, shape: Vec<u64>, dtype: DType, expected: u64, actual: u64 },
+    LengthMismatch {
+        name: String,
+        shape: Vec<u64>,
+        dtype: DType,
+        expected: u64,
+        actual: u64,
+    },
     #[error("tensor `{name}`: shape {shape:?} is too large")]
     Overflow { name: String, shape: Vec<u64> },
 }
@@ -111,11 +117,20 @@ impl Tensor {
                 actual: data.len() as u64,
             });
         }
-        Ok(Tensor { name, dtype, shape, data })
+        Ok(Tensor {
+            name,
+            dtype,
+            shape,
+            data,
+        })
     }
 
     /// A tensor of f32 values, for tests and examples.
-    pub fn from_f32(name: impl Into<String>, shape: Vec<u64>, values: &[f32]) -> Result<Tensor, TensorError> {
+    pub fn from_f32(
+        name: impl Into<String>,
+        shape: Vec<u64>,
+        values: &[f32],
+    ) -> Result<Tensor, TensorError> {
         let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         Tensor::new(name, DType::F32, shape, data)
     }
@@ -173,7 +188,10 @@ mod tests {
     #[test]
     fn rejects_a_length_mismatch_naming_the_numbers() {
         let err = Tensor::new("x", DType::I64, vec![3], vec![0u8; 16]).unwrap_err();
-        assert_eq!(err.to_string(), "tensor `x`: shape [3] of i64 needs 24 bytes but has 16");
+        assert_eq!(
+            err.to_string(),
+            "tensor `x`: shape [3] of i64 needs 24 bytes but has 16"
+        );
     }
 
     #[test]

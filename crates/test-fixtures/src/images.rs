@@ -27,7 +27,12 @@ pub fn photo_jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
     encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
     encoder
-        .encode(&pixels, width as u16, height as u16, jpeg_encoder::ColorType::Rgb)
+        .encode(
+            &pixels,
+            width as u16,
+            height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
         .expect("encoding a synthetic JPEG");
     out
 }

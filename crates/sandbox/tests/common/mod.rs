@@ -61,12 +61,20 @@ impl Files {
 
 pub fn load(sandbox: &Sandbox, fixture: &str, files: Option<&Path>, limits: Limits) -> Handler {
     sandbox
-        .load(fixture_name(fixture), &ferroserve_test_fixtures::bytes(fixture), files, limits)
+        .load(
+            fixture_name(fixture),
+            &ferroserve_test_fixtures::bytes(fixture),
+            files,
+            limits,
+        )
         .unwrap_or_else(|e| panic!("loading {fixture}: {e}"))
 }
 
 fn fixture_name(path: &str) -> &str {
-    Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("fixture")
+    Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("fixture")
 }
 
 pub fn body(text: &str) -> HandlerRequest {

@@ -5,8 +5,13 @@ use std::process::Command;
 use ferroserve_test_fixtures as fx;
 
 fn ferroserve(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroserve")).args(args).env_clear().output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new(env!("CARGO_BIN_EXE_ferroserve"))
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -33,7 +38,15 @@ fn a_hostile_sample_reports_its_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("body");
     std::fs::write(&body, "{}").unwrap();
-    let (code, out) = ferroserve(&["handler", "check", fx::SPIN, "--body", body.to_str().unwrap(), "--deadline-ms", "100"]);
+    let (code, out) = ferroserve(&[
+        "handler",
+        "check",
+        fx::SPIN,
+        "--body",
+        body.to_str().unwrap(),
+        "--deadline-ms",
+        "100",
+    ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("HandlerDeadlineExceeded"), "{out}");
 }

@@ -1,0 +1,78 @@
+//! `run_batch` on the calling thread, with a subscriber that records what is logged.
+
+use std::fmt::{Debug, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferroserve_tensor::Tensor;
+use tokio::sync::Notify;
+use tracing::field::Field;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata};
+
+use super::*;
+use crate::RunError;
+use crate::shared::Stats;
+
+struct Panics;
+
+impl BatchRunner for Panics {
+    fn run(&self, _: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        panic!("kaboom in forward");
+    }
+}
+
+/// Each event as `LEVEL field=value ...`.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = event.metadata().level().to_string();
+        event.record(&mut |field: &Field, value: &dyn Debug| {
+            let _ = write!(line, " {}={value:?}", field.name());
+        });
+        self.0.lock().unwrap().push(line);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn a_runner_panic_is_logged_with_the_model_name_and_fails_only_its_batch() {
+    let shared = Shared {
+        name: "tenant/resnet:1.0".into(),
+        capacity: 8,
+        closing: AtomicBool::new(false),
+        shutdown: Notify::new(),
+        stats: Stats::default(),
+    };
+    let now = Instant::now();
+    let x = Tensor::from_f32("x", vec![2], &[1.0, 2.0]).unwrap();
+    let (entry, mut answer) = Entry::new(vec![x], now, now + Duration::from_secs(60));
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || run_batch(&Panics, vec![entry], &shared));
+    assert_eq!(
+        answer.try_recv().unwrap(),
+        Err(BatchError::WorkerPanicked("kaboom in forward".into()))
+    );
+    let logged = capture.0.lock().unwrap().clone();
+    assert!(
+        logged.iter().any(|l| l.starts_with("ERROR")
+            && l.contains("model=tenant/resnet:1.0")
+            && l.contains("message=kaboom in forward")
+            && l.contains("model runner panicked")),
+        "{logged:?}"
+    );
+    let stats = shared.stats.snapshot();
+    assert_eq!((stats.panics, stats.failed, stats.batches), (1, 1, 1));
+}

@@ -20,6 +20,12 @@ pub enum SandboxError {
     FilesDir { path: String, reason: String },
     #[error("the sandbox could not start: {0}")]
     Engine(String),
+    #[error(
+        "the handler memory limit of {} MiB is above this server's maximum of {} MiB; ask for less",
+        requested >> 20,
+        ceiling >> 20
+    )]
+    LimitTooHigh { requested: usize, ceiling: usize },
 
     // ---- calling a handler ----
     #[error("{0}")]
@@ -53,6 +59,7 @@ impl SandboxError {
             SandboxError::WorldMismatch(_) => "HandlerWorldMismatch",
             SandboxError::FilesDir { .. } => "HandlerFilesUnavailable",
             SandboxError::Engine(_) => "SandboxUnavailable",
+            SandboxError::LimitTooHigh { .. } => "HandlerLimitTooHigh",
             SandboxError::BadInput(_) => "HandlerBadInput",
             SandboxError::HandlerFailed(_) => "HandlerInternalError",
             SandboxError::DeadlineExceeded { .. } => "HandlerDeadlineExceeded",
@@ -87,6 +94,10 @@ mod tests {
                 reason: String::new(),
             },
             SandboxError::Engine(String::new()),
+            SandboxError::LimitTooHigh {
+                requested: 0,
+                ceiling: 0,
+            },
             SandboxError::BadInput(String::new()),
             SandboxError::HandlerFailed(String::new()),
             SandboxError::DeadlineExceeded {

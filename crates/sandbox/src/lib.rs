@@ -84,11 +84,10 @@ impl Sandbox {
         limits: Limits,
     ) -> Result<Handler, SandboxError> {
         if limits.memory_bytes > self.config.max_memory_bytes {
-            return Err(SandboxError::Engine(format!(
-                "the handler memory limit of {} MiB is above this server's maximum of {} MiB",
-                limits.memory_bytes >> 20,
-                self.config.max_memory_bytes >> 20
-            )));
+            return Err(SandboxError::LimitTooHigh {
+                requested: limits.memory_bytes,
+                ceiling: self.config.max_memory_bytes,
+            });
         }
         let files = files
             .map(|p| {

@@ -190,3 +190,21 @@ fn components_of_other_shapes_are_refused_at_load() {
         .unwrap();
     assert_eq!(err.kind(), "HandlerNotAComponent", "{err}");
 }
+
+#[test]
+fn a_memory_limit_above_the_servers_ceiling_is_refused_at_load() {
+    let sandbox = sandbox(None); // ceiling: 256 MiB
+    let limits = Limits {
+        memory_bytes: 512 << 20,
+        ..limits()
+    };
+    let err = sandbox
+        .load("greedy", &fx::bytes(fx::OK), None, limits)
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), "HandlerLimitTooHigh");
+    assert_eq!(
+        err.to_string(),
+        "the handler memory limit of 512 MiB is above this server's maximum of 256 MiB; ask for less"
+    );
+}

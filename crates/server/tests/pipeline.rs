@@ -1,0 +1,142 @@
+//! The pipeline with real handlers in the real sandbox and a fake model behind the
+//! batcher's seam: answers come back per request, and each stage's failure reaches the
+//! client as TorchServe's error JSON with the right status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig, RunError};
+use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
+use ferroserve_server::Pipeline;
+use ferroserve_tensor::Tensor;
+use ferroserve_test_fixtures as fx;
+
+/// Doubles every input; fails when any value is negative, like a model that raises.
+struct Doubler;
+
+impl BatchRunner for Doubler {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        let x = &inputs[0];
+        let values = x.to_f32().ok_or_else(|| RunError::new("expected f32"))?;
+        if values.iter().any(|v| *v < 0.0) {
+            return Err(RunError::new("ValueError: negative input"));
+        }
+        let doubled: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
+        Ok(vec![
+            Tensor::from_f32("output", x.shape().to_vec(), &doubled)
+                .map_err(|e| RunError::new(e.to_string()))?,
+        ])
+    }
+}
+
+fn pipeline(sandbox: &Sandbox, fixture: &str, deadline: Duration) -> Pipeline {
+    let limits = Limits {
+        deadline,
+        memory_bytes: 32 << 20,
+        ..Limits::default()
+    };
+    let handler = sandbox
+        .load("m", &fx::bytes(fixture), None, limits)
+        .unwrap();
+    let config = BatcherConfig::new("m")
+        .batch_size(4)
+        .max_batch_delay(Duration::from_millis(5));
+    let batcher = Batcher::spawn(config, Arc::new(Doubler)).unwrap();
+    Pipeline::new(handler, batcher, Duration::from_secs(5))
+}
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(SandboxConfig {
+        threads: 2,
+        max_memory_bytes: 64 << 20,
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
+fn json(text: &str) -> HandlerRequest {
+    HandlerRequest {
+        body: bytes::Bytes::from(text.to_owned()),
+        content_type: Some("application/json".into()),
+        ..Default::default()
+    }
+}
+
+fn body(r: &ferroserve_sandbox::HandlerResponse) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_each_get_their_own_answer() {
+    let sandbox = sandbox();
+    let p = pipeline(&sandbox, fx::OK, Duration::from_secs(2));
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            let p = p.clone();
+            tokio::spawn(async move { p.infer(json(&format!("[{i}, 0.5]"))).await })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            body(&response)["outputs"]["output"],
+            serde_json::json!([2.0 * i as f64, 1.0])
+        );
+    }
+    assert!(
+        p.batcher().stats().batches < 8,
+        "requests were batched together"
+    );
+}
+
+#[tokio::test]
+async fn the_handlers_bad_input_is_a_400_with_its_message() {
+    let sandbox = sandbox();
+    let p = pipeline(&sandbox, fx::OK, Duration::from_secs(2));
+    let err = p.infer(json("[]")).await.unwrap_err();
+    let sent: serde_json::Value = serde_json::from_slice(&err.body()).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({
+            "code": 400,
+            "type": "HandlerBadInput",
+            "message": "send a non-empty JSON array of numbers, e.g. [1, 2, 3]"
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_model_error_is_a_500_naming_it_and_the_next_request_works() {
+    let sandbox = sandbox();
+    let p = pipeline(&sandbox, fx::OK, Duration::from_secs(2));
+    let err = p.infer(json("[-1]")).await.unwrap_err();
+    assert_eq!((err.code, err.kind.as_str()), (500, "ModelForwardError"));
+    assert!(
+        err.message.contains("ValueError: negative input"),
+        "{}",
+        err.message
+    );
+    let ok = p.infer(json("[3]")).await.unwrap();
+    assert_eq!(body(&ok)["outputs"]["output"], serde_json::json!([6.0]));
+}
+
+#[tokio::test]
+async fn a_hostile_handler_is_a_5xx_and_leaves_others_untouched() {
+    let sandbox = sandbox();
+    let spin = pipeline(&sandbox, fx::SPIN, Duration::from_millis(100));
+    let good = pipeline(&sandbox, fx::OK, Duration::from_secs(2));
+    let err = spin.infer(json("[1]")).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.kind.as_str()),
+        (504, "HandlerDeadlineExceeded")
+    );
+    let err = pipeline(&sandbox, fx::PANIC, Duration::from_secs(1))
+        .infer(json("[1]"))
+        .await
+        .unwrap_err();
+    assert_eq!((err.code, err.kind.as_str()), (500, "HandlerPanicked"));
+    assert!(err.message.contains("fixture panicked on purpose"));
+    let ok = good.infer(json("[1]")).await.unwrap();
+    assert_eq!(body(&ok)["outputs"]["output"], serde_json::json!([2.0]));
+}

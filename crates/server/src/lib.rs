@@ -8,7 +8,10 @@
 //! batcher through its `BatchRunner` seam, so this crate's tests use a fake model).
 
 mod error;
+pub mod inference;
 mod pipeline;
+mod registry;
 
 pub use error::ApiError;
 pub use pipeline::Pipeline;
+pub use registry::Registry;

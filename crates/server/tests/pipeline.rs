@@ -2,65 +2,12 @@
 //! batcher's seam: answers come back per request, and each stage's failure reaches the
 //! client as TorchServe's error JSON with the right status.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig, RunError};
-use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
-use ferroserve_server::Pipeline;
-use ferroserve_tensor::Tensor;
+use common::*;
 use ferroserve_test_fixtures as fx;
-
-/// Doubles every input; fails when any value is negative, like a model that raises.
-struct Doubler;
-
-impl BatchRunner for Doubler {
-    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
-        let x = &inputs[0];
-        let values = x.to_f32().ok_or_else(|| RunError::new("expected f32"))?;
-        if values.iter().any(|v| *v < 0.0) {
-            return Err(RunError::new("ValueError: negative input"));
-        }
-        let doubled: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
-        Ok(vec![
-            Tensor::from_f32("output", x.shape().to_vec(), &doubled)
-                .map_err(|e| RunError::new(e.to_string()))?,
-        ])
-    }
-}
-
-fn pipeline(sandbox: &Sandbox, fixture: &str, deadline: Duration) -> Pipeline {
-    let limits = Limits {
-        deadline,
-        memory_bytes: 32 << 20,
-        ..Limits::default()
-    };
-    let handler = sandbox
-        .load("m", &fx::bytes(fixture), None, limits)
-        .unwrap();
-    let config = BatcherConfig::new("m")
-        .batch_size(4)
-        .max_batch_delay(Duration::from_millis(5));
-    let batcher = Batcher::spawn(config, Arc::new(Doubler)).unwrap();
-    Pipeline::new(handler, batcher, Duration::from_secs(5))
-}
-
-fn sandbox() -> Sandbox {
-    Sandbox::new(SandboxConfig {
-        threads: 2,
-        max_memory_bytes: 64 << 20,
-        ..SandboxConfig::default()
-    })
-    .unwrap()
-}
-
-fn json(text: &str) -> HandlerRequest {
-    HandlerRequest {
-        body: bytes::Bytes::from(text.to_owned()),
-        content_type: Some("application/json".into()),
-        ..Default::default()
-    }
-}
 
 fn body(r: &ferroserve_sandbox::HandlerResponse) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap()

@@ -41,7 +41,7 @@ fn a_thousand_hostile_calls_leave_resident_memory_flat() {
             "up",
         ),
     ];
-    let mut run = |n: usize| {
+    let run = |n: usize| {
         for i in 0..n {
             let (handler, body_text) = &hostile[i % hostile.len()];
             let (result, _) = handler.preprocess_blocking(body(body_text));

@@ -92,6 +92,27 @@ impl From<BatchError> for ApiError {
     }
 }
 
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{HeaderValue, StatusCode, header};
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body(),
+        )
+            .into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs().max(1).to_string();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&secs).expect("digits"),
+            );
+        }
+        response
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,26 +161,5 @@ mod tests {
         let failed = ApiError::from(BatchError::Run("RuntimeError: mat1 and mat2".into()));
         assert_eq!(failed.code, 500);
         assert!(failed.message.contains("mat1 and mat2"));
-    }
-}
-
-impl axum::response::IntoResponse for ApiError {
-    fn into_response(self) -> axum::response::Response {
-        use axum::http::{HeaderValue, StatusCode, header};
-        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.body(),
-        )
-            .into_response();
-        if let Some(wait) = self.retry_after {
-            let secs = wait.as_secs().max(1).to_string();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&secs).expect("digits"),
-            );
-        }
-        response
     }
 }

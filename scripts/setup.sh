@@ -26,13 +26,14 @@ if [ "$have" != "$TORCH_VERSION" ]; then
 else
   log "torch $have present in $venv"
 fi
-# Small extras, installed only when missing (pip is slow even when satisfied). A pinned
-# entry is checked by its module name (the part before `==`). torchvision 0.28.0 is the
-# release built against torch 2.13.0 (examples/models/make_test_models.py uses its ResNet-18).
-extras=(numpy "torchvision==0.28.0")
+# Small extras, installed only when missing (pip is slow even when satisfied), each as
+# "requirement:module to import". torchvision 0.28.0 is the release built against torch
+# 2.13.0 (examples/models/make_test_models.py uses its ResNet-18); torch-model-archiver is
+# for the archive compatibility test.
+extras=("numpy:numpy" "torchvision==0.28.0:torchvision" "torch-model-archiver==0.12.0:model_archiver")
 missing=()
-for pkg in "${extras[@]}"; do
-  "$venv/bin/python" -c "import ${pkg%%==*}" 2>/dev/null || missing+=("$pkg")
+for entry in "${extras[@]}"; do
+  "$venv/bin/python" -c "import ${entry##*:}" 2>/dev/null || missing+=("${entry%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"

@@ -1,6 +1,8 @@
 //! The `ferroserve` command line. Subcommands are thin: each parses its flags and calls
-//! into a library crate (`ferroserve-sandbox` for `handler`).
+//! into a library crate (`ferroserve-sandbox` for `handler`, `ferroserve-archive` for
+//! `archive`).
 
+mod archive;
 mod handler;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +23,8 @@ enum Command {
     /// Work with handler components (the untrusted pre/post-processing code).
     #[command(subcommand)]
     Handler(handler::HandlerCommand),
+    /// Build a model archive (torch-model-archiver's flags), or `archive inspect FILE`.
+    Archive(archive::ArchiveArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +41,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Handler(cmd) => handler::run(cmd),
+        Command::Archive(args) => archive::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,171 @@
+//! The optional model-config YAML: TorchServe's keys at the top level, ferroserve's own
+//! settings under the single `ferroserve:` key (see docs/archive-format.md).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ArchiveError;
+
+/// The version of ferroserve's settings this crate reads (`ferroserve.formatVersion`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The model config. TorchServe keys ferroserve does not use are ignored, as TorchServe
+/// ignores `ferroserve:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelConfig {
+    pub batch_size: Option<u32>,
+    pub max_batch_delay: Option<u64>,
+    pub min_workers: Option<u32>,
+    pub max_workers: Option<u32>,
+    pub response_timeout: Option<u64>,
+    pub ferroserve: Option<FerroserveSettings>,
+}
+
+/// ferroserve's own settings. Unknown keys are errors, so a typo is caught at upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FerroserveSettings {
+    pub format_version: u32,
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub handler_limits: Option<HandlerLimits>,
+    #[serde(default)]
+    pub inputs: Vec<InputSpec>,
+    #[serde(default)]
+    pub handler_params: BTreeMap<String, String>,
+}
+
+/// Limits the archive asks for; the server grants at most the tenant's caps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HandlerLimits {
+    pub memory_mib: Option<u64>,
+    pub deadline_ms: Option<u64>,
+    pub max_output_bytes: Option<u64>,
+}
+
+/// One model input as the handler produces it (no batch dimension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<i64>,
+}
+
+const DTYPES: &[&str] = &[
+    "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",
+];
+
+impl ModelConfig {
+    /// Parse and check the YAML named `file` in the manifest.
+    pub fn parse(file: &str, bytes: &[u8]) -> Result<ModelConfig, ArchiveError> {
+        let field = |field: String, problem: String| ArchiveError::ConfigField {
+            file: file.to_string(),
+            field,
+            problem,
+        };
+        let value: serde_yaml_ng::Value =
+            serde_yaml_ng::from_slice(bytes).map_err(|e| ArchiveError::ConfigYaml {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
+        if value.is_null() {
+            return Ok(ModelConfig::default());
+        }
+        let config: ModelConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let (f, p) = crate::manifest::path_error(e.path().to_string(), e.inner().to_string());
+            field(f, p)
+        })?;
+        if let Some(fs) = &config.ferroserve {
+            if fs.format_version != FORMAT_VERSION {
+                return Err(field(
+                    "ferroserve.formatVersion".into(),
+                    format!(
+                        "is {}; this ferroserve reads version {FORMAT_VERSION}",
+                        fs.format_version
+                    ),
+                ));
+            }
+            if let Some(d) = &fs.device
+                && !(d == "cpu"
+                    || d == "cuda"
+                    || d.strip_prefix("cuda:")
+                        .is_some_and(|n| n.parse::<u32>().is_ok()))
+            {
+                return Err(field(
+                    "ferroserve.device".into(),
+                    format!("is {d:?}; expected \"cpu\", \"cuda\" or \"cuda:N\""),
+                ));
+            }
+            for (i, input) in fs.inputs.iter().enumerate() {
+                if !DTYPES.contains(&input.dtype.as_str()) {
+                    return Err(field(
+                        format!("ferroserve.inputs[{i}].dtype"),
+                        format!(
+                            "is {:?}; expected one of {}",
+                            input.dtype,
+                            DTYPES.join(", ")
+                        ),
+                    ));
+                }
+                if input.shape.iter().any(|&d| d < -1) {
+                    return Err(field(
+                        format!("ferroserve.inputs[{i}].shape"),
+                        "has a dimension below -1; use -1 for a free dimension".into(),
+                    ));
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_torchserve_keys_and_the_ferroserve_section() {
+        let yaml = "batchSize: 8\nmaxBatchDelay: 50\nminWorkers: 1\nmaxWorkers: 4\nresponseTimeout: 120\ndeviceType: gpu\nferroserve:\n  formatVersion: 1\n  device: cuda:0\n  handlerLimits: {memoryMib: 128, deadlineMs: 500}\n  inputs: [{name: input, dtype: float32, shape: [3, 224, 224]}]\n  handlerParams: {topk: \"5\"}\n";
+        let c = ModelConfig::parse("model-config.yaml", yaml.as_bytes()).unwrap();
+        assert_eq!(
+            (c.batch_size, c.max_batch_delay, c.max_workers),
+            (Some(8), Some(50), Some(4))
+        );
+        let f = c.ferroserve.unwrap();
+        assert_eq!(f.device.as_deref(), Some("cuda:0"));
+        assert_eq!(f.handler_limits.unwrap().memory_mib, Some(128));
+        assert_eq!(f.inputs[0].shape, vec![3, 224, 224]);
+        assert_eq!(f.handler_params["topk"], "5");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = |y: &str| {
+            ModelConfig::parse("c.yaml", y.as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("batchSize: many\n"),
+            "model config \"c.yaml\": key `batchSize` is wrong: invalid type: string \"many\", expected u32"
+        );
+        assert_eq!(
+            e("ferroserve:\n  formatVersion: 1\n  devise: cpu\n"),
+            "model config \"c.yaml\": key `ferroserve.devise` is wrong: unknown field `devise`, expected one of `formatVersion`, `device`, `handlerLimits`, `inputs`, `handlerParams`"
+        );
+        assert_eq!(
+            e("ferroserve:\n  formatVersion: 2\n"),
+            "model config \"c.yaml\": key `ferroserve.formatVersion` is 2; this ferroserve reads version 1"
+        );
+        assert!(
+            e("ferroserve: {formatVersion: 1, inputs: [{name: x, dtype: complex, shape: [1]}]}")
+                .contains("`ferroserve.inputs[0].dtype` is \"complex\"")
+        );
+        assert!(e("a: [").starts_with("model config \"c.yaml\" is not valid YAML"));
+    }
+}

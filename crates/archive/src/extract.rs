@@ -1,0 +1,87 @@
+//! Extraction of an archive's extra files into a directory the caller owns: created fresh
+//! here (it must not exist), entries re-validated and re-hashed as they are written, files
+//! opened with `create_new` so nothing is followed or overwritten.
+
+use std::fs::{self, OpenOptions};
+use std::io::BufReader;
+use std::path::Path;
+
+use zip::ZipArchive;
+
+use crate::stream::{Declared, Keep, read_capped};
+use crate::{ArchiveError, ArchiveInfo, ReadLimits};
+
+fn out_err(path: &Path, message: impl Into<String>) -> ArchiveError {
+    ArchiveError::Output {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Write `info.extra_files` from the archive at `archive` under `dest`, which must not
+/// exist yet (its parent must). On any error `dest` is removed again.
+pub fn extract_extra_files(
+    archive: &Path,
+    info: &ArchiveInfo,
+    dest: &Path,
+    limits: &ReadLimits,
+) -> Result<(), ArchiveError> {
+    fs::create_dir(dest).map_err(|e| {
+        out_err(
+            dest,
+            format!("cannot create the extraction directory (it must not exist yet): {e}"),
+        )
+    })?;
+    let result = extract_into(archive, info, dest, limits);
+    if result.is_err() {
+        let _ = fs::remove_dir_all(dest);
+    }
+    result
+}
+
+fn extract_into(
+    archive: &Path,
+    info: &ArchiveInfo,
+    dest: &Path,
+    limits: &ReadLimits,
+) -> Result<(), ArchiveError> {
+    let mut zip = ZipArchive::new(BufReader::new(fs::File::open(archive)?))
+        .map_err(|e| ArchiveError::CorruptZip(e.to_string()))?;
+    let mut total = 0u64;
+    for name in &info.extra_files {
+        let entry = info.entry(name).expect("extra files are entries");
+        // Names were checked by the reader; check again, as this is where it matters.
+        crate::names::check_name(name)?;
+        let target = dest.join(name);
+        let mut dir = dest.to_path_buf();
+        let parts: Vec<&str> = name.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            dir.push(part);
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(out_err(&dir, "exists and is not a directory")),
+                Err(_) => fs::create_dir(&dir).map_err(|e| out_err(&dir, e.to_string()))?,
+            }
+        }
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| out_err(&target, e.to_string()))?;
+        let mut f = zip
+            .by_name(name)
+            .map_err(|e| ArchiveError::CorruptZip(format!("{name}: {e}")))?;
+        let d = Declared {
+            name,
+            size: entry.size,
+            compressed: entry.compressed_size,
+        };
+        let (sha, _) = read_capped(&mut f, &d, limits, &mut total, Keep::Write(&mut out))?;
+        if sha != entry.sha256 {
+            return Err(ArchiveError::CorruptZip(format!(
+                "entry {name:?} changed since it was validated; upload it again"
+            )));
+        }
+    }
+    Ok(())
+}

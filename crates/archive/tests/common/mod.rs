@@ -1,0 +1,83 @@
+//! Test helper: builds valid and hostile archives byte by byte, so every field a reader
+//! trusts (names, sizes, attributes, counts) can be forged. Nothing binary is committed.
+#![allow(dead_code, unused_imports)]
+
+pub mod corpus;
+pub mod rawzip;
+
+use std::io::Write;
+
+pub use rawzip::{RawEntry, raw_zip, zeros_deflate};
+
+pub const MANIFEST: &str = "MAR-INF/MANIFEST.json";
+
+pub fn manifest_json(model: &str, handler: &str, config: Option<&str>) -> String {
+    let config = config
+        .map(|c| format!(r#","configFile":"{c}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"createdOn":"24/11/2026 08:00:00","runtime":"python","model":{{"modelName":"mlp","serializedFile":"{model}","handler":"{handler}","modelVersion":"1.0"{config}}},"archiverVersion":"0.12.0"}}"#
+    )
+}
+
+/// A small zip with the layout torch.jit.save writes (names only matter to the check).
+pub fn fake_torchscript(with_code: bool) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut names = vec![
+        "mlp/data.pkl",
+        "mlp/constants.pkl",
+        "mlp/version",
+        "mlp/data/0",
+    ];
+    if with_code {
+        names.push("mlp/code/__torch__.py");
+    }
+    for n in names {
+        zip.start_file(n, stored).unwrap();
+        zip.write_all(n.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+pub fn ok_handler() -> Vec<u8> {
+    ferroserve_test_fixtures::bytes(ferroserve_test_fixtures::OK)
+}
+
+/// The entries of a valid archive: manifest, model, handler, config, two extra files.
+pub fn valid_files() -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            MANIFEST.into(),
+            manifest_json("mlp.pt", "handler.wasm", Some("model-config.yaml")).into_bytes(),
+        ),
+        ("mlp.pt".into(), fake_torchscript(true)),
+        ("handler.wasm".into(), ok_handler()),
+        (
+            "model-config.yaml".into(),
+            b"batchSize: 4\nferroserve:\n  formatVersion: 1\n  device: cpu\n".to_vec(),
+        ),
+        ("labels.txt".into(), b"cat\ndog\n".to_vec()),
+        ("vocab/en.txt".into(), b"hello\n".to_vec()),
+    ]
+}
+
+/// A well-formed zip of `files`, deflated, with unix regular-file attributes.
+pub fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let entries: Vec<RawEntry> = files
+        .iter()
+        .map(|(n, d)| RawEntry::deflated(n, d))
+        .collect();
+    raw_zip(&entries)
+}
+
+/// `valid_files()` with `name` replaced by `data` (or removed when `None`).
+pub fn with_file(name: &str, data: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
+    let mut files = valid_files();
+    files.retain(|(n, _)| n != name);
+    if let Some(d) = data {
+        files.push((name.into(), d.to_vec()));
+    }
+    files
+}

@@ -1,22 +1,14 @@
 //! The real `ferroserve` binary builds archives (`ferroserve archive`) and inspects them
 //! (`ferroserve archive inspect`); archives made by torch-model-archiver 0.12 load too.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ferroserve;
 use ferroserve_archive::{Manifest, PreambleOnly, ReadLimits, read_archive};
 use ferroserve_test_fixtures as fx;
-
-fn ferroserve(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroserve"))
-        .args(args)
-        .env_clear()
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn venv_bin(tool: &str) -> PathBuf {
     let python = std::env::var("FERROSERVE_PYTHON")

@@ -1,19 +1,9 @@
 //! The real `ferroserve` binary checks handler components.
 
-use std::process::Command;
+mod common;
 
+use common::ferroserve;
 use ferroserve_test_fixtures as fx;
-
-fn ferroserve(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroserve"))
-        .args(args)
-        .env_clear()
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
 
 #[test]
 fn a_good_handler_passes_and_runs_a_sample() {

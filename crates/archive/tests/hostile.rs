@@ -46,15 +46,7 @@ fn every_hostile_case_gets_its_specific_error_and_writes_nothing() {
 
 #[test]
 fn the_lying_bomb_is_stopped_within_one_chunk() {
-    let lying = RawEntry {
-        name: b"bomb.bin".to_vec(),
-        data: zeros_deflate(10 * 1024),
-        method: 8,
-        flags: 0,
-        crc: 0,
-        declared_size: 1024,
-        mode: 0o100644,
-    };
+    let lying = lying_bomb();
     match read(&raw_with(lying)) {
         Err(ArchiveError::SizeMismatch {
             declared: 1024,

@@ -35,15 +35,7 @@ fn hostile_reads_stay_under_100_mb() {
         .iter()
         .map(|(n, d)| RawEntry::deflated(n, d))
         .collect();
-    entries.push(RawEntry {
-        name: b"bomb.bin".to_vec(),
-        data: zeros_deflate(10 * 1024),
-        method: 8,
-        flags: 0,
-        crc: 0,
-        declared_size: 1024,
-        mode: 0o100644,
-    });
+    entries.push(lying_bomb());
     let bomb = dir.path().join("bomb.mar");
     std::fs::write(&bomb, raw_zip(&entries)).unwrap();
     let many = dir.path().join("many.mar");

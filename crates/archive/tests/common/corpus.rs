@@ -28,15 +28,7 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str, String)> {
     bzip.method = 12;
     let mut bad_crc = RawEntry::stored("crc.txt", b"hello");
     bad_crc.crc ^= 1;
-    let lying = RawEntry {
-        name: b"bomb.bin".to_vec(),
-        data: zeros_deflate(10 * 1024),
-        method: 8,
-        flags: 0,
-        crc: 0,
-        declared_size: 1024,
-        mode: 0o100644,
-    };
+    let lying = lying_bomb();
     let truthful = RawEntry {
         declared_size: 10 << 30,
         name: b"bomb64.bin".to_vec(),

@@ -7,7 +7,7 @@ pub mod rawzip;
 
 use std::io::Write;
 
-pub use rawzip::{RawEntry, raw_zip, zeros_deflate};
+pub use rawzip::{RawEntry, lying_bomb, raw_zip, zeros_deflate};
 
 pub const MANIFEST: &str = "MAR-INF/MANIFEST.json";
 

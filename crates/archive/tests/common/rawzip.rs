@@ -160,3 +160,16 @@ pub fn zeros_deflate(mib: u64) -> Vec<u8> {
     s.extend_from_slice(&end);
     s
 }
+
+/// A 1 KB-declared entry whose deflate stream inflates to 10 GB of zeros: the header lies.
+pub fn lying_bomb() -> RawEntry {
+    RawEntry {
+        name: b"bomb.bin".to_vec(),
+        data: zeros_deflate(10 * 1024),
+        method: 8,
+        flags: 0,
+        crc: 0,
+        declared_size: 1024,
+        mode: 0o100644,
+    }
+}

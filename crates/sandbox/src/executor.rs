@@ -16,7 +16,8 @@ type Job = Box<dyn FnOnce() + Send>;
 const THREAD_STACK: usize = 8 << 20;
 
 pub(crate) struct Executor {
-    jobs: Mutex<Sender<Job>>,
+    // `Sender` is `Sync`: callers send concurrently without a lock.
+    jobs: Sender<Job>,
     admission: Arc<Semaphore>,
     capacity: usize,
 }
@@ -34,7 +35,7 @@ impl Executor {
         }
         let capacity = threads.max(1) + queue_depth;
         Ok(Executor {
-            jobs: Mutex::new(tx),
+            jobs: tx,
             admission: Arc::new(Semaphore::new(capacity)),
             capacity,
         })
@@ -63,8 +64,6 @@ impl Executor {
             }
         });
         self.jobs
-            .lock()
-            .unwrap()
             .send(job)
             .map_err(|_| SandboxError::Engine("the sandbox threads have stopped".into()))?;
         rx.await

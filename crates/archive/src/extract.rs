@@ -49,7 +49,6 @@ fn extract_into(
         .map_err(|e| ArchiveError::CorruptZip(e.to_string()))?;
     let mut total = 0u64;
     for name in &info.extra_files {
-        let entry = info.entry(name).expect("extra files are entries");
         // Names were checked by the reader; check again, as this is where it matters.
         crate::names::check_name(name)?;
         let target = dest.join(name);
@@ -63,25 +62,64 @@ fn extract_into(
                 Err(_) => fs::create_dir(&dir).map_err(|e| out_err(&dir, e.to_string()))?,
             }
         }
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .map_err(|e| out_err(&target, e.to_string()))?;
-        let mut f = zip
-            .by_name(name)
-            .map_err(|e| ArchiveError::CorruptZip(format!("{name}: {e}")))?;
-        let d = Declared {
-            name,
-            size: entry.size,
-            compressed: entry.compressed_size,
-        };
-        let (sha, _) = read_capped(&mut f, &d, limits, &mut total, Keep::Write(&mut out))?;
-        if sha != entry.sha256 {
-            return Err(ArchiveError::CorruptZip(format!(
-                "entry {name:?} changed since it was validated; upload it again"
-            )));
-        }
+        write_entry(&mut zip, info, name, &target, limits, &mut total)?;
+    }
+    Ok(())
+}
+
+/// Write the archive's serialized model to `target` (a new file; its directory must exist),
+/// re-hashed as it is written, for libtorch to load from a path.
+pub fn extract_model_file(
+    archive: &Path,
+    info: &ArchiveInfo,
+    target: &Path,
+    limits: &ReadLimits,
+) -> Result<(), ArchiveError> {
+    let mut zip = ZipArchive::new(BufReader::new(fs::File::open(archive)?))
+        .map_err(|e| ArchiveError::CorruptZip(e.to_string()))?;
+    let result = write_entry(
+        &mut zip,
+        info,
+        &info.manifest.model.serialized_file,
+        target,
+        limits,
+        &mut 0,
+    );
+    if result.is_err() {
+        let _ = fs::remove_file(target);
+    }
+    result
+}
+
+fn write_entry(
+    zip: &mut ZipArchive<BufReader<fs::File>>,
+    info: &ArchiveInfo,
+    name: &str,
+    target: &Path,
+    limits: &ReadLimits,
+    total: &mut u64,
+) -> Result<(), ArchiveError> {
+    let entry = info
+        .entry(name)
+        .ok_or_else(|| ArchiveError::CorruptZip(format!("entry {name:?} is not in the archive")))?;
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(target)
+        .map_err(|e| out_err(target, e.to_string()))?;
+    let mut f = zip
+        .by_name(name)
+        .map_err(|e| ArchiveError::CorruptZip(format!("{name}: {e}")))?;
+    let d = Declared {
+        name,
+        size: entry.size,
+        compressed: entry.compressed_size,
+    };
+    let (sha, _) = read_capped(&mut f, &d, limits, total, Keep::Write(&mut out))?;
+    if sha != entry.sha256 {
+        return Err(ArchiveError::CorruptZip(format!(
+            "entry {name:?} changed since it was validated; upload it again"
+        )));
     }
     Ok(())
 }

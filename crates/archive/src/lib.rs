@@ -26,7 +26,7 @@ use std::path::Path;
 
 pub use config::{FORMAT_VERSION, FerroserveSettings, HandlerLimits, InputSpec, ModelConfig};
 pub use error::ArchiveError;
-pub use extract::extract_extra_files;
+pub use extract::{extract_extra_files, extract_model_file};
 pub use limits::ReadLimits;
 pub use manifest::{MANIFEST_PATH, Manifest, ModelSection};
 pub use reader::{inspect_from, read_archive_from};

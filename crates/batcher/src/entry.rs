@@ -1,13 +1,26 @@
 //! [`Entry`]: one request on its way from `submit` through the queue to a worker.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferroserve_tensor::Tensor;
 use tokio::sync::oneshot;
 
 use crate::BatchError;
 
-pub(crate) type Outcome = Result<Vec<Tensor>, BatchError>;
+pub(crate) type Outcome = Result<Completed, BatchError>;
+
+/// One request's outputs and where its time went, for latency metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completed {
+    /// The request's outputs, without the batch dim.
+    pub outputs: Vec<Tensor>,
+    /// From `submit` until its batch started to run.
+    pub queued: Duration,
+    /// Stacking, the model's forward and splitting, shared by the whole batch.
+    pub ran: Duration,
+    /// How many requests shared the batch.
+    pub batch_size: usize,
+}
 
 pub(crate) struct Entry {
     /// The request's tensors, without a batch dim.

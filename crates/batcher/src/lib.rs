@@ -41,6 +41,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
 
 pub use config::BatcherConfig;
+pub use entry::Completed;
 pub use error::BatchError;
 pub use runner::{BatchRunner, RunError};
 pub use shared::BatcherStats;
@@ -122,6 +123,15 @@ impl Batcher {
         inputs: Vec<Tensor>,
         deadline: Instant,
     ) -> Result<Vec<Tensor>, BatchError> {
+        Ok(self.submit_timed(inputs, deadline).await?.outputs)
+    }
+
+    /// [`Batcher::submit`], also saying how long the request queued and ran.
+    pub async fn submit_timed(
+        &self,
+        inputs: Vec<Tensor>,
+        deadline: Instant,
+    ) -> Result<Completed, BatchError> {
         if inputs.is_empty() {
             return Err(BatchError::BadInput(
                 "a request must carry at least one tensor".into(),

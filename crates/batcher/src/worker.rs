@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::crew::Next;
-use crate::entry::Entry;
+use crate::entry::{Completed, Entry};
 use crate::pool::Pool;
 use crate::shared::{Shared, Stats};
 use crate::stack::{split, stack};
@@ -96,7 +96,11 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
         return;
     }
     let n = live.len();
-    let (inputs, replies): (Vec<_>, Vec<_>) = live.into_iter().map(|e| (e.inputs, e.reply)).unzip();
+    let started = Instant::now();
+    let (inputs, replies): (Vec<_>, Vec<_>) = live
+        .into_iter()
+        .map(|e| (e.inputs, (e.reply, started.saturating_duration_since(e.enqueued))))
+        .unzip();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let outputs = runner
             .run(stack(inputs)?)
@@ -107,8 +111,14 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
     Stats::add(&stats.requests_run, n as u64);
     let error = match outcome {
         Ok(Ok(per_request)) => {
-            for (reply, outputs) in replies.into_iter().zip(per_request) {
-                let _ = reply.send(Ok(outputs));
+            let ran = started.elapsed();
+            for ((reply, queued), outputs) in replies.into_iter().zip(per_request) {
+                let _ = reply.send(Ok(Completed {
+                    outputs,
+                    queued,
+                    ran,
+                    batch_size: n,
+                }));
             }
             return;
         }
@@ -124,7 +134,7 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
         }
     };
     Stats::add(&stats.failed, n as u64);
-    for reply in replies {
+    for (reply, _) in replies {
         let _ = reply.send(Err(error.clone()));
     }
 }

@@ -76,3 +76,38 @@ fn a_runner_panic_is_logged_with_the_model_name_and_fails_only_its_batch() {
     let stats = shared.stats.snapshot();
     assert_eq!((stats.panics, stats.failed, stats.batches), (1, 1, 1));
 }
+
+/// Sleeps, then echoes its input.
+struct Slow(Duration);
+
+impl BatchRunner for Slow {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        std::thread::sleep(self.0);
+        Ok(inputs)
+    }
+}
+
+#[test]
+fn answers_say_how_long_each_request_queued_and_the_batch_ran() {
+    let shared = Shared {
+        name: "timed".into(),
+        capacity: 8,
+        closing: AtomicBool::new(false),
+        shutdown: Notify::new(),
+        stats: Stats::default(),
+    };
+    let now = Instant::now();
+    let far = now + Duration::from_secs(60);
+    let x = || Tensor::from_f32("x", vec![1], &[1.0]).unwrap();
+    // One request has waited 40 ms already, the other just arrived.
+    let (old, mut old_answer) = Entry::new(vec![x()], now - Duration::from_millis(40), far);
+    let (new, mut new_answer) = Entry::new(vec![x()], now, far);
+    run_batch(&Slow(Duration::from_millis(20)), vec![old, new], &shared);
+    let old = old_answer.try_recv().unwrap().unwrap();
+    let new = new_answer.try_recv().unwrap().unwrap();
+    assert_eq!((old.batch_size, new.batch_size), (2, 2));
+    assert!(old.queued >= Duration::from_millis(40), "{:?}", old.queued);
+    assert!(new.queued < old.queued);
+    assert!(old.ran >= Duration::from_millis(20) && old.ran == new.ran);
+    assert_eq!(old.outputs[0].to_f32().unwrap(), vec![1.0]);
+}

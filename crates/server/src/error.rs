@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ferroserve_archive::ArchiveError;
 use ferroserve_batcher::BatchError;
 use ferroserve_sandbox::SandboxError;
 use serde::Serialize;
@@ -89,6 +90,18 @@ impl From<BatchError> for ApiError {
         };
         let api = ApiError::new(code, kind, e.to_string());
         if code == 503 { api.retry() } else { api }
+    }
+}
+
+impl From<ArchiveError> for ApiError {
+    fn from(e: ArchiveError) -> ApiError {
+        use ArchiveError as A;
+        let code = match &e {
+            A::ArchiveTooLarge { .. } => 413,
+            A::Io(_) | A::Output { .. } => 500,
+            _ => 400,
+        };
+        ApiError::new(code, e.kind(), e.to_string())
     }
 }
 

@@ -1,9 +1,10 @@
 //! The inference API (TorchServe's port 8080): `GET /ping` and
-//! `POST /predictions/{model}[/{version}]` with a raw body.
+//! `POST /predictions/{model}[/{version}]` with a raw body or a multipart form (TorchServe's
+//! `data` or `body` field). KServe v2 routes are in `kserve.rs`.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,8 +21,21 @@ pub fn router(registry: Registry) -> Router {
         .with_state(registry)
 }
 
-async fn ping() -> Response {
-    axum::Json(serde_json::json!({ "status": "Healthy" })).into_response()
+/// Healthy when every model has at least its minimum of workers running (TorchServe
+/// answers 500 otherwise, which load balancers read as not ready).
+async fn ping(State(registry): State<Registry>) -> Response {
+    let sick: Vec<String> = registry
+        .all()
+        .into_iter()
+        .filter(|(m, _)| !m.is_healthy())
+        .map(|(m, _)| format!("{}:{}", m.name, m.version))
+        .collect();
+    if sick.is_empty() {
+        axum::Json(serde_json::json!({ "status": "Healthy" })).into_response()
+    } else {
+        let body = serde_json::json!({ "status": "Unhealthy", "modelsBelowMinWorkers": sick });
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    }
 }
 
 async fn predict_default(
@@ -52,17 +66,22 @@ async fn predict(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let pipeline = registry.get(model, version)?;
+    let model = registry.get(model, version)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (body, content_type) = match content_type {
+        Some(ct) if ct.starts_with("multipart/form-data") => form_payload(&ct, body).await?,
+        other => (body, other),
+    };
     let request = HandlerRequest {
         body,
-        content_type: headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        content_type,
         headers: handler_headers(headers),
         parameters: query,
     };
-    let response = pipeline.infer(request).await?;
+    let response = model.pipeline.infer(request).await?;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
     Ok((
         status,
@@ -70,6 +89,51 @@ async fn predict(
         response.body,
     )
         .into_response())
+}
+
+/// The payload of a multipart form: the field named `data` or `body` (TorchServe's names),
+/// else the only field. Its own content type, if it has one, is what the handler sees.
+async fn form_payload(
+    content_type: &str,
+    body: Bytes,
+) -> Result<(Bytes, Option<String>), ApiError> {
+    let bad = |message: String| ApiError::new(400, "BadMultipartForm", message);
+    let request = Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .expect("a valid request");
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| bad(format!("{e}; send multipart/form-data with a boundary")))?;
+    let mut fields = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("unreadable multipart form: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let ct = field.content_type().map(str::to_owned);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("unreadable form field {name:?}: {e}")))?;
+        fields.push((name, ct, bytes));
+    }
+    let pick = match fields
+        .iter()
+        .position(|(n, _, _)| n == "data" || n == "body")
+    {
+        Some(i) => i,
+        None if fields.len() == 1 => 0,
+        None => {
+            let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
+            return Err(bad(format!(
+                "the form has fields {names:?}; put the input in a field named \"data\" (or \"body\")"
+            )));
+        }
+    };
+    let (_, ct, bytes) = fields.swap_remove(pick);
+    Ok((bytes, ct))
 }
 
 /// Headers a handler may see: lower-cased names, never credentials.
@@ -83,7 +147,7 @@ fn handler_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn unknown_route() -> ApiError {
+pub(crate) async fn unknown_route() -> ApiError {
     ApiError::new(
         404,
         "ResourceNotFoundException",

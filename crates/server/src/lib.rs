@@ -1,17 +1,25 @@
-//! ferroserve's serving side: the per-model request pipeline (sandboxed preprocess →
-//! batcher → model → sandboxed postprocess) and the one place where every error becomes
-//! TorchServe's error JSON with an HTTP status. The HTTP listeners, registry, tenants and
-//! metrics are being built on top of this (see `docs/architecture.md`).
+//! ferroserve's serving side: the HTTP APIs (inference, management, metrics), the model
+//! registry, loading archives into servable models, the per-model request pipeline
+//! (sandboxed preprocess → batcher → model → sandboxed postprocess), metrics, the snapshot,
+//! and the one place where every error becomes TorchServe's error JSON with a status.
 //!
 //! Look elsewhere for: running handlers (`ferroserve-sandbox`), queueing and batching
-//! (`ferroserve-batcher`), running TorchScript (`ferroserve-torch`, which plugs into the
-//! batcher through its `BatchRunner` seam, so this crate's tests use a fake model).
+//! (`ferroserve-batcher`), running TorchScript (`ferroserve-torch`, which plugs in through
+//! this crate's [`ModelRuntime`] seam and the batcher's `BatchRunner`, so these tests use a
+//! fake model), the archive format (`ferroserve-archive`), flags and process setup (the
+//! `ferroserve` binary in `crates/cli`).
 
 mod error;
 pub mod inference;
+mod loader;
+pub mod metrics;
+mod model;
 mod pipeline;
 mod registry;
 
 pub use error::ApiError;
+pub use loader::{LoadRequest, Loader, ModelDefaults, ModelRuntime};
+pub use metrics::Metrics;
+pub use model::{Model, ModelInfo, rfc3339};
 pub use pipeline::Pipeline;
 pub use registry::Registry;

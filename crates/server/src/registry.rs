@@ -1,14 +1,14 @@
-//! Registered models: name → versions → pipeline, with a default version per name.
+//! Registered models: name → versions → model, with a default version per name.
 //! Reads (every inference) take a read lock for a map lookup and a clone of an `Arc`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use crate::{ApiError, Pipeline};
+use crate::{ApiError, Model};
 
 #[derive(Default)]
 struct Versions {
-    pipelines: BTreeMap<String, Pipeline>,
+    models: BTreeMap<String, Arc<Model>>,
     default: String,
 }
 
@@ -19,34 +19,121 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Add `name` at `version`; the first version of a name becomes its default.
-    pub fn insert(&self, name: &str, version: &str, pipeline: Pipeline) -> Result<(), ApiError> {
+    /// Adds a model version; the first version of a name becomes its default.
+    pub fn insert(&self, model: Arc<Model>) -> Result<(), ApiError> {
         let mut models = self.models.write().unwrap();
-        let entry = models.entry(name.to_owned()).or_default();
-        if entry.pipelines.contains_key(version) {
-            return Err(ApiError::new(
-                409,
-                "ConflictStatusException",
-                format!(
-                    "Model version {version} is already registered for model {name}; unregister it first or choose another version"
-                ),
-            ));
+        let (name, version) = (model.name.clone(), model.version.clone());
+        let entry = models.entry(name.clone()).or_default();
+        if entry.models.contains_key(&version) {
+            return Err(conflict(&name, &version));
         }
-        if entry.pipelines.is_empty() {
-            entry.default = version.to_owned();
+        if entry.models.is_empty() {
+            entry.default = version.clone();
         }
-        entry.pipelines.insert(version.to_owned(), pipeline);
+        entry.models.insert(version, model);
         Ok(())
     }
 
-    /// The pipeline for `name` at `version`, or at its default version.
-    pub fn get(&self, name: &str, version: Option<&str>) -> Result<Pipeline, ApiError> {
+    /// Fails with 409 when `name` already has `version`: checked before an expensive load.
+    pub fn check_free(&self, name: &str, version: &str) -> Result<(), ApiError> {
+        let models = self.models.read().unwrap();
+        match models.get(name) {
+            Some(v) if v.models.contains_key(version) => Err(conflict(name, version)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The model `name` at `version`, or at its default version.
+    pub fn get(&self, name: &str, version: Option<&str>) -> Result<Arc<Model>, ApiError> {
         let models = self.models.read().unwrap();
         let entry = models.get(name).ok_or_else(|| not_found(name))?;
         let version = version.unwrap_or(&entry.default);
-        entry.pipelines.get(version).cloned().ok_or_else(|| {
-            ApiError::new(404, "ModelVersionNotFoundException", format!("Model version {version} does not exist for model {name}; GET /models/{name} lists its versions"))
-        })
+        entry
+            .models
+            .get(version)
+            .cloned()
+            .ok_or_else(|| version_not_found(name, version))
+    }
+
+    /// Every version of `name` with whether it is the default, in version order.
+    pub fn versions(&self, name: &str) -> Result<Vec<(Arc<Model>, bool)>, ApiError> {
+        let models = self.models.read().unwrap();
+        let entry = models.get(name).ok_or_else(|| not_found(name))?;
+        Ok(entry
+            .models
+            .values()
+            .map(|m| (m.clone(), m.version == entry.default))
+            .collect())
+    }
+
+    pub fn is_default(&self, model: &Model) -> bool {
+        let models = self.models.read().unwrap();
+        models
+            .get(&model.name)
+            .is_some_and(|e| e.default == model.version)
+    }
+
+    /// Makes `version` the default of `name`.
+    pub fn set_default(&self, name: &str, version: &str) -> Result<(), ApiError> {
+        let mut models = self.models.write().unwrap();
+        let entry = models.get_mut(name).ok_or_else(|| not_found(name))?;
+        if !entry.models.contains_key(version) {
+            return Err(version_not_found(name, version));
+        }
+        entry.default = version.to_owned();
+        Ok(())
+    }
+
+    /// Removes `name` at `version` (or its default). The default version goes only when it
+    /// is the last one, so a name never loses its default while other versions remain.
+    pub fn remove(&self, name: &str, version: Option<&str>) -> Result<Arc<Model>, ApiError> {
+        let mut models = self.models.write().unwrap();
+        let entry = models.get_mut(name).ok_or_else(|| not_found(name))?;
+        let version = version.unwrap_or(&entry.default).to_owned();
+        if !entry.models.contains_key(&version) {
+            return Err(version_not_found(name, &version));
+        }
+        if version == entry.default && entry.models.len() > 1 {
+            return Err(ApiError::new(
+                409,
+                "DefaultVersionInUse",
+                format!(
+                    "Version {version} is the default of model {name} and other versions remain; \
+                     PUT /models/{name}/{{version}}/set-default to another version first"
+                ),
+            ));
+        }
+        let model = entry.models.remove(&version).expect("checked above");
+        if entry.models.is_empty() {
+            models.remove(name);
+        }
+        Ok(model)
+    }
+
+    /// The default version of every name, sorted by name.
+    pub fn defaults(&self) -> Vec<Arc<Model>> {
+        let models = self.models.read().unwrap();
+        let mut list: Vec<Arc<Model>> = models
+            .values()
+            .filter_map(|v| v.models.get(&v.default).cloned())
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// Every model version, with whether it is its name's default.
+    pub fn all(&self) -> Vec<(Arc<Model>, bool)> {
+        let models = self.models.read().unwrap();
+        let mut list: Vec<(Arc<Model>, bool)> = models
+            .values()
+            .flat_map(|v| {
+                v.models
+                    .values()
+                    .map(|m| (m.clone(), m.version == v.default))
+            })
+            .collect();
+        list.sort_by(|a, b| (&a.0.name, &a.0.version).cmp(&(&b.0.name, &b.0.version)));
+        list
     }
 
     /// Registered names, sorted.
@@ -57,10 +144,30 @@ impl Registry {
     }
 }
 
+fn conflict(name: &str, version: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "ConflictStatusException",
+        format!(
+            "Model version {version} is already registered for model {name}; unregister it first or choose another version"
+        ),
+    )
+}
+
 fn not_found(name: &str) -> ApiError {
     ApiError::new(
         404,
         "ModelNotFoundException",
         format!("Model not found: {name}; GET /models lists the registered models"),
+    )
+}
+
+fn version_not_found(name: &str, version: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "ModelVersionNotFoundException",
+        format!(
+            "Model version {version} does not exist for model {name}; GET /models/{name}/all lists its versions"
+        ),
     )
 }

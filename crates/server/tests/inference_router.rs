@@ -37,25 +37,25 @@ async fn send(
 fn registry(sandbox: &ferroserve_sandbox::Sandbox) -> Registry {
     let registry = Registry::default();
     registry
-        .insert(
+        .insert(model(
             "echo",
             "1.0",
             pipeline(sandbox, fx::OK, Duration::from_secs(2)),
-        )
+        ))
         .unwrap();
     registry
-        .insert(
+        .insert(model(
             "echo",
             "2.0",
             pipeline(sandbox, fx::OK, Duration::from_secs(2)),
-        )
+        ))
         .unwrap();
     registry
-        .insert(
+        .insert(model(
             "spin",
             "1.0",
             pipeline(sandbox, fx::SPIN, Duration::from_millis(100)),
-        )
+        ))
         .unwrap();
     registry
 }
@@ -128,11 +128,11 @@ async fn registering_a_version_twice_is_a_conflict() {
     let sandbox = sandbox();
     let registry = registry(&sandbox);
     let err = registry
-        .insert(
+        .insert(model(
             "echo",
             "1.0",
             pipeline(&sandbox, fx::OK, Duration::from_secs(1)),
-        )
+        ))
         .unwrap_err();
     assert_eq!(
         (err.code, err.kind.as_str()),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig, RunError};
 use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
-use ferroserve_server::Pipeline;
+use ferroserve_server::{Model, ModelInfo, Pipeline};
 use ferroserve_tensor::Tensor;
 use ferroserve_test_fixtures as fx;
 
@@ -61,4 +61,13 @@ pub fn json(text: &str) -> HandlerRequest {
         content_type: Some("application/json".into()),
         ..Default::default()
     }
+}
+
+pub fn model(name: &str, version: &str, pipeline: Pipeline) -> Arc<Model> {
+    Arc::new(Model::new(
+        name.into(),
+        version.into(),
+        pipeline,
+        ModelInfo::default(),
+    ))
 }

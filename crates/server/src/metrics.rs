@@ -1,0 +1,260 @@
+//! Prometheus metrics for the metrics listener. TorchServe's names where it has them
+//! (`ts_inference_requests_total`, `ts_inference_latency_microseconds`,
+//! `ts_queue_latency_microseconds`, `Requests2XX/4XX/5XX`), plus ferroserve's latency
+//! histograms per stage (`ferroserve_request_duration_seconds{stage=queue|handler|inference|total}`)
+//! and gauges read from each batcher at scrape time. All per model and version.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Where a request's time went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting in the model's queue for a batch to start.
+    Queue,
+    /// Preprocess plus postprocess in the sandbox (including the wait for a sandbox thread).
+    Handler,
+    /// The batch's forward (shared by the batch's requests).
+    Inference,
+    /// From the request reaching the model to its response.
+    Total,
+}
+
+impl Stage {
+    fn label(self) -> &'static str {
+        match self {
+            Stage::Queue => "queue",
+            Stage::Handler => "handler",
+            Stage::Inference => "inference",
+            Stage::Total => "total",
+        }
+    }
+}
+
+/// Latency buckets from 100 µs to 30 s: a tiny MLP lives at the low end, an image model
+/// under load at the high end.
+const BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// The server's metric families. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    inference_us: IntCounterVec,
+    queue_us: IntCounterVec,
+    by_class: [IntCounterVec; 3],
+    stages: HistogramVec,
+    batch_size: HistogramVec,
+    gauges: [IntGaugeVec; 3],
+}
+
+/// Labels every per-model family carries.
+const MODEL: &[&str] = &["model_name", "model_version"];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), MODEL).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGaugeVec::new(Opts::new(name, help), MODEL).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
+            let opts = HistogramOpts::new(name, help).buckets(buckets);
+            let h = HistogramVec::new(opts, labels).expect("valid metric");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique metric");
+            h
+        };
+        Metrics {
+            requests: counter(
+                "ts_inference_requests_total",
+                "Inference requests received, per model.",
+            ),
+            inference_us: counter(
+                "ts_inference_latency_microseconds",
+                "Cumulative time from a request reaching the model to its response, in microseconds.",
+            ),
+            queue_us: counter(
+                "ts_queue_latency_microseconds",
+                "Cumulative time requests waited in the model's queue, in microseconds.",
+            ),
+            by_class: [
+                counter("Requests2XX", "Inference responses with a 2xx status."),
+                counter("Requests4XX", "Inference responses with a 4xx status."),
+                counter("Requests5XX", "Inference responses with a 5xx status."),
+            ],
+            stages: histogram(
+                "ferroserve_request_duration_seconds",
+                "Request latency by stage: queue, handler (pre+post in the sandbox), inference (the batch's forward), total.",
+                &["model_name", "model_version", "stage"],
+                BUCKETS.to_vec(),
+            ),
+            batch_size: histogram(
+                "ferroserve_batch_size",
+                "Requests per batch, observed once per request (so weighted by requests).",
+                MODEL,
+                vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+            ),
+            gauges: [
+                gauge("ferroserve_queue_depth", "Requests waiting for a batch."),
+                gauge("ferroserve_workers", "Model worker threads running."),
+                gauge(
+                    "ferroserve_workers_min",
+                    "The model's minimum worker count.",
+                ),
+            ],
+            registry,
+        }
+    }
+
+    /// Handles pre-labelled for one model version, so the request path does no lookups.
+    pub fn model(&self, name: &str, version: &str) -> ModelMetrics {
+        let labels = [name, version];
+        let stage = |s: Stage| self.stages.with_label_values(&[name, version, s.label()]);
+        ModelMetrics {
+            requests: self.requests.with_label_values(&labels),
+            inference_us: self.inference_us.with_label_values(&labels),
+            queue_us: self.queue_us.with_label_values(&labels),
+            by_class: [0, 1, 2].map(|i| self.by_class[i].with_label_values(&labels)),
+            stages: [Stage::Queue, Stage::Handler, Stage::Inference, Stage::Total].map(stage),
+            batch_size: self.batch_size.with_label_values(&labels),
+        }
+    }
+
+    /// Drops an unregistered model's series.
+    pub fn forget(&self, name: &str, version: &str) {
+        let labels = [name, version];
+        for family in [&self.requests, &self.inference_us, &self.queue_us] {
+            let _ = family.remove_label_values(&labels);
+        }
+        for family in &self.by_class {
+            let _ = family.remove_label_values(&labels);
+        }
+        for family in &self.gauges {
+            let _ = family.remove_label_values(&labels);
+        }
+        let _ = self.batch_size.remove_label_values(&labels);
+        for s in [Stage::Queue, Stage::Handler, Stage::Inference, Stage::Total] {
+            let _ = self.stages.remove_label_values(&[name, version, s.label()]);
+        }
+    }
+
+    /// Sets the per-model gauges (called at scrape time).
+    pub fn set_model_gauges(
+        &self,
+        name: &str,
+        version: &str,
+        queued: usize,
+        workers: usize,
+        min: usize,
+    ) {
+        let labels = [name, version];
+        for (gauge, value) in self.gauges.iter().zip([queued, workers, min]) {
+            gauge.with_label_values(&labels).set(value as i64);
+        }
+    }
+
+    /// Prometheus text exposition format, version 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding to a Vec");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// One model version's metric handles.
+#[derive(Clone)]
+pub struct ModelMetrics {
+    requests: prometheus::IntCounter,
+    inference_us: prometheus::IntCounter,
+    queue_us: prometheus::IntCounter,
+    by_class: [prometheus::IntCounter; 3],
+    stages: [prometheus::Histogram; 4],
+    batch_size: prometheus::Histogram,
+}
+
+impl ModelMetrics {
+    pub fn observe(&self, stage: Stage, took: Duration) {
+        let i = match stage {
+            Stage::Queue => 0,
+            Stage::Handler => 1,
+            Stage::Inference => 2,
+            Stage::Total => 3,
+        };
+        self.stages[i].observe(took.as_secs_f64());
+        match stage {
+            Stage::Queue => self.queue_us.inc_by(took.as_micros() as u64),
+            Stage::Total => self.inference_us.inc_by(took.as_micros() as u64),
+            Stage::Handler | Stage::Inference => {}
+        }
+    }
+
+    pub fn batch(&self, size: usize) {
+        self.batch_size.observe(size as f64);
+    }
+
+    /// One request answered with `status`.
+    pub fn finished(&self, status: u16) {
+        self.requests.inc();
+        match status {
+            200..=299 => self.by_class[0].inc(),
+            400..=499 => self.by_class[1].inc(),
+            500..=599 => self.by_class[2].inc(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_per_model_series_and_forgets_them() {
+        let metrics = Metrics::new();
+        let m = metrics.model("mlp", "1.0");
+        m.observe(Stage::Queue, Duration::from_micros(1500));
+        m.observe(Stage::Total, Duration::from_millis(3));
+        m.finished(200);
+        m.finished(503);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"ts_inference_requests_total{model_name="mlp",model_version="1.0"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"ts_queue_latency_microseconds{model_name="mlp",model_version="1.0"} 1500"#
+        ));
+        assert!(text.contains(r#"Requests5XX{model_name="mlp",model_version="1.0"} 1"#));
+        assert!(text.contains(
+            r#"ferroserve_request_duration_seconds_bucket{model_name="mlp",model_version="1.0",stage="total",le="0.005"} 1"#
+        ));
+        metrics.forget("mlp", "1.0");
+        assert!(!metrics.render().contains(r#"model_name="mlp""#));
+    }
+}

@@ -99,7 +99,12 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
     let started = Instant::now();
     let (inputs, replies): (Vec<_>, Vec<_>) = live
         .into_iter()
-        .map(|e| (e.inputs, (e.reply, started.saturating_duration_since(e.enqueued))))
+        .map(|e| {
+            (
+                e.inputs,
+                (e.reply, started.saturating_duration_since(e.enqueued)),
+            )
+        })
         .unzip();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let outputs = runner

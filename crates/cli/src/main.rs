@@ -1,9 +1,12 @@
 //! The `ferroserve` command line. Subcommands are thin: each parses its flags and calls
 //! into a library crate (`ferroserve-sandbox` for `handler`, `ferroserve-archive` for
-//! `archive`).
+//! `archive`, `ferroserve-server` for `serve`).
 
 mod archive;
 mod handler;
+mod logging;
+mod runtime;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +28,8 @@ enum Command {
     Handler(handler::HandlerCommand),
     /// Build a model archive (torch-model-archiver's flags), or `archive inspect FILE`.
     Archive(archive::ArchiveArgs),
+    /// Serve models over HTTP: inference, management and metrics APIs.
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,16 +37,17 @@ fn main() -> std::process::ExitCode {
     // set; a trapping handler is an expected event here, not a host bug.
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Handler(cmd) => handler::run(cmd),
-        Command::Archive(args) => archive::run(args),
+        Command::Handler(cmd) => {
+            logging::init_default();
+            handler::run(cmd)
+        }
+        Command::Archive(args) => {
+            logging::init_default();
+            archive::run(args)
+        }
+        Command::Serve(args) => serve::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -9,17 +9,26 @@
 //! fake model), the archive format (`ferroserve-archive`), flags and process setup (the
 //! `ferroserve` binary in `crates/cli`).
 
+pub mod app;
+mod config;
 mod error;
 pub mod inference;
 mod loader;
+pub mod management;
+mod manager;
 pub mod metrics;
 mod model;
 mod pipeline;
 mod registry;
+pub mod snapshot;
+mod store;
 
+pub use config::ServerConfig;
 pub use error::ApiError;
 pub use loader::{LoadRequest, Loader, ModelDefaults, ModelRuntime};
+pub use manager::Manager;
 pub use metrics::Metrics;
 pub use model::{Model, ModelInfo, rfc3339};
 pub use pipeline::Pipeline;
 pub use registry::Registry;
+pub use store::ArchiveStore;

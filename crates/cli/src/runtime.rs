@@ -1,0 +1,73 @@
+//! The libtorch side of the server's `ModelRuntime` seam: TorchScript files loaded with
+//! `ferroserve-torch` on the archive's device (or the server's), warmed up with the
+//! archive's declared inputs at batch size 1.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ferroserve_archive::InputSpec;
+use ferroserve_batcher::BatchRunner;
+use ferroserve_server::ModelRuntime;
+use ferroserve_tensor::DType;
+use ferroserve_torch::{Device, ModelConfig, TorchModel};
+
+pub struct TorchRuntime {
+    pub default_device: Device,
+    pub intra_op_threads: usize,
+}
+
+impl ModelRuntime for TorchRuntime {
+    fn load(
+        &self,
+        path: &Path,
+        device: Option<&str>,
+        warmup: &[InputSpec],
+    ) -> Result<(Arc<dyn BatchRunner>, String), String> {
+        let device = match device {
+            Some(d) => d.parse::<Device>().map_err(|e| e.to_string())?,
+            None => self.default_device,
+        };
+        device.check_available().map_err(|e| e.to_string())?;
+        let warmup = warmup
+            .iter()
+            .map(spec)
+            .collect::<Result<Vec<_>, String>>()?;
+        let config = ModelConfig::on(device)
+            .with_intra_op_threads(self.intra_op_threads)
+            .with_warmup(warmup);
+        let model = TorchModel::load(path, config).map_err(|e| e.to_string())?;
+        Ok((Arc::new(model), device.to_string()))
+    }
+}
+
+/// The archive's per-request input spec as a batch-of-one warm-up input.
+fn spec(s: &InputSpec) -> Result<ferroserve_torch::InputSpec, String> {
+    let dtype = match s.dtype.as_str() {
+        "float32" => DType::F32,
+        "float16" => DType::F16,
+        "bfloat16" => DType::BF16,
+        "float64" => DType::F64,
+        "int64" => DType::I64,
+        "int32" => DType::I32,
+        "int8" => DType::I8,
+        "uint8" => DType::U8,
+        "bool" => DType::Bool,
+        other => {
+            return Err(format!(
+                "input {:?}: dtype {other} is not supported by the runtime",
+                s.name
+            ));
+        }
+    };
+    let mut shape = vec![1u64];
+    for &d in &s.shape {
+        let d = u64::try_from(d).map_err(|_| {
+            format!(
+                "input {:?}: warm-up needs a fixed shape, got {:?}",
+                s.name, s.shape
+            )
+        })?;
+        shape.push(d);
+    }
+    Ok(ferroserve_torch::InputSpec::new(&s.name, dtype, shape))
+}

@@ -1,0 +1,186 @@
+//! `ferroserve serve`: the configuration (TOML file < `FERROSERVE_*` environment < flags,
+//! merged key by key and then checked as one `ServerConfig`, so a wrong key or type is
+//! named wherever it came from), logging, the allocator, signals, then
+//! `ferroserve_server::app::serve` with libtorch plugged in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use ferroserve_server::ServerConfig;
+use serde::Serialize;
+
+use crate::runtime::TorchRuntime;
+
+/// Every flag is also an environment variable and a key of the config file (same name,
+/// `snake_case`); docs/configuration.md lists them with their defaults.
+#[derive(Args, Serialize, Default)]
+pub struct ServeArgs {
+    /// A TOML file with any of the keys below.
+    #[arg(long, env = "FERROSERVE_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    #[serde(skip)]
+    print_config: bool,
+    #[arg(long, env = "FERROSERVE_INFERENCE_ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inference_address: Option<SocketAddr>,
+    #[arg(long, env = "FERROSERVE_MANAGEMENT_ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    management_address: Option<SocketAddr>,
+    #[arg(long, env = "FERROSERVE_METRICS_ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_address: Option<SocketAddr>,
+    /// Directory of .mar files that registrations and --models may name.
+    #[arg(long, env = "FERROSERVE_MODEL_STORE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_store: Option<PathBuf>,
+    /// Models to load at start: NAME=FILE.mar,... or FILE.mar,... or `all`.
+    #[arg(long, env = "FERROSERVE_MODELS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    models: Vec<String>,
+    /// Snapshot, kept archives, compiled handlers and extracted model files.
+    #[arg(long, env = "FERROSERVE_STATE_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_dir: Option<PathBuf>,
+    /// Neither save nor restore registrations.
+    #[arg(long, env = "FERROSERVE_NO_SNAPSHOT")]
+    #[serde(skip)]
+    no_snapshot: bool,
+    /// URL prefixes that registrations may fetch archives from (comma-separated).
+    #[arg(long, env = "FERROSERVE_ALLOWED_URLS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_urls: Vec<String>,
+    #[arg(long, env = "FERROSERVE_MAX_REQUEST_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_request_size: Option<usize>,
+    #[arg(long, env = "FERROSERVE_MAX_UPLOAD_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_upload_size: Option<u64>,
+    #[arg(long, env = "FERROSERVE_MAX_CONCURRENT_REQUESTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_concurrent_requests: Option<usize>,
+    #[arg(long, env = "FERROSERVE_JOB_QUEUE_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_queue_size: Option<usize>,
+    #[arg(long, env = "FERROSERVE_SANDBOX_THREADS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sandbox_threads: Option<usize>,
+    /// Device for archives that name none: cpu, cuda or cuda:N.
+    #[arg(long, env = "FERROSERVE_DEVICE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[arg(long, env = "FERROSERVE_TORCH_THREADS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_threads: Option<usize>,
+    /// json or text.
+    #[arg(long, env = "FERROSERVE_LOG_FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<String>,
+}
+
+/// File, then environment and flags (clap has already layered those two).
+pub fn effective_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let mut table = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the config file {}", path.display()))?;
+            toml::from_str::<toml::Table>(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    let overrides = toml::Table::try_from(args).context("collecting flags")?;
+    table.extend(overrides);
+    if args.no_snapshot {
+        table.insert("snapshot".into(), toml::Value::Boolean(false));
+    }
+    let origin = args
+        .config
+        .as_ref()
+        .map_or("flags".into(), |p| format!("{} and flags", p.display()));
+    let config: ServerConfig = table
+        .try_into()
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid configuration ({origin}): {e}"))?;
+    Ok(config)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    let config = effective_config(&args)?;
+    if args.print_config {
+        print!("{}", toml::to_string(&config)?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    crate::logging::init(&config.log_format)?;
+    tune_allocator();
+    let device = config
+        .device
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    let runtime = Arc::new(TorchRuntime {
+        default_device: device,
+        intra_op_threads: config.torch_threads,
+    });
+    tracing::info!(config = %serde_json::to_string(&config)?, "effective configuration");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    tokio.block_on(async move {
+        ferroserve_server::app::serve(
+            config,
+            runtime,
+            |bound| {
+                tracing::info!(inference = %bound.inference, management = %bound.management, metrics = %bound.metrics, "listening");
+                // For scripts and tests: one line on stdout with the bound addresses.
+                println!(
+                    "ferroserve listening: inference=http://{} management=http://{} metrics=http://{}",
+                    bound.inference, bound.management, bound.metrics
+                );
+            },
+            shutdown_signal(),
+        )
+        .await
+    })?;
+    tracing::info!("stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// SIGTERM or SIGINT: stop accepting, finish what is in flight, exit.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(
+        signal = which,
+        "shutting down: no new connections; finishing in-flight requests"
+    );
+}
+
+/// libtorch allocates and frees large activation buffers every forward; glibc's defaults
+/// return them to the kernel (mmap/trim) and fault them back in, costing up to ~10 % of
+/// ResNet-18 throughput (docs/benchmarks.md). Keep them: big blocks from the heap, no trim.
+/// Called before any thread starts.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        unsafe extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        // SAFETY: mallopt only sets glibc allocator parameters; no other thread exists yet.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 32 << 20);
+            mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The server's configuration: every key, its default and what it means. The binary fills
+//! it from a TOML file, `FERROSERVE_*` environment variables and flags (in rising order of
+//! precedence); unknown keys are errors so a typo cannot silently fall back to a default.
+//! docs/configuration.md lists the same keys for operators.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Inference API listener (TorchServe's 8080). Port 0 picks a free port.
+    pub inference_address: SocketAddr,
+    /// Management API listener (8081).
+    pub management_address: SocketAddr,
+    /// Metrics listener (8082).
+    pub metrics_address: SocketAddr,
+    /// Directory of `.mar` files that registrations may name; never written.
+    pub model_store: Option<PathBuf>,
+    /// Models to load at start: `NAME=FILE.mar`, `FILE.mar`, or `all` (every archive in the
+    /// model store).
+    pub models: Vec<String>,
+    /// Snapshot, kept archives and extracted model files.
+    pub state_dir: PathBuf,
+    /// Save registrations and restore them at start.
+    pub snapshot: bool,
+    /// URL prefixes registrations may fetch archives from; empty: no remote fetch.
+    pub allowed_urls: Vec<String>,
+    /// Largest request body on the inference listener, in bytes (TorchServe's default).
+    pub max_request_size: usize,
+    /// Largest archive upload or fetch, in bytes.
+    pub max_upload_size: u64,
+    /// A whole request's time limit on every listener, in seconds.
+    pub request_timeout_s: u64,
+    /// Requests in flight per listener; beyond it, 503 with Retry-After at once.
+    pub max_concurrent_requests: usize,
+    /// Defaults for registrations that neither ask nor carry a model config.
+    pub batch_size: usize,
+    pub max_batch_delay_ms: u64,
+    pub min_workers: usize,
+    pub max_workers: usize,
+    pub response_timeout_s: u64,
+    /// Requests a model's queue holds before 503 (TorchServe's `job_queue_size`).
+    pub job_queue_size: usize,
+    /// Handler limits for archives that ask for none.
+    pub handler_memory_mib: usize,
+    pub handler_deadline_ms: u64,
+    /// The most any archive's handler may ask for.
+    pub max_handler_memory_mib: usize,
+    pub max_handler_deadline_ms: u64,
+    /// Threads that run handlers (0: one per core).
+    pub sandbox_threads: usize,
+    /// Handler calls that may wait for a sandbox thread before 503.
+    pub sandbox_queue_depth: usize,
+    /// Device for models whose archive names none: `cpu` or `cuda:N`.
+    pub device: String,
+    /// libtorch intra-op threads per model worker (0: libtorch's default split).
+    pub torch_threads: usize,
+    /// Log format: `json` (one object per line) or `text`.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            inference_address: ([127, 0, 0, 1], 8080).into(),
+            management_address: ([127, 0, 0, 1], 8081).into(),
+            metrics_address: ([127, 0, 0, 1], 8082).into(),
+            model_store: None,
+            models: Vec::new(),
+            state_dir: PathBuf::from("ferroserve-state"),
+            snapshot: true,
+            allowed_urls: Vec::new(),
+            max_request_size: 6_553_500,
+            max_upload_size: 2 << 30,
+            request_timeout_s: 300,
+            max_concurrent_requests: 1024,
+            batch_size: 1,
+            max_batch_delay_ms: 100,
+            min_workers: 1,
+            max_workers: 1,
+            response_timeout_s: 120,
+            job_queue_size: 100,
+            handler_memory_mib: 128,
+            handler_deadline_ms: 2000,
+            max_handler_memory_mib: 1024,
+            max_handler_deadline_ms: 30_000,
+            sandbox_threads: 0,
+            sandbox_queue_depth: 256,
+            device: "cpu".into(),
+            torch_threads: 0,
+            log_format: "json".into(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Parses a TOML document; unknown keys and wrong types name the key.
+    pub fn from_toml(text: &str) -> Result<ServerConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let e = ServerConfig::from_toml("max_request_sise = 10").unwrap_err();
+        assert!(e.contains("max_request_sise"), "{e}");
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_names() {
+        let c =
+            ServerConfig::from_toml("batch_size = 8\nallowed_urls = [\"http://models.internal/\"]")
+                .unwrap();
+        assert_eq!(c.batch_size, 8);
+        assert_eq!(c.allowed_urls, vec!["http://models.internal/".to_string()]);
+        assert_eq!(c.max_request_size, ServerConfig::default().max_request_size);
+    }
+}

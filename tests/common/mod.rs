@@ -1,5 +1,10 @@
 //! Shared by the end-to-end tests of the real `ferroserve` binary.
 
+#![allow(dead_code)]
+
+pub mod archives;
+pub mod server;
+
 use std::process::Command;
 
 /// Run the binary with no environment at all (it must find libtorch and everything else

@@ -70,6 +70,39 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_SANDBOX_THREADS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     sandbox_threads: Option<usize>,
+    #[arg(long, env = "FERROSERVE_SANDBOX_QUEUE_DEPTH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sandbox_queue_depth: Option<usize>,
+    #[arg(long, env = "FERROSERVE_REQUEST_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_timeout_s: Option<u64>,
+    #[arg(long, env = "FERROSERVE_BATCH_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_size: Option<usize>,
+    #[arg(long, env = "FERROSERVE_MAX_BATCH_DELAY_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_batch_delay_ms: Option<u64>,
+    #[arg(long, env = "FERROSERVE_MIN_WORKERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_workers: Option<usize>,
+    #[arg(long, env = "FERROSERVE_MAX_WORKERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_workers: Option<usize>,
+    #[arg(long, env = "FERROSERVE_RESPONSE_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_timeout_s: Option<u64>,
+    #[arg(long, env = "FERROSERVE_HANDLER_MEMORY_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handler_memory_mib: Option<usize>,
+    #[arg(long, env = "FERROSERVE_HANDLER_DEADLINE_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handler_deadline_ms: Option<u64>,
+    #[arg(long, env = "FERROSERVE_MAX_HANDLER_MEMORY_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_handler_memory_mib: Option<usize>,
+    #[arg(long, env = "FERROSERVE_MAX_HANDLER_DEADLINE_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_handler_deadline_ms: Option<u64>,
     /// Device for archives that name none: cpu, cuda or cuda:N.
     #[arg(long, env = "FERROSERVE_DEVICE")]
     #[serde(skip_serializing_if = "Option::is_none")]

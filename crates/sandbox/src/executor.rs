@@ -58,10 +58,14 @@ impl Executor {
         })?;
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _permit = permit;
-            if !tx.is_closed() {
-                let _ = tx.send(f());
+            if tx.is_closed() {
+                return;
             }
+            let result = f();
+            // Free the slot before answering, so a caller that got its answer can count on
+            // the slot being free for its next call.
+            drop(permit);
+            let _ = tx.send(result);
         });
         self.jobs
             .send(job)

@@ -1,0 +1,53 @@
+//! Archives for the end-to-end tests, built once per test process with the archive crate's
+//! writer from the shared guest fixtures and the generated test models.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ferroserve_archive::{ArchiveFormat, WriteOptions, write_archive};
+use ferroserve_test_fixtures as fx;
+use ferroserve_torch::test_models::TestModels;
+
+/// A model store holding `NAME.mar` for: `mlp` (MLP [4]→[3] behind the JSON `ok` handler),
+/// `mlp2` (the same, version 2.0), and the hostile handlers `spin`, `membomb`, `panic`,
+/// `malformed` in front of the same MLP.
+pub fn store() -> &'static Path {
+    static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let mlp = TestModels::get().model("mlp");
+            for (name, version, handler) in [
+                ("mlp", "1.0", fx::OK),
+                ("mlp", "2.0", fx::OK),
+                ("spin", "1.0", fx::SPIN),
+                ("membomb", "1.0", fx::MEMBOMB),
+                ("panic", "1.0", fx::PANIC),
+                ("malformed", "1.0", fx::MALFORMED),
+            ] {
+                let out = dir.path().join(format!("build-{name}-{version}"));
+                std::fs::create_dir(&out).unwrap();
+                let (path, _) = write_archive(&WriteOptions {
+                    model_name: name.into(),
+                    version: version.into(),
+                    serialized_file: mlp.clone(),
+                    handler: PathBuf::from(handler),
+                    extra_files: vec![],
+                    config_file: None,
+                    export_path: out.clone(),
+                    force: true,
+                    format: ArchiveFormat::Default,
+                })
+                .unwrap();
+                let file = if version == "1.0" {
+                    format!("{name}.mar")
+                } else {
+                    format!("{name}-{version}.mar")
+                };
+                std::fs::rename(path, dir.path().join(file)).unwrap();
+                std::fs::remove_dir(out).unwrap();
+            }
+            dir
+        })
+        .path()
+}

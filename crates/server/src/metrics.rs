@@ -1,13 +1,24 @@
-//! Prometheus metrics for the metrics listener. TorchServe's names where it has them
-//! (`ts_inference_requests_total`, `ts_inference_latency_microseconds`,
-//! `ts_queue_latency_microseconds`, `Requests2XX/4XX/5XX`), plus ferroserve's latency
-//! histograms per stage (`ferroserve_request_duration_seconds{stage=queue|handler|inference|total}`)
-//! and gauges read from each batcher at scrape time. All per model and version.
+//! Prometheus metrics for the metrics listener, per model and version. TorchServe's names
+//! where they pass `promtool check metrics`; where TorchServe's break Prometheus' rules
+//! (counters without `_total`, microseconds, CamelCase) the same quantity under a
+//! conforming name (docs/metrics.md has the mapping):
+//!
+//! | TorchServe | here |
+//! |---|---|
+//! | `ts_inference_requests_total` | same |
+//! | `ts_inference_latency_microseconds` | `ts_inference_latency_seconds_total` |
+//! | `ts_queue_latency_microseconds` | `ts_queue_latency_seconds_total` |
+//! | `Requests2XX`/`4XX`/`5XX` | `ts_responses_total{class="2XX"…}` |
+//!
+//! plus latency histograms per stage
+//! (`ferroserve_request_duration_seconds{stage=queue|handler|inference|total}`), batch sizes,
+//! and gauges read from each batcher at scrape time.
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Where a request's time went.
@@ -46,9 +57,9 @@ const BUCKETS: &[f64] = &[
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
-    inference_us: IntCounterVec,
-    queue_us: IntCounterVec,
-    by_class: [IntCounterVec; 3],
+    inference_s: CounterVec,
+    queue_s: CounterVec,
+    responses: IntCounterVec,
     stages: HistogramVec,
     batch_size: HistogramVec,
     gauges: [IntGaugeVec; 3],
@@ -68,6 +79,13 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str| {
             let c = IntCounterVec::new(Opts::new(name, help), MODEL).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let seconds = |name: &str, help: &str| {
+            let c = CounterVec::new(Opts::new(name, help), MODEL).expect("valid metric");
             registry
                 .register(Box::new(c.clone()))
                 .expect("unique metric");
@@ -93,19 +111,26 @@ impl Metrics {
                 "ts_inference_requests_total",
                 "Inference requests received, per model.",
             ),
-            inference_us: counter(
-                "ts_inference_latency_microseconds",
-                "Cumulative time from a request reaching the model to its response, in microseconds.",
+            inference_s: seconds(
+                "ts_inference_latency_seconds_total",
+                "Cumulative time from a request reaching the model to its response (TorchServe's ts_inference_latency_microseconds, in seconds).",
             ),
-            queue_us: counter(
-                "ts_queue_latency_microseconds",
-                "Cumulative time requests waited in the model's queue, in microseconds.",
+            queue_s: seconds(
+                "ts_queue_latency_seconds_total",
+                "Cumulative time requests waited in the model's queue (TorchServe's ts_queue_latency_microseconds, in seconds).",
             ),
-            by_class: [
-                counter("Requests2XX", "Inference responses with a 2xx status."),
-                counter("Requests4XX", "Inference responses with a 4xx status."),
-                counter("Requests5XX", "Inference responses with a 5xx status."),
-            ],
+            responses: {
+                let opts = Opts::new(
+                    "ts_responses_total",
+                    "Inference responses by status class (TorchServe's Requests2XX/4XX/5XX).",
+                );
+                let c = IntCounterVec::new(opts, &["model_name", "model_version", "class"])
+                    .expect("valid metric");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("unique metric");
+                c
+            },
             stages: histogram(
                 "ferroserve_request_duration_seconds",
                 "Request latency by stage: queue, handler (pre+post in the sandbox), inference (the batch's forward), total.",
@@ -136,9 +161,10 @@ impl Metrics {
         let stage = |s: Stage| self.stages.with_label_values(&[name, version, s.label()]);
         ModelMetrics {
             requests: self.requests.with_label_values(&labels),
-            inference_us: self.inference_us.with_label_values(&labels),
-            queue_us: self.queue_us.with_label_values(&labels),
-            by_class: [0, 1, 2].map(|i| self.by_class[i].with_label_values(&labels)),
+            inference_s: self.inference_s.with_label_values(&labels),
+            queue_s: self.queue_s.with_label_values(&labels),
+            by_class: ["2XX", "4XX", "5XX"]
+                .map(|c| self.responses.with_label_values(&[name, version, c])),
             stages: [Stage::Queue, Stage::Handler, Stage::Inference, Stage::Total].map(stage),
             batch_size: self.batch_size.with_label_values(&labels),
         }
@@ -147,11 +173,12 @@ impl Metrics {
     /// Drops an unregistered model's series.
     pub fn forget(&self, name: &str, version: &str) {
         let labels = [name, version];
-        for family in [&self.requests, &self.inference_us, &self.queue_us] {
+        let _ = self.requests.remove_label_values(&labels);
+        for family in [&self.inference_s, &self.queue_s] {
             let _ = family.remove_label_values(&labels);
         }
-        for family in &self.by_class {
-            let _ = family.remove_label_values(&labels);
+        for class in ["2XX", "4XX", "5XX"] {
+            let _ = self.responses.remove_label_values(&[name, version, class]);
         }
         for family in &self.gauges {
             let _ = family.remove_label_values(&labels);
@@ -191,8 +218,8 @@ impl Metrics {
 #[derive(Clone)]
 pub struct ModelMetrics {
     requests: prometheus::IntCounter,
-    inference_us: prometheus::IntCounter,
-    queue_us: prometheus::IntCounter,
+    inference_s: prometheus::Counter,
+    queue_s: prometheus::Counter,
     by_class: [prometheus::IntCounter; 3],
     stages: [prometheus::Histogram; 4],
     batch_size: prometheus::Histogram,
@@ -208,8 +235,8 @@ impl ModelMetrics {
         };
         self.stages[i].observe(took.as_secs_f64());
         match stage {
-            Stage::Queue => self.queue_us.inc_by(took.as_micros() as u64),
-            Stage::Total => self.inference_us.inc_by(took.as_micros() as u64),
+            Stage::Queue => self.queue_s.inc_by(took.as_secs_f64()),
+            Stage::Total => self.inference_s.inc_by(took.as_secs_f64()),
             Stage::Handler | Stage::Inference => {}
         }
     }
@@ -248,9 +275,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(
-            r#"ts_queue_latency_microseconds{model_name="mlp",model_version="1.0"} 1500"#
+            r#"ts_queue_latency_seconds_total{model_name="mlp",model_version="1.0"} 0.0015"#
         ));
-        assert!(text.contains(r#"Requests5XX{model_name="mlp",model_version="1.0"} 1"#));
+        assert!(
+            text.contains(
+                r#"ts_responses_total{class="5XX",model_name="mlp",model_version="1.0"} 1"#
+            )
+        );
         assert!(text.contains(
             r#"ferroserve_request_duration_seconds_bucket{model_name="mlp",model_version="1.0",stage="total",le="0.005"} 1"#
         ));

@@ -5,6 +5,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+# promtool (Debian's `prometheus` package) checks the /metrics output in the end-to-end tests.
+if ! command -v promtool >/dev/null; then
+  echo "[test] installing promtool (Debian package prometheus)" >&2
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q prometheus >/dev/null \
+    || { "${apt_get[@]}" update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q prometheus >/dev/null; }
+fi
 # wasmtime errors capture host backtraces when RUST_BACKTRACE is set; tests don't need them.
 export RUST_LIB_BACKTRACE=0
 cargo test --workspace --all-features --locked "$@"

@@ -11,6 +11,7 @@
 
 mod error;
 pub mod inference;
+pub mod layers;
 mod loader;
 pub mod metrics;
 mod model;
@@ -18,6 +19,7 @@ mod pipeline;
 mod registry;
 
 pub use error::ApiError;
+pub use layers::HttpLimits;
 pub use loader::{LoadRequest, Loader, ModelDefaults, ModelRuntime};
 pub use metrics::Metrics;
 pub use model::{Model, ModelInfo, rfc3339};

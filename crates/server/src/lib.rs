@@ -11,6 +11,7 @@
 
 mod error;
 pub mod inference;
+pub mod kserve;
 pub mod layers;
 mod loader;
 pub mod metrics;

@@ -16,6 +16,7 @@ pub mod layers;
 mod loader;
 pub mod metrics;
 mod model;
+pub mod openapi;
 mod pipeline;
 mod registry;
 

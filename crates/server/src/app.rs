@@ -16,8 +16,8 @@ use tokio::net::TcpListener;
 
 use crate::snapshot::Snapshot;
 use crate::{
-    ArchiveStore, LoadRequest, Loader, Manager, Metrics, ModelDefaults, ModelRuntime, Registry,
-    ServerConfig, inference, management,
+    ArchiveStore, HttpLimits, LoadRequest, Loader, Manager, Metrics, ModelDefaults, ModelRuntime,
+    Registry, ServerConfig, inference, kserve, layers, management, openapi,
 };
 
 /// Why the server could not start.
@@ -85,12 +85,27 @@ pub async fn serve(
     load_models(&config, &manager).await?;
 
     let metrics = manager.metrics();
-    let inference_app = inference::router(manager.registry().clone());
-    let management_app = management::router(manager.clone());
+    let limits = HttpLimits {
+        max_body_bytes: config.max_request_size,
+        request_timeout: Duration::from_secs(config.request_timeout_s),
+        max_concurrent: config.max_concurrent_requests,
+    };
+    let inference_app = inference::router(manager.registry().clone())
+        .merge(kserve::router(manager.registry().clone()))
+        .merge(openapi::inference_description());
+    let inference_app = layers::apply(inference_app, "inference", &limits);
+    let management_app =
+        management::router(manager.clone()).merge(openapi::management_description());
+    let upload_limits = HttpLimits {
+        max_body_bytes: usize::try_from(config.max_upload_size).unwrap_or(usize::MAX),
+        ..limits.clone()
+    };
+    let management_app = layers::apply(management_app, "management", &upload_limits);
     let metrics_app = Router::new()
         .route("/metrics", axum::routing::get(render_metrics))
         .fallback(inference::unknown_route)
         .with_state((metrics, manager.registry().clone()));
+    let metrics_app = layers::apply(metrics_app, "metrics", &limits);
 
     let bound = Bound {
         inference: inference_listener.local_addr().map_err(StartError::Serve)?,

@@ -28,10 +28,16 @@ impl ModelRuntime for TorchRuntime {
             None => self.default_device,
         };
         device.check_available().map_err(|e| e.to_string())?;
-        let warmup = warmup
-            .iter()
-            .map(spec)
-            .collect::<Result<Vec<_>, String>>()?;
+        // A free dimension (-1) has no size to warm up with: such a model starts cold.
+        let fixed = warmup.iter().all(|s| s.shape.iter().all(|&d| d >= 0));
+        let warmup = if fixed {
+            warmup
+                .iter()
+                .map(spec)
+                .collect::<Result<Vec<_>, String>>()?
+        } else {
+            Vec::new()
+        };
         let config = ModelConfig::on(device)
             .with_intra_op_threads(self.intra_op_threads)
             .with_warmup(warmup);

@@ -1,0 +1,211 @@
+//! The examples through the real binary: the digits model's accuracy over HTTP on
+//! scikit-learn's held-out split (JSON and PNG input), and the image classifier's top-5.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::server::{Server, post_json, send};
+
+/// The example archives, built once per test process by the same script the demo uses.
+fn examples() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new("bash")
+            .arg(root.join("scripts/build-examples.sh"))
+            .arg(&dir)
+            .env("FERROSERVE_BIN", env!("CARGO_BIN_EXE_ferroserve"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "build-examples.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+fn python() -> String {
+    std::env::var("FERROSERVE_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/ferroserve/venv/bin/python",
+            std::env::var("HOME").unwrap()
+        )
+    })
+}
+
+fn serve(models: &str) -> (tempfile::TempDir, Server) {
+    let state = tempfile::tempdir().unwrap();
+    let store = examples().to_str().unwrap().to_owned();
+    let server = Server::start(state.path(), &["--model-store", &store, "--models", models]);
+    (state, server)
+}
+
+#[test]
+fn digits_are_recognised_over_http_on_the_held_out_split() {
+    let (_state, server) = serve("digits.mar");
+    let test: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(examples().join("digits_test.json")).unwrap())
+            .unwrap();
+    let images = test["images"].as_array().unwrap().clone();
+    let labels: Vec<u64> = test["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_u64().unwrap())
+        .collect();
+    assert_eq!(images.len(), 450);
+    // Four clients at once, so requests share batches as they would in production.
+    let url = format!("{}/predictions/digits", server.inference);
+    let chunks: Vec<Vec<(usize, serde_json::Value)>> = (0..4)
+        .map(|c| {
+            images
+                .iter()
+                .cloned()
+                .enumerate()
+                .filter(|(i, _)| i % 4 == c)
+                .collect()
+        })
+        .collect();
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                chunk
+                    .into_iter()
+                    .map(|(i, image)| {
+                        let reply =
+                            post_json(&url, &serde_json::json!({ "image": image }).to_string());
+                        assert_eq!(reply.status, 200, "{}", reply.text());
+                        let json = reply.json();
+                        let p: f64 = json["probabilities"]
+                            .as_object()
+                            .unwrap()
+                            .values()
+                            .map(|v| v.as_f64().unwrap())
+                            .sum();
+                        assert!((p - 1.0).abs() < 1e-3, "{json}");
+                        (i, json["digit"].as_u64().unwrap())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let predictions: Vec<(usize, u64)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let correct = predictions.iter().filter(|(i, d)| labels[*i] == *d).count();
+    let accuracy = correct as f64 / labels.len() as f64;
+    eprintln!(
+        "digits accuracy over HTTP: {accuracy:.4} ({correct}/{})",
+        labels.len()
+    );
+    assert!(accuracy >= 0.95, "accuracy {accuracy}");
+    // The same model in Python got the same answers.
+    let python_accuracy = test["python_accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - python_accuracy).abs() < 1e-9,
+        "{accuracy} vs Python's {python_accuracy}"
+    );
+}
+
+#[test]
+fn a_png_digit_and_bad_inputs() {
+    let (_state, server) = serve("digits.mar");
+    let url = format!("{}/predictions/digits", server.inference);
+    // The first held-out digit drawn dark on light at 64x64, as a user would photograph it.
+    let png = examples().join("digit0.png");
+    let script = format!(
+        "import json; from PIL import Image; import numpy as np\n\
+         t = json.load(open({:?})); a = np.array(t['images'][0], dtype=np.float64)\n\
+         img = Image.fromarray((255 - a * 255 / 16).astype(np.uint8)).resize((64, 64), Image.NEAREST)\n\
+         img.save({:?}); print(t['labels'][0])",
+        examples().join("digits_test.json").display().to_string(),
+        png.display().to_string()
+    );
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let label: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let reply = send(
+        "POST",
+        &url,
+        &[("content-type", "image/png")],
+        &std::fs::read(&png).unwrap(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json()["digit"].as_u64(),
+        Some(label),
+        "{}",
+        reply.text()
+    );
+
+    let msg = post_json(&url, "[[1, 2, 3]]").assert_error(400, "HandlerBadInput");
+    assert!(msg.contains("expected 8 rows of 8 pixels"), "{msg}");
+    let row = "[0,0,0,0,0,0,0,99]";
+    let msg =
+        post_json(&url, &format!("[{}]", [row; 8].join(","))).assert_error(400, "HandlerBadInput");
+    assert!(msg.contains("outside 0..16"), "{msg}");
+}
+
+#[test]
+fn the_image_classifier_returns_the_top_5_labels() {
+    let (_state, server) = serve("resnet18.mar");
+    let url = format!("{}/predictions/resnet18", server.inference);
+    let jpeg = ferroserve_test_fixtures::images::photo_jpeg(640, 480);
+    let reply = send("POST", &url, &[("content-type", "image/jpeg")], &jpeg);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let labels =
+        std::fs::read_to_string(examples().join("work/image-classifier/labels.txt")).unwrap();
+    // The body keeps its order: most likely first.
+    let text = reply.text();
+    let ordered: Vec<(String, f64)> = serde_json::from_str::<Vec<(String, f64)>>(&format!(
+        "[{}]",
+        text.trim_matches(['{', '}'])
+            .split(", ")
+            .map(|kv| {
+                let (k, v) = kv.rsplit_once(": ").unwrap();
+                format!("[{k}, {v}]")
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    ))
+    .unwrap();
+    assert_eq!(ordered.len(), 5, "{text}");
+    assert!(ordered.windows(2).all(|w| w[0].1 >= w[1].1), "{text}");
+    for (label, _) in &ordered {
+        assert!(
+            labels.lines().any(|l| l == label),
+            "{label} is not an ImageNet label"
+        );
+    }
+    let three = send(
+        "POST",
+        &format!("{url}?topk=3"),
+        &[("content-type", "image/jpeg")],
+        &jpeg,
+    );
+    assert_eq!(three.json().as_object().unwrap().len(), 3);
+    let msg = send(
+        "POST",
+        &url,
+        &[("content-type", "text/plain")],
+        b"not an image",
+    )
+    .assert_error(400, "HandlerBadInput");
+    assert!(!msg.is_empty());
+}

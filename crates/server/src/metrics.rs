@@ -26,7 +26,8 @@ use prometheus::{
 pub enum Stage {
     /// Waiting in the model's queue for a batch to start.
     Queue,
-    /// Preprocess plus postprocess in the sandbox (including the wait for a sandbox thread).
+    /// One sandboxed call, preprocess or postprocess (each observed on its own, failed
+    /// calls included; the wait for a sandbox thread counts).
     Handler,
     /// The batch's forward (shared by the batch's requests).
     Inference,
@@ -133,7 +134,7 @@ impl Metrics {
             },
             stages: histogram(
                 "ferroserve_request_duration_seconds",
-                "Request latency by stage: queue, handler (pre+post in the sandbox), inference (the batch's forward), total.",
+                "Request latency by stage: queue, handler (each sandboxed preprocess or postprocess call), inference (the batch's forward), total.",
                 &["model_name", "model_version", "stage"],
                 BUCKETS.to_vec(),
             ),

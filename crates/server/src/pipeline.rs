@@ -85,16 +85,19 @@ impl Pipeline {
         }
         let t = Instant::now();
         let prepared = self.handler.preprocess(request).await;
-        let mut handler_time = t.elapsed();
+        self.observe(Stage::Handler, t.elapsed());
         let prepared = prepared?;
         let outputs = self.forward(prepared.inputs).await?;
         let t = Instant::now();
         let response = self.handler.postprocess(outputs, prepared.context).await;
-        handler_time += t.elapsed();
-        if let Some(m) = &self.metrics {
-            m.observe(Stage::Handler, handler_time);
-        }
+        self.observe(Stage::Handler, t.elapsed());
         Ok(response?)
+    }
+
+    fn observe(&self, stage: Stage, took: Duration) {
+        if let Some(m) = &self.metrics {
+            m.observe(stage, took);
+        }
     }
 
     async fn forward(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ApiError> {

@@ -69,6 +69,21 @@ async fn ping_is_healthy() {
 }
 
 #[tokio::test]
+async fn ping_is_unhealthy_when_a_model_has_fewer_workers_than_its_minimum() {
+    let sandbox = sandbox();
+    let registry = registry(&sandbox);
+    // A drained model's workers have exited while its minimum is still 1.
+    let spin = registry.get("spin", None).unwrap();
+    spin.pipeline.batcher().shutdown().await;
+    let (status, _, json) = send(inference::router(registry), "GET", "/ping", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        json,
+        serde_json::json!({ "status": "Unhealthy", "modelsBelowMinWorkers": ["spin:1.0"] })
+    );
+}
+
+#[tokio::test]
 async fn predictions_run_the_pipeline_for_default_and_named_versions() {
     let sandbox = sandbox();
     let router = inference::router(registry(&sandbox));

@@ -25,6 +25,7 @@ mod pipeline;
 mod registry;
 pub mod snapshot;
 mod store;
+pub mod tenancy;
 
 pub use config::ServerConfig;
 pub use error::ApiError;

@@ -89,26 +89,32 @@ impl Snapshot {
 
     /// Replaces `dir/snapshot.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<(), ApiError> {
-        let fail = |e: std::io::Error| {
-            ApiError::new(
-                500,
-                "SnapshotWriteFailed",
-                format!(
-                    "the change was applied but could not be saved to {}: {e}; it will be lost at restart unless the state directory becomes writable",
-                    dir.display()
-                ),
-            )
-        };
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let tmp = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&tmp).map_err(fail)?;
         let json = serde_json::to_vec_pretty(self).expect("serializable");
-        file.write_all(&json).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        std::fs::rename(&tmp, dir.join(FILE_NAME)).map_err(fail)?;
-        sync_dir(dir);
-        Ok(())
+        write_atomically(dir, FILE_NAME, &json)
     }
+}
+
+/// Replaces `dir/name` with `bytes` so that a crash leaves the old or the new content: a
+/// temporary file, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ApiError> {
+    let fail = |e: std::io::Error| {
+        ApiError::new(
+            500,
+            "StateWriteFailed",
+            format!(
+                "the change was applied but could not be saved to {}/{name}: {e}; it will be lost at restart unless the state directory becomes writable",
+                dir.display()
+            ),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, dir.join(name)).map_err(fail)?;
+    sync_dir(dir);
+    Ok(())
 }
 
 /// Makes a rename in `dir` durable. Best effort: not every filesystem supports it.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the example archives into OUT_DIR: the handlers (wasm32-wasip2), the models (each
-# example's make_model.py, skipped when its outputs are newer than the script), then
-# `ferroserve archive`. Idempotent and quick on a second run.
+# example's make_model.py), then `ferroserve archive`, and checks the result. Models and
+# archives are remade only when older than their inputs: idempotent, ~2 s on a second run.
 #
 #   scripts/build-examples.sh OUT_DIR
 #   env: FERROSERVE_BIN (default target/release/ferroserve), FERROSERVE_PYTHON,
@@ -21,8 +21,8 @@ target="${EXAMPLES_TARGET_DIR:-$root/target/examples}"
 (cd "$root/examples" && CARGO_TARGET_DIR="$target" cargo build --quiet --release --target wasm32-wasip2)
 wasm="$target/wasm32-wasip2/release"
 
-# make MODEL_SCRIPT DIR OUTPUT...: run the script unless every output is newer than it.
-make() {
+# make_model MODEL_SCRIPT DIR OUTPUT...: run the script unless every output is newer than it.
+make_model() {
   local script="$1" dir="$2"; shift 2
   for f in "$@"; do
     if [ ! -f "$dir/$f" ] || [ "$script" -nt "$dir/$f" ]; then
@@ -31,14 +31,43 @@ make() {
     fi
   done
 }
-make "$root/examples/digits/make_model.py" "$out/work/digits" digits.pt digits_test.json
-make "$root/examples/image-classifier/make_model.py" "$out/work/image-classifier" resnet18.pt labels.txt
+make_model "$root/examples/digits/make_model.py" "$out/work/digits" digits.pt digits_test.json
+make_model "$root/examples/image-classifier/make_model.py" "$out/work/image-classifier" resnet18.pt labels.txt
 
-"$bin" archive --model-name digits --version 1.0 \
-  --serialized-file "$out/work/digits/digits.pt" --handler "$wasm/digits.wasm" \
-  --config-file "$root/examples/digits/model-config.yaml" --export-path "$out" -f
-"$bin" archive --model-name resnet18 --version 1.0 \
-  --serialized-file "$out/work/image-classifier/resnet18.pt" --handler "$wasm/image_classifier.wasm" \
-  --extra-files "$out/work/image-classifier/labels.txt" \
-  --config-file "$root/examples/image-classifier/model-config.yaml" --export-path "$out" -f
+# stale TARGET INPUT...: whether TARGET is missing or older than any input.
+stale() {
+  local target="$1" f; shift
+  [ -f "$target" ] || return 0
+  for f in "$@"; do [ "$f" -nt "$target" ] && return 0; done
+  return 1
+}
+d="$out/work/digits" i="$out/work/image-classifier"
+if stale "$out/digits.mar" "$d/digits.pt" "$wasm/digits.wasm" "$root/examples/digits/model-config.yaml" "$bin"; then
+  "$bin" archive --model-name digits --version 1.0 \
+    --serialized-file "$d/digits.pt" --handler "$wasm/digits.wasm" \
+    --config-file "$root/examples/digits/model-config.yaml" --export-path "$out" -f
+fi
+if stale "$out/resnet18.mar" "$i/resnet18.pt" "$i/labels.txt" "$wasm/image_classifier.wasm" \
+    "$root/examples/image-classifier/model-config.yaml" "$bin"; then
+  "$bin" archive --model-name resnet18 --version 1.0 \
+    --serialized-file "$i/resnet18.pt" --handler "$wasm/image_classifier.wasm" --extra-files "$i/labels.txt" \
+    --config-file "$root/examples/image-classifier/model-config.yaml" --export-path "$out" -f
+fi
 cp "$out/work/digits/digits_test.json" "$out/"
+
+# Check what was made the way a user would: the archives validate (their handlers compile
+# and link against the world), and the digits handler's preprocess runs on the first held-out
+# image. The inspections are quiet on success (their verdict line), whole on failure.
+quietly() {
+  local log
+  if log="$("$@" 2>&1)"; then echo "${log##*$'\n'}"; else echo "$log" >&2; exit 1; fi
+}
+quietly "$bin" archive inspect "$out/digits.mar"
+quietly "$bin" archive inspect "$out/resnet18.mar"
+"$python" -c 'import json, sys; t = json.load(open(sys.argv[1])); json.dump({"image": t["images"][0]}, open(sys.argv[2], "w"))' \
+  "$out/digits_test.json" "$out/work/digits/sample.json"
+"$bin" handler check "$wasm/digits.wasm" --body "$out/work/digits/sample.json" --content-type application/json
+
+for f in digits.mar resnet18.mar digits_test.json; do
+  printf 'made %s (%s bytes)\n' "$out/$f" "$(stat -c %s "$out/$f")"
+done

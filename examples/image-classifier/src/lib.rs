@@ -17,12 +17,21 @@ impl Handler for Classifier {
     fn preprocess(request: Request) -> Result<Prepared, HandlerError> {
         let k = match request.param("topk") {
             None => 5,
-            Some(s) => s.parse::<u32>().ok().filter(|k| (1..=1000).contains(k)).ok_or_else(|| {
-                HandlerError::bad_input(format!("topk={s:?}: give a whole number from 1 to 1000"))
-            })?,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|k| (1..=1000).contains(k))
+                .ok_or_else(|| {
+                    HandlerError::bad_input(format!(
+                        "topk={s:?}: give a whole number from 1 to 1000"
+                    ))
+                })?,
         };
         let input = ImagePipeline::imagenet().run(&request.body, "input")?;
-        Ok(Prepared { inputs: vec![input], context: k.to_le_bytes().to_vec() })
+        Ok(Prepared {
+            inputs: vec![input],
+            context: k.to_le_bytes().to_vec(),
+        })
     }
 
     fn postprocess(outputs: Vec<Tensor>, context: Vec<u8>) -> Result<Response, HandlerError> {
@@ -42,23 +51,47 @@ impl Handler for Classifier {
                 logits.len()
             )));
         }
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
-        let sum: f32 = exp.iter().sum();
-        let mut ranked: Vec<usize> = (0..exp.len()).collect();
-        ranked.sort_by(|&a, &b| exp[b].total_cmp(&exp[a]));
-        // Built by hand to keep the order: serde_json's map sorts its keys.
-        let pairs: Vec<String> = ranked
-            .iter()
-            .take(k)
-            .map(|&i| format!("{}: {}", serde_json::json!(labels[i]), serde_json::json!(exp[i] / sum)))
-            .collect();
         Ok(Response {
-            body: format!("{{{}}}", pairs.join(", ")).into_bytes(),
+            body: top_k_json(&logits, &labels, k).into_bytes(),
             content_type: "application/json".into(),
             status: 200,
         })
     }
 }
 
+/// `{"label": probability, ...}` for the `k` most likely, most likely first. Built by hand
+/// to keep that order: serde_json's map (without `preserve_order`) sorts its keys.
+fn top_k_json(logits: &[f32], labels: &[&str], k: usize) -> String {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    let mut ranked: Vec<usize> = (0..exp.len()).collect();
+    ranked.sort_by(|&a, &b| exp[b].total_cmp(&exp[a]));
+    let pairs: Vec<String> = ranked
+        .iter()
+        .take(k)
+        .map(|&i| {
+            format!(
+                "{}: {}",
+                serde_json::json!(labels[i]),
+                serde_json::json!(f64::from(exp[i] / sum))
+            )
+        })
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
 ferroserve_handler::export!(Classifier);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn top_k_is_ordered_and_escapes_labels() {
+        let json = super::top_k_json(&[0.0, 2.0, 1.0], &["a", "say \"b\"", "c"], 2);
+        assert!(json.starts_with(r#"{"say \"b\"": 0.66"#), "{json}");
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert!(parsed.contains_key("c"));
+    }
+}

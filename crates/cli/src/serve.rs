@@ -110,6 +110,18 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_TORCH_THREADS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     torch_threads: Option<usize>,
+    /// `none` or `tokens` (tenants and the admin token in STATE_DIR/admin.token).
+    #[arg(long, env = "FERROSERVE_AUTH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<String>,
+    /// TorchServe's key_file.json: its inference/management keys as bearer tokens.
+    #[arg(long, env = "FERROSERVE_KEY_FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_file: Option<PathBuf>,
+    /// With auth on, whether /metrics needs a token (true or false).
+    #[arg(long, env = "FERROSERVE_METRICS_AUTH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_auth: Option<bool>,
     /// json or text.
     #[arg(long, env = "FERROSERVE_LOG_FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,6 +15,7 @@ use ferroserve_sandbox::{Limits, Sandbox, SandboxConfig};
 use tokio::net::TcpListener;
 
 use crate::snapshot::Snapshot;
+use crate::tenancy::{self, Api, Audit, Auth, Tenants};
 use crate::{
     ArchiveStore, HttpLimits, LoadRequest, Loader, Manager, Metrics, ModelDefaults, ModelRuntime,
     Registry, ServerConfig, inference, kserve, layers, management, openapi,
@@ -39,7 +40,7 @@ pub enum StartError {
     #[error("the wasm sandbox could not start: {0}")]
     Sandbox(String),
     #[error("{0}")]
-    Snapshot(String),
+    Setup(String),
     #[error("start-up model {spec:?}: {message}")]
     Model { spec: String, message: String },
     #[error("serving failed: {0}")]
@@ -93,7 +94,14 @@ pub async fn serve(
     let inference_app = inference::router(manager.registry().clone())
         .merge(kserve::router(manager.registry().clone()))
         .merge(openapi::inference_description());
-    let inference_app = layers::apply(inference_app, "inference", &limits);
+    let auth = build_auth(&config, &manager)?;
+    let guard = |router: Router, api: Api| {
+        router.layer(axum::middleware::from_fn_with_state(
+            (auth.clone(), api),
+            tenancy::auth::authenticate,
+        ))
+    };
+    let inference_app = layers::apply(guard(inference_app, Api::Inference), "inference", &limits);
     let management_app =
         management::router(manager.clone()).merge(openapi::management_description());
     let upload_limits = HttpLimits {
@@ -105,7 +113,7 @@ pub async fn serve(
         .route("/metrics", axum::routing::get(render_metrics))
         .fallback(inference::unknown_route)
         .with_state((metrics, manager.registry().clone()));
-    let metrics_app = layers::apply(metrics_app, "metrics", &limits);
+    let metrics_app = layers::apply(guard(metrics_app, Api::Metrics), "metrics", &limits);
 
     let bound = Bound {
         inference: inference_listener.local_addr().map_err(StartError::Serve)?,
@@ -151,6 +159,10 @@ fn build_manager(
     runtime: Arc<dyn ModelRuntime>,
     work_dir: std::path::PathBuf,
 ) -> Result<Manager, StartError> {
+    let state_err = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| StartError::StateDir { path, source }
+    };
     let threads = match config.sandbox_threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -195,11 +207,16 @@ fn build_manager(
         max_bytes: config.max_upload_size,
     };
     let snapshot_dir = config.snapshot.then(|| config.state_dir.clone());
+    let tenants = Tenants::open(Some(config.state_dir.clone())).map_err(StartError::Setup)?;
+    let audit_path = config.state_dir.join("audit.log");
+    let audit = Audit::open(&audit_path).map_err(state_err(&audit_path))?;
     Ok(Manager::new(
         Registry::default(),
         Arc::new(loader),
         store,
         snapshot_dir,
+        Arc::new(tenants),
+        audit,
     ))
 }
 
@@ -207,7 +224,7 @@ fn build_manager(
 /// a start-up model the snapshot already restored is not loaded twice.
 async fn load_models(config: &ServerConfig, manager: &Manager) -> Result<(), StartError> {
     if config.snapshot
-        && let Some(snapshot) = Snapshot::read(&config.state_dir).map_err(StartError::Snapshot)?
+        && let Some(snapshot) = Snapshot::read(&config.state_dir).map_err(StartError::Setup)?
     {
         let n = snapshot.models.len();
         let restored = manager.restore(snapshot).await;
@@ -263,13 +280,45 @@ fn expand_models(config: &ServerConfig) -> Result<Vec<String>, StartError> {
     Ok(config.models.clone())
 }
 
+/// Auth from the config: `tokens` makes (or reads) the admin token; a TorchServe key file
+/// is read as is.
+fn build_auth(config: &ServerConfig, manager: &Manager) -> Result<Auth, StartError> {
+    let mut auth = Auth::off();
+    auth.tenants = manager.tenants().clone();
+    auth.metrics_need_token = config.metrics_auth;
+    match config.auth.as_str() {
+        "none" => {}
+        "tokens" => {
+            let sha = tenancy::admin_token(&config.state_dir).map_err(StartError::Setup)?;
+            auth.admin_sha256 = Some(sha);
+        }
+        other => {
+            return Err(StartError::Setup(format!(
+                "auth = {other:?}: use \"none\" or \"tokens\""
+            )));
+        }
+    }
+    if let Some(path) = &config.key_file {
+        let bad = |e: String| StartError::Setup(format!("key_file {}: {e}", path.display()));
+        let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let keys: tenancy::KeyFile = serde_json::from_slice(&text).map_err(|e| {
+            bad(format!(
+                "not TorchServe's key file ({e}); it needs management.key and inference.key"
+            ))
+        })?;
+        auth.keys = Some(keys);
+    }
+    Ok(auth)
+}
+
 async fn render_metrics(
     State((metrics, registry)): State<(Metrics, Registry)>,
+    tenancy::Caller(caller): tenancy::Caller,
 ) -> impl IntoResponse {
     for (model, _) in registry.all() {
         let stats = model.pipeline.batcher().stats();
         metrics.set_model_gauges(
-            &model.name,
+            &model.key(),
             &model.version,
             stats.queued,
             stats.workers,
@@ -281,6 +330,6 @@ async fn render_metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics.render(),
+        metrics.render_for(caller.tenant().map(|t| t.name.as_str())),
     )
 }

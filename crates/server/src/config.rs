@@ -60,6 +60,15 @@ pub struct ServerConfig {
     pub torch_threads: usize,
     /// Log format: `json` (one object per line) or `text`.
     pub log_format: String,
+    /// `none` (no tokens: single tenant, keep the listeners on loopback) or `tokens`
+    /// (tenants' tokens and the admin token in `<state_dir>/admin.token`, made at first start).
+    pub auth: String,
+    /// TorchServe's `key_file.json` (its inference and management keys are accepted as
+    /// `Authorization: Bearer` on their APIs); turns auth on by itself.
+    pub key_file: Option<PathBuf>,
+    /// With auth on, whether /metrics needs a token too (a tenant's token sees its own
+    /// models' series only).
+    pub metrics_auth: bool,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +101,9 @@ impl Default for ServerConfig {
             device: "cpu".into(),
             torch_threads: 0,
             log_format: "json".into(),
+            auth: "none".into(),
+            key_file: None,
+            metrics_auth: true,
         }
     }
 }

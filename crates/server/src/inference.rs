@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ferroserve_sandbox::HandlerRequest;
 
+use crate::tenancy::{Caller, Principal};
 use crate::{ApiError, Registry};
 
 pub fn router(registry: Registry) -> Router {
@@ -28,7 +29,7 @@ async fn ping(State(registry): State<Registry>) -> Response {
         .all()
         .into_iter()
         .filter(|(m, _)| !m.is_healthy())
-        .map(|(m, _)| format!("{}:{}", m.name, m.version))
+        .map(|(m, _)| format!("{}:{}", m.key(), m.version))
         .collect();
     if sick.is_empty() {
         axum::Json(serde_json::json!({ "status": "Healthy" })).into_response()
@@ -40,33 +41,47 @@ async fn ping(State(registry): State<Registry>) -> Response {
 
 async fn predict_default(
     State(registry): State<Registry>,
+    Caller(caller): Caller,
     Path(model): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    predict(&registry, &model, None, query, &headers, body).await
+    predict(&registry, &caller, &model, None, query, &headers, body).await
 }
 
 async fn predict_version(
     State(registry): State<Registry>,
+    Caller(caller): Caller,
     Path((model, version)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    predict(&registry, &model, Some(&version), query, &headers, body).await
+    predict(
+        &registry,
+        &caller,
+        &model,
+        Some(&version),
+        query,
+        &headers,
+        body,
+    )
+    .await
 }
 
 async fn predict(
     registry: &Registry,
+    caller: &Principal,
     model: &str,
     version: Option<&str>,
     query: Vec<(String, String)>,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let model = registry.get(model, version)?;
+    let model = registry.get(&caller.qualify(model), version)?;
+    // Held until the response is built: the tenant's in-flight quota.
+    let _permit = caller.admit()?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -22,6 +22,7 @@
 //! Errors use TorchServe's `{"code","type","message"}` ([`ApiError`]) rather than KServe's
 //! `{"error": "..."}`: one error shape per server, so clients and logs need one parser.
 
+use crate::tenancy::{Caller, Principal};
 use std::sync::Arc;
 
 use axum::Json;
@@ -66,8 +67,8 @@ struct Target {
 }
 
 impl Target {
-    fn find(&self, registry: &Registry) -> Result<Arc<Model>, ApiError> {
-        registry.get(&self.model, self.version.as_deref())
+    fn find(&self, registry: &Registry, caller: &Principal) -> Result<Arc<Model>, ApiError> {
+        registry.get(&caller.qualify(&self.model), self.version.as_deref())
     }
 }
 
@@ -92,16 +93,23 @@ fn readiness(ready: bool, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn server_ready(State(registry): State<Registry>) -> Response {
-    let ready = registry.all().iter().all(|(m, _)| m.is_healthy());
+async fn server_ready(State(registry): State<Registry>, Caller(caller): Caller) -> Response {
+    // A tenant's readiness is its own models'.
+    let tenant = caller.tenant().map(|t| t.name.as_str());
+    let ready = registry
+        .all()
+        .iter()
+        .filter(|(m, _)| tenant.is_none() || m.tenant.as_deref() == tenant)
+        .all(|(m, _)| m.is_healthy());
     readiness(ready, json!({ "ready": ready }))
 }
 
 async fn model_ready(
     State(registry): State<Registry>,
+    Caller(caller): Caller,
     Path(target): Path<Target>,
 ) -> Result<Response, ApiError> {
-    let model = target.find(&registry)?;
+    let model = target.find(&registry, &caller)?;
     let ready = model.is_healthy();
     Ok(readiness(
         ready,
@@ -111,11 +119,12 @@ async fn model_ready(
 
 async fn metadata(
     State(registry): State<Registry>,
+    Caller(caller): Caller,
     Path(target): Path<Target>,
 ) -> Result<Json<Value>, ApiError> {
-    let model = target.find(&registry)?;
+    let model = target.find(&registry, &caller)?;
     let versions: Vec<String> = registry
-        .versions(&model.name)?
+        .versions(&model.key())?
         .into_iter()
         .map(|(m, _)| m.version.clone())
         .collect();
@@ -169,10 +178,12 @@ struct InferResponse<'a> {
 
 async fn infer(
     State(registry): State<Registry>,
+    Caller(caller): Caller,
     Path(target): Path<Target>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let model = target.find(&registry)?;
+    let model = target.find(&registry, &caller)?;
+    let _permit = caller.admit()?;
     let request: InferRequest = serde_json::from_slice(&body).map_err(|e| {
         codec::bad_request(format!(
             "the body is not a KServe v2 inference request: {e}"

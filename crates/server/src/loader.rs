@@ -83,6 +83,8 @@ pub struct LoadRequest {
     pub max_workers: Option<usize>,
     pub response_timeout_s: Option<u64>,
     pub loaded_at_startup: bool,
+    /// The owning tenant and its quotas; `None`: the shared namespace, server limits only.
+    pub tenant: Option<(String, crate::tenancy::Quotas)>,
 }
 
 /// Loads archives into models.
@@ -113,7 +115,9 @@ impl Loader {
             .clone()
             .unwrap_or_else(|| info.manifest.model.model_name.clone());
         let version = info.manifest.model.model_version.clone();
-        let dir = ModelDir::create(&self.work_dir, &name, &version)?;
+        let tenant = req.tenant.as_ref().map(|(t, _)| t.as_str());
+        let dir_name = crate::model::key(tenant, &name).replace('/', "-");
+        let dir = ModelDir::create(&self.work_dir, &dir_name, &version)?;
         let model_file = dir.0.join("model.pt");
         extract_model_file(&req.archive, &info, &model_file, &self.defaults.archive)?;
         let files = if info.extra_files.is_empty() {
@@ -125,8 +129,10 @@ impl Loader {
         };
         let config = info.config.clone().unwrap_or_default();
         let settings = config.ferroserve.clone();
-        let limits =
-            self.handler_limits(settings.as_ref().and_then(|s| s.handler_limits.clone()))?;
+        let limits = self.handler_limits(
+            settings.as_ref().and_then(|s| s.handler_limits.clone()),
+            req.tenant.as_ref().map(|(_, q)| q),
+        )?;
         let handler = self.sandbox.load(
             &format!("{name}:{version}"),
             &info.handler_wasm,
@@ -174,7 +180,10 @@ impl Loader {
             .max_workers(max);
         let batcher = Batcher::spawn(batcher_config, runner)?;
         let pipeline = Pipeline::new(handler, batcher, Duration::from_secs(timeout_s))
-            .with_metrics(self.metrics.model(&name, &version))
+            .with_metrics(
+                self.metrics
+                    .model(&crate::model::key(tenant, &name), &version),
+            )
             .with_params(
                 settings
                     .map(|s| s.handler_params.into_iter().collect())
@@ -194,15 +203,27 @@ impl Loader {
             loaded_at: Some(SystemTime::now()),
             loaded_at_startup: req.loaded_at_startup,
         };
-        Ok(Model::new(name, version, pipeline, info).with_dir(dir))
+        Ok(Model::new(name, version, pipeline, info)
+            .with_tenant(tenant.map(str::to_owned))
+            .with_dir(dir))
     }
 
-    /// The archive's requested handler limits, filled from and capped by the defaults.
+    /// The archive's requested handler limits, filled from the defaults and capped by the
+    /// server's ceilings and the tenant's quotas (a request over a quota is a 429 naming it).
     fn handler_limits(
         &self,
         asked: Option<ferroserve_archive::HandlerLimits>,
+        quotas: Option<&crate::tenancy::Quotas>,
     ) -> Result<Limits, ApiError> {
         let mut limits = self.defaults.handler.clone();
+        if let Some(q) = quotas {
+            crate::tenancy::check_handler_limits(q, asked.as_ref())?;
+            let memory = q.max_handler_memory_mib.saturating_mul(1 << 20);
+            limits.memory_bytes = limits.memory_bytes.min(memory);
+            limits.deadline = limits
+                .deadline
+                .min(Duration::from_millis(q.max_handler_deadline_ms));
+        }
         let Some(asked) = asked else {
             return Ok(limits);
         };

@@ -10,6 +10,7 @@ use axum::routing::{get, put};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::tenancy::{Caller, Principal};
 use crate::{ApiError, LoadRequest, Manager};
 
 pub fn router(manager: Manager) -> Router {
@@ -54,17 +55,41 @@ struct RegisterParams {
 
 async fn register(
     State(manager): State<Manager>,
+    Caller(caller): Caller,
     params: Result<Query<RegisterParams>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(e.body_text()))?;
+    let target = p.url.clone().unwrap_or_else(|| "upload".into());
+    let outcome = register_as(&manager, &caller, p, body).await;
+    manager.audit(&caller, "register", &target, outcome.as_ref().map(|_| ()));
+    outcome
+}
+
+async fn register_as(
+    manager: &Manager,
+    caller: &Principal,
+    p: RegisterParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let quota = caller.tenant().map(|t| t.quotas.max_archive_bytes);
     let (archive, url) = match &p.url {
         Some(url) => (manager.store().resolve(url).await?, url.clone()),
         None => {
-            let (path, sha) = manager.store().keep_upload(body).await?;
+            let (path, sha) = manager.store().keep_upload(body, quota).await?;
             (path, format!("upload:{sha}"))
         }
     };
+    if let (Some(limit), Ok(meta)) = (quota, std::fs::metadata(&archive))
+        && meta.len() > limit
+    {
+        let what = format!("the archive is {} bytes", meta.len());
+        return Err(crate::tenancy::quota_exceeded(
+            "max_archive_bytes",
+            limit,
+            &what,
+        ));
+    }
     let req = LoadRequest {
         archive,
         url,
@@ -75,6 +100,7 @@ async fn register(
         max_workers: None,
         response_timeout_s: p.response_timeout,
         loaded_at_startup: false,
+        tenant: caller.tenant().map(|t| (t.name.clone(), t.quotas.clone())),
     };
     let model = manager.register(req).await?;
     let workers = model.pipeline.batcher().stats().workers;
@@ -94,12 +120,15 @@ struct ListParams {
 /// `{"models": [{"modelName", "modelUrl"}], "nextPageToken"?}`, 100 per page by default.
 async fn list(
     State(manager): State<Manager>,
+    Caller(caller): Caller,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(e.body_text()))?;
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let start = p.next_page_token.unwrap_or(0);
-    let all = manager.registry().defaults();
+    let all = manager
+        .registry()
+        .defaults_of(caller.tenant().map(|t| t.name.as_str()));
     let page: Vec<_> = all
         .iter()
         .skip(start)
@@ -115,29 +144,31 @@ async fn list(
 
 async fn describe_default(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    describe(&m, &name, None)
+    describe(&m, &caller.qualify(&name), None)
 }
 
 async fn describe_version(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    describe(&m, &name, Some(&version))
+    describe(&m, &caller.qualify(&name), Some(&version))
 }
 
 /// TorchServe answers a list even for one version; `all` lists every version.
-fn describe(manager: &Manager, name: &str, version: Option<&str>) -> Result<Response, ApiError> {
+fn describe(manager: &Manager, key: &str, version: Option<&str>) -> Result<Response, ApiError> {
     let registry = manager.registry();
     let described: Vec<_> = if version == Some("all") {
         registry
-            .versions(name)?
+            .versions(key)?
             .iter()
             .map(|(m, d)| m.describe(*d))
             .collect()
     } else {
-        let model = registry.get(name, version)?;
+        let model = registry.get(key, version)?;
         vec![model.describe(registry.is_default(&model))]
     };
     Ok(axum::Json(described).into_response())
@@ -154,33 +185,47 @@ struct ScaleParams {
     timeout: Option<i64>,
 }
 
+type ScaleQuery = Result<Query<ScaleParams>, axum::extract::rejection::QueryRejection>;
+
 async fn scale_default(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path(name): Path<String>,
-    params: Result<Query<ScaleParams>, axum::extract::rejection::QueryRejection>,
+    params: ScaleQuery,
 ) -> Result<Response, ApiError> {
-    scale(&m, &name, None, params).await
+    scale(&m, &caller, &name, None, params).await
 }
 
 async fn scale_version(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
-    params: Result<Query<ScaleParams>, axum::extract::rejection::QueryRejection>,
+    params: ScaleQuery,
 ) -> Result<Response, ApiError> {
-    scale(&m, &name, Some(&version), params).await
+    scale(&m, &caller, &name, Some(&version), params).await
 }
 
 /// TorchServe's defaults: `min_worker` 1, `max_worker` = `min_worker`.
 async fn scale(
     manager: &Manager,
+    caller: &Principal,
     name: &str,
     version: Option<&str>,
-    params: Result<Query<ScaleParams>, axum::extract::rejection::QueryRejection>,
+    params: ScaleQuery,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(e.body_text()))?;
     let min = p.min_worker.unwrap_or(1);
     let max = p.max_worker.unwrap_or(min);
-    let model = manager.scale(name, version, min, max).await?;
+    let outcome = manager
+        .scale(&caller.qualify(name), version, min, max)
+        .await;
+    manager.audit(
+        caller,
+        &format!("scale min={min} max={max}"),
+        &target(name, version),
+        outcome.as_ref().map(|_| ()),
+    );
+    let model = outcome?;
     Ok(status(format!(
         "Workers scaled to min {min}, max {max} for model: {}, version: {}",
         model.name, model.version
@@ -189,17 +234,27 @@ async fn scale(
 
 async fn unregister_default(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let model = m.unregister(&name, None).await?;
-    Ok(status(format!("Model \"{}\" unregistered", model.name)))
+    let outcome = m.unregister(&caller.qualify(&name), None).await;
+    m.audit(&caller, "unregister", &name, outcome.as_ref().map(|_| ()));
+    Ok(status(format!("Model \"{}\" unregistered", outcome?.name)))
 }
 
 async fn unregister_version(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let model = m.unregister(&name, Some(&version)).await?;
+    let outcome = m.unregister(&caller.qualify(&name), Some(&version)).await;
+    m.audit(
+        &caller,
+        "unregister",
+        &target(&name, Some(&version)),
+        outcome.as_ref().map(|_| ()),
+    );
+    let model = outcome?;
     Ok(status(format!(
         "Model \"{}\" version: {} unregistered",
         model.name, model.version
@@ -208,12 +263,27 @@ async fn unregister_version(
 
 async fn set_default(
     State(m): State<Manager>,
+    Caller(caller): Caller,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    m.set_default(&name, &version).await?;
+    let outcome = m.set_default(&caller.qualify(&name), &version).await;
+    m.audit(
+        &caller,
+        "set-default",
+        &target(&name, Some(&version)),
+        outcome.as_ref().map(|_| ()),
+    );
+    outcome?;
     Ok(status(format!(
         "Default version successfully updated for model \"{name}\" to \"{version}\""
     )))
+}
+
+fn target(name: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("{name}/{v}"),
+        None => name.to_owned(),
+    }
 }
 
 fn status(message: String) -> Response {

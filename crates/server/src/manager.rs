@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::snapshot::Snapshot;
 use crate::store::ArchiveStore;
+use crate::tenancy::{Audit, Principal, Tenants};
 use crate::{ApiError, LoadRequest, Loader, Model, Registry};
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ struct Inner {
     snapshot_dir: Option<PathBuf>,
     /// Serialises snapshot writes so an older state never overwrites a newer one.
     saving: Mutex<()>,
+    tenants: Arc<Tenants>,
+    audit: Audit,
 }
 
 impl Manager {
@@ -29,6 +32,8 @@ impl Manager {
         loader: Arc<Loader>,
         store: ArchiveStore,
         snapshot_dir: Option<PathBuf>,
+        tenants: Arc<Tenants>,
+        audit: Audit,
     ) -> Manager {
         Manager {
             inner: Arc::new(Inner {
@@ -37,8 +42,25 @@ impl Manager {
                 store,
                 snapshot_dir,
                 saving: Mutex::new(()),
+                tenants,
+                audit,
             }),
         }
+    }
+
+    pub fn tenants(&self) -> &Arc<Tenants> {
+        &self.inner.tenants
+    }
+
+    /// Appends one management operation to the audit log.
+    pub fn audit(
+        &self,
+        who: &Principal,
+        action: &str,
+        target: &str,
+        outcome: Result<(), &ApiError>,
+    ) {
+        self.inner.audit.record(who, action, target, outcome);
     }
 
     pub fn registry(&self) -> &Registry {
@@ -68,9 +90,21 @@ impl Manager {
                 .name
                 .clone()
                 .unwrap_or_else(|| info.manifest.model.model_name.clone());
+            let tenant = req.tenant.as_ref().map(|(t, _)| t.as_str());
+            let key = crate::model::key(tenant, &name);
             this.inner
                 .registry
-                .check_free(&name, &info.manifest.model.model_version)?;
+                .check_free(&key, &info.manifest.model.model_version)?;
+            if let Some((_, quotas)) = &req.tenant {
+                let owned = this.inner.registry.keys_of(tenant);
+                if owned >= quotas.max_models && !this.inner.registry.has_name(&key) {
+                    return Err(crate::tenancy::quota_exceeded(
+                        "max_models",
+                        quotas.max_models as u64,
+                        &format!("the tenant already has {owned} models"),
+                    ));
+                }
+            }
             this.inner.loader.load(&req, info)
         })
         .await?;
@@ -90,7 +124,7 @@ impl Manager {
         self.inner
             .loader
             .metrics
-            .forget(&model.name, &model.version);
+            .forget(&model.key(), &model.version);
         self.save().await?;
         model.pipeline.batcher().shutdown().await;
         let archive = &model.info.archive_path;
@@ -135,6 +169,10 @@ impl Manager {
                 archive: r.archive.clone(),
                 url: r.url.clone(),
                 name: Some(r.name.clone()),
+                tenant: r.tenant.clone().map(|t| {
+                    let quotas = self.inner.tenants.get(&t).map(|t| t.quotas.clone());
+                    (t, quotas.unwrap_or_default())
+                }),
                 batch_size: Some(r.batch_size),
                 max_batch_delay_ms: Some(r.max_batch_delay_ms),
                 min_workers: Some(r.min_workers),
@@ -146,7 +184,7 @@ impl Manager {
                 Ok(m) => {
                     restored += 1;
                     if r.is_default {
-                        defaults.push((m.name.clone(), m.version.clone()));
+                        defaults.push((m.key(), m.version.clone()));
                     }
                 }
                 Err(e) => {

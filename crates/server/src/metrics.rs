@@ -207,9 +207,34 @@ impl Metrics {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
+        self.render_for(None)
+    }
+
+    /// Only `tenant`'s models' series (their `model_name` is `tenant/name`); everything
+    /// when `None`.
+    pub fn render_for(&self, tenant: Option<&str>) -> String {
+        let mut families = self.registry.gather();
+        if let Some(tenant) = tenant {
+            let prefix = format!("{tenant}/");
+            for family in &mut families {
+                let kept: Vec<_> = family
+                    .get_metric()
+                    .iter()
+                    .filter(|m| {
+                        m.get_label()
+                            .iter()
+                            .any(|l| l.name() == "model_name" && l.value().starts_with(&prefix))
+                    })
+                    .cloned()
+                    .collect();
+                family.mut_metric().clear();
+                family.mut_metric().extend(kept);
+            }
+            families.retain(|f| !f.get_metric().is_empty());
+        }
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&families, &mut out)
             .expect("text encoding to a Vec");
         String::from_utf8(out).expect("the text format is UTF-8")
     }

@@ -11,6 +11,8 @@ use crate::loader::ModelDir;
 
 /// One model version the server serves.
 pub struct Model {
+    /// The owning tenant, `None` in the shared namespace.
+    pub tenant: Option<String>,
     pub name: String,
     pub version: String,
     pub pipeline: Pipeline,
@@ -81,12 +83,23 @@ pub struct WorkerView {
 impl Model {
     pub fn new(name: String, version: String, pipeline: Pipeline, info: ModelInfo) -> Model {
         Model {
+            tenant: None,
             name,
             version,
             pipeline,
             info,
             dir: None,
         }
+    }
+
+    pub fn with_tenant(mut self, tenant: Option<String>) -> Model {
+        self.tenant = tenant;
+        self
+    }
+
+    /// The registry key: `tenant/name`, or `name` in the shared namespace.
+    pub fn key(&self) -> String {
+        key(self.tenant.as_deref(), &self.name)
     }
 
     pub(crate) fn with_dir(mut self, dir: ModelDir) -> Model {
@@ -132,6 +145,15 @@ impl Model {
     pub fn is_healthy(&self) -> bool {
         let stats = self.pipeline.batcher().stats();
         stats.workers >= stats.min_workers
+    }
+}
+
+/// The registry key of `name` in `tenant`'s namespace. Model names cannot contain `/`
+/// (the archive reader refuses them), so keys of different tenants never collide.
+pub fn key(tenant: Option<&str>, name: &str) -> String {
+    match tenant {
+        Some(t) => format!("{t}/{name}"),
+        None => name.to_owned(),
     }
 }
 

@@ -22,7 +22,7 @@ impl Registry {
     /// Adds a model version; the first version of a name becomes its default.
     pub fn insert(&self, model: Arc<Model>) -> Result<(), ApiError> {
         let mut models = self.models.write().unwrap();
-        let (name, version) = (model.name.clone(), model.version.clone());
+        let (name, version) = (model.key(), model.version.clone());
         let entry = models.entry(name.clone()).or_default();
         if entry.models.contains_key(&version) {
             return Err(conflict(&name, &version));
@@ -69,7 +69,7 @@ impl Registry {
     pub fn is_default(&self, model: &Model) -> bool {
         let models = self.models.read().unwrap();
         models
-            .get(&model.name)
+            .get(&model.key())
             .is_some_and(|e| e.default == model.version)
     }
 
@@ -110,14 +110,21 @@ impl Registry {
         Ok(model)
     }
 
-    /// The default version of every name, sorted by name.
+    /// The default version of every name in `tenant`'s namespace, sorted by name.
+    pub fn defaults_of(&self, tenant: Option<&str>) -> Vec<Arc<Model>> {
+        let mut list = self.defaults();
+        list.retain(|m| m.tenant.as_deref() == tenant);
+        list
+    }
+
+    /// The default version of every name, sorted by key.
     pub fn defaults(&self) -> Vec<Arc<Model>> {
         let models = self.models.read().unwrap();
         let mut list: Vec<Arc<Model>> = models
             .values()
             .filter_map(|v| v.models.get(&v.default).cloned())
             .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list.sort_by_key(|m| m.key());
         list
     }
 
@@ -132,8 +139,17 @@ impl Registry {
                     .map(|m| (m.clone(), m.version == v.default))
             })
             .collect();
-        list.sort_by(|a, b| (&a.0.name, &a.0.version).cmp(&(&b.0.name, &b.0.version)));
+        list.sort_by(|a, b| (a.0.key(), &a.0.version).cmp(&(b.0.key(), &b.0.version)));
         list
+    }
+
+    /// How many names `tenant` owns.
+    pub fn keys_of(&self, tenant: Option<&str>) -> usize {
+        self.defaults_of(tenant).len()
+    }
+
+    pub fn has_name(&self, key: &str) -> bool {
+        self.models.read().unwrap().contains_key(key)
     }
 
     /// Registered names, sorted.

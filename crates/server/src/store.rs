@@ -70,8 +70,17 @@ impl ArchiveStore {
     }
 
     /// Streams an uploaded archive to `kept/<sha256>.mar`, refusing it past `max_bytes`.
-    pub async fn keep_upload(&self, mut body: Body) -> Result<(PathBuf, String), ApiError> {
+    /// `quota`: the tenant's `max_archive_bytes`, when lower than the server's limit.
+    pub async fn keep_upload(
+        &self,
+        mut body: Body,
+        quota: Option<u64>,
+    ) -> Result<(PathBuf, String), ApiError> {
         let mut sink = Sink::create(&self.kept).await?;
+        let limit = match quota {
+            Some(q) if q < self.max_bytes => Limit::Quota(q),
+            _ => Limit::Server(self.max_bytes),
+        };
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
                 ApiError::new(
@@ -81,7 +90,7 @@ impl ArchiveStore {
                 )
             })?;
             if let Ok(data) = frame.into_data() {
-                sink.write(&data, self.max_bytes).await?;
+                sink.write(&data, limit).await?;
             }
         }
         sink.finish(&self.kept).await
@@ -138,11 +147,18 @@ impl ArchiveStore {
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| fetch_err(e.to_string()))?;
             if let Ok(data) = frame.into_data() {
-                sink.write(&data, self.max_bytes).await?;
+                sink.write(&data, Limit::Server(self.max_bytes)).await?;
             }
         }
         Ok(sink.finish(&self.kept).await?.0)
     }
+}
+
+/// Which limit an archive's size is held to: the server's (413) or a tenant's quota (429).
+#[derive(Clone, Copy)]
+enum Limit {
+    Server(u64),
+    Quota(u64),
 }
 
 /// A temporary file being filled and hashed, renamed to its hash when complete.
@@ -173,9 +189,21 @@ impl Sink {
         })
     }
 
-    async fn write(&mut self, chunk: &[u8], max: u64) -> Result<(), ApiError> {
+    async fn write(&mut self, chunk: &[u8], limit: Limit) -> Result<(), ApiError> {
         self.len += chunk.len() as u64;
-        if self.len > max {
+        if let Limit::Quota(q) = limit
+            && self.len > q
+        {
+            let what = format!("the archive is over {q} bytes");
+            return Err(crate::tenancy::quota_exceeded(
+                "max_archive_bytes",
+                q,
+                &what,
+            ));
+        }
+        if let Limit::Server(max) = limit
+            && self.len > max
+        {
             return Err(ApiError::new(
                 413,
                 "ArchiveTooLarge",

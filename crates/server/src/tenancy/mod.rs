@@ -3,12 +3,17 @@
 //! namespace: the registry key of tenant `a`'s model `resnet` is `a/resnet`, so two tenants
 //! may both own `resnet` and TorchServe's paths stay as they are.
 
+pub mod api;
+mod audit;
+pub mod auth;
 mod store;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use audit::Audit;
+pub use auth::{Api, Auth, Caller, KeyFile};
 pub use store::Tenant;
 pub use store::{TenantRecord, Tenants, TokenRecord};
 
@@ -71,6 +76,105 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         matches!(self, Principal::Open | Principal::Admin { .. })
     }
+
+    /// For the audit log.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Open => "anonymous (auth off)".into(),
+            Principal::Admin { acting_for: None } => "admin".into(),
+            Principal::Admin {
+                acting_for: Some(t),
+            } => format!("admin for tenant {}", t.name),
+            Principal::Tenant(t) => format!("tenant {}", t.name),
+        }
+    }
+
+    /// Holds one of the tenant's concurrent-request permits for as long as the request
+    /// runs; 429 naming the quota when all are taken.
+    pub fn admit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, crate::ApiError> {
+        let Some(t) = self.tenant() else {
+            return Ok(None);
+        };
+        t.in_flight
+            .clone()
+            .try_acquire_owned()
+            .map(Some)
+            .map_err(|_| {
+                let limit = t.quotas.max_concurrent_requests as u64;
+                let mut e = quota_exceeded(
+                    "max_concurrent_requests",
+                    limit,
+                    &format!("tenant {} has {limit} requests in flight", t.name),
+                );
+                e.retry_after = Some(std::time::Duration::from_secs(1));
+                e
+            })
+    }
+}
+
+/// The admin token's sha256, from `<state_dir>/admin.token`; made (mode 0600) and its path
+/// logged when missing, so the operator reads it from the file, never from a log.
+pub fn admin_token(state_dir: &std::path::Path) -> Result<String, String> {
+    let path = state_dir.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) => Ok(store::hash(token.trim())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(state_dir)
+                .map_err(|e| format!("{}: {e}", state_dir.display()))?;
+            let token = store::new_secret();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            file.write_all(token.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            tracing::warn!(path = %path.display(), "created the admin token; it is in this file (mode 0600)");
+            Ok(store::hash(&token))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// 429 naming the quota and its limit.
+pub fn quota_exceeded(quota: &str, limit: u64, what: &str) -> crate::ApiError {
+    crate::ApiError::new(
+        429,
+        "QuotaExceeded",
+        format!("{what}: over the tenant's quota {quota} = {limit}; ask the operator to raise it"),
+    )
+}
+
+/// An archive asking for more handler memory or time than the tenant may have.
+pub(crate) fn check_handler_limits(
+    q: &Quotas,
+    asked: Option<&ferroserve_archive::HandlerLimits>,
+) -> Result<(), crate::ApiError> {
+    let Some(asked) = asked else { return Ok(()) };
+    if let Some(mib) = asked.memory_mib
+        && mib > q.max_handler_memory_mib as u64
+    {
+        let what = format!("the archive asks for {mib} MiB of handler memory");
+        return Err(quota_exceeded(
+            "max_handler_memory_mib",
+            q.max_handler_memory_mib as u64,
+            &what,
+        ));
+    }
+    if let Some(ms) = asked.deadline_ms
+        && ms > q.max_handler_deadline_ms
+    {
+        let what = format!("the archive asks for a {ms} ms handler deadline");
+        return Err(quota_exceeded(
+            "max_handler_deadline_ms",
+            q.max_handler_deadline_ms,
+            &what,
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

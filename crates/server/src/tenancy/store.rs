@@ -207,10 +207,15 @@ pub(crate) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_token() -> (TokenRecord, String) {
+/// 32 random bytes from the OS, hex, prefixed `fs_`.
+pub(crate) fn new_secret() -> String {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).expect("the OS random source");
-    let token = format!("fs_{}", hex::encode(secret));
+    format!("fs_{}", hex::encode(secret))
+}
+
+fn new_token() -> (TokenRecord, String) {
+    let token = new_secret();
     let record = TokenRecord {
         id: hex::encode(&Sha256::digest(token.as_bytes())[..4]),
         sha256: hash(&token),

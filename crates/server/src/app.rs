@@ -102,8 +102,10 @@ pub async fn serve(
         ))
     };
     let inference_app = layers::apply(guard(inference_app, Api::Inference), "inference", &limits);
-    let management_app =
-        management::router(manager.clone()).merge(openapi::management_description());
+    let management_app = management::router(manager.clone())
+        .merge(tenancy::api::router(manager.clone()))
+        .merge(openapi::management_description());
+    let management_app = guard(management_app, Api::Management);
     let upload_limits = HttpLimits {
         max_body_bytes: usize::try_from(config.max_upload_size).unwrap_or(usize::MAX),
         ..limits.clone()

@@ -1,0 +1,381 @@
+//! Tenants through the real binary with `--auth tokens`: the isolation matrix (tenant A's
+//! token against every operation on tenant B's model is denied exactly as for a model that
+//! does not exist), 401 without a valid token, the admin's powers, quotas as 429 naming the
+//! quota, the audit log, and tenants surviving a restart.
+
+mod common;
+
+use common::archives;
+use common::server::{Reply, Server, get, send};
+use serde_json::{Value, json};
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn call(method: &str, url: &str, token: &str, body: &[u8]) -> Reply {
+    send(
+        method,
+        url,
+        &[
+            ("authorization", &bearer(token)),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+}
+
+struct World {
+    _state: tempfile::TempDir,
+    server: Server,
+    admin: String,
+    a: String,
+    b: String,
+}
+
+fn world(quota_a: Value) -> World {
+    let state = tempfile::tempdir().unwrap();
+    let store = archives::store().to_str().unwrap().to_owned();
+    let server = Server::start(state.path(), &["--model-store", &store, "--auth", "tokens"]);
+    let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
+    let m = &server.management;
+    let mut tokens = Vec::new();
+    for (name, quotas) in [("a", quota_a), ("b", json!({}))] {
+        let body = json!({ "name": name, "quotas": quotas }).to_string();
+        let reply = call("POST", &format!("{m}/tenants"), &admin, body.as_bytes());
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        tokens.push(reply.json()["token"].as_str().unwrap().to_owned());
+    }
+    let (a, b) = (tokens[0].clone(), tokens[1].clone());
+    for (token, url) in [
+        (&a, "mlp.mar"),
+        (&b, "mlp.mar"),
+        (&b, "spin.mar&model_name=secret"),
+    ] {
+        let reply = call("POST", &format!("{m}/models?url={url}"), token, b"");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    World {
+        _state: state,
+        server,
+        admin,
+        a,
+        b,
+    }
+}
+
+/// The body for a model that exists nowhere, with its name swapped for `secret`: what A
+/// must get for B's model, so A cannot tell the two apart.
+fn as_if_absent(reply: &Reply, ghost: &Reply) -> bool {
+    reply.status == ghost.status && reply.text() == ghost.text().replace("ghost", "secret")
+}
+
+#[test]
+fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
+    let w = world(json!({}));
+    let (i, m, x) = (&w.server.inference, &w.server.management, &w.server.metrics);
+    let cases: Vec<(&str, String, &[u8])> = vec![
+        ("POST", format!("{i}/predictions/NAME"), b"[1]"),
+        ("POST", format!("{i}/predictions/NAME/1.0"), b"[1]"),
+        (
+            "POST",
+            format!("{i}/v2/models/NAME/infer"),
+            br#"{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}"#,
+        ),
+        ("GET", format!("{i}/v2/models/NAME"), b""),
+        ("GET", format!("{i}/v2/models/NAME/ready"), b""),
+        ("GET", format!("{m}/models/NAME"), b""),
+        ("GET", format!("{m}/models/NAME/all"), b""),
+        ("GET", format!("{m}/models/NAME/1.0"), b""),
+        ("PUT", format!("{m}/models/NAME?min_worker=2"), b""),
+        ("PUT", format!("{m}/models/NAME/1.0/set-default"), b""),
+        ("DELETE", format!("{m}/models/NAME/1.0"), b""),
+        ("DELETE", format!("{m}/models/NAME"), b""),
+    ];
+    for (method, url, body) in &cases {
+        let reply = call(method, &url.replace("NAME", "secret"), &w.a, body);
+        let ghost = call(method, &url.replace("NAME", "ghost"), &w.a, body);
+        assert_eq!(reply.status, 404, "{method} {url}: {}", reply.text());
+        assert!(
+            as_if_absent(&reply, &ghost),
+            "{method} {url}: {} vs {}",
+            reply.text(),
+            ghost.text()
+        );
+        // Without a token: 401, and nothing about the model either.
+        let anonymous = send(method, &url.replace("NAME", "secret"), &[], body);
+        anonymous.assert_error(401, "Unauthorized");
+        assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+        let forged = call(method, &url.replace("NAME", "secret"), "fs_forged", body);
+        forged.assert_error(401, "Unauthorized");
+    }
+    // A's list shows A's models only; B's metrics series are not in A's scrape.
+    let list = call("GET", &format!("{m}/models"), &w.a, b"").json();
+    assert_eq!(
+        list["models"],
+        json!([{"modelName": "mlp", "modelUrl": "mlp.mar"}])
+    );
+    let metrics = call("GET", &format!("{x}/metrics"), &w.a, b"").text();
+    assert!(metrics.contains(r#"model_name="a/mlp""#), "{metrics}");
+    assert!(!metrics.contains(r#"model_name="b/"#), "{metrics}");
+    get(&format!("{x}/metrics")).assert_error(401, "Unauthorized");
+    // Tenant administration is the admin's.
+    for (method, path) in [
+        ("GET", "/tenants"),
+        ("DELETE", "/tenants/b"),
+        ("POST", "/tenants/b/tokens"),
+        ("GET", "/tenants/b"),
+    ] {
+        call(method, &format!("{m}{path}"), &w.a, b"").assert_error(403, "Forbidden");
+    }
+    // Both tenants own an `mlp`; each reaches its own. B's secret survived every attempt.
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{i}/predictions/mlp"),
+            &w.a,
+            b"[1, 2, 3, 4]"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{i}/predictions/mlp"),
+            &w.b,
+            b"[1, 2, 3, 4]"
+        )
+        .status,
+        200
+    );
+    let secret = call("GET", &format!("{m}/models/secret"), &w.b, b"");
+    assert_eq!(secret.status, 200, "{}", secret.text());
+    assert_eq!(
+        secret.json()[0]["minWorkers"],
+        1,
+        "A's scale did not reach it"
+    );
+}
+
+#[test]
+fn the_admin_manages_tenants_and_acts_in_their_namespaces() {
+    let w = world(json!({}));
+    let m = &w.server.management;
+    call("DELETE", &format!("{m}/models/secret"), &w.a, b"")
+        .assert_error(404, "ModelNotFoundException");
+    let tenants = call("GET", &format!("{m}/tenants"), &w.admin, b"").json();
+    let names: Vec<&str> = tenants["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert!(
+        !tenants.to_string().contains(&w.a),
+        "tokens are never shown again"
+    );
+    let as_b = send(
+        "GET",
+        &format!("{m}/models/secret"),
+        &[
+            ("authorization", &bearer(&w.admin)),
+            ("x-ferroserve-tenant", "b"),
+        ],
+        b"",
+    );
+    assert_eq!(as_b.status, 200, "{}", as_b.text());
+    // Rotation: a new token works, the revoked one stops at once.
+    let issued = call("POST", &format!("{m}/tenants/a/tokens"), &w.admin, b"").json();
+    let fresh = issued["token"].as_str().unwrap().to_owned();
+    let first_id = call("GET", &format!("{m}/tenants/a"), &w.admin, b"").json()["tokens"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        call(
+            "DELETE",
+            &format!("{m}/tenants/a/tokens/{first_id}"),
+            &w.admin,
+            b""
+        )
+        .status,
+        200
+    );
+    call("GET", &format!("{m}/models"), &w.a, b"").assert_error(401, "Unauthorized");
+    assert_eq!(call("GET", &format!("{m}/models"), &fresh, b"").status, 200);
+    // Removing a tenant removes its models and tokens.
+    assert_eq!(
+        call("DELETE", &format!("{m}/tenants/b"), &w.admin, b"").status,
+        200
+    );
+    call("GET", &format!("{m}/models"), &w.b, b"").assert_error(401, "Unauthorized");
+    // The audit log has who did what.
+    let audit = std::fs::read_to_string(w.server.state_dir.join("audit.log")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["who"] == "admin"
+        && l["action"] == "create-tenant"
+        && l["target"] == "a"
+        && l["result"] == "ok"));
+    assert!(
+        lines.iter().any(|l| l["who"] == "tenant b"
+            && l["action"] == "register"
+            && l["target"] == "spin.mar")
+    );
+    assert!(lines.iter().any(|l| l["who"] == "tenant a"
+        && l["action"] == "unregister"
+        && l["result"] == "error"
+        && l["code"] == 404));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["action"] == "remove-tenant" && l["target"] == "b")
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["time"].as_str().is_some_and(|t| t.ends_with('Z')))
+    );
+}
+
+#[test]
+fn quotas_answer_429_naming_the_quota_and_its_limit() {
+    let w = world(
+        json!({ "max_models": 1, "max_concurrent_requests": 1, "max_handler_deadline_ms": 300, "max_archive_bytes": 100000 }),
+    );
+    let (i, m) = (&w.server.inference, &w.server.management);
+    let msg = call("POST", &format!("{m}/models?url=panic.mar"), &w.a, b"")
+        .assert_error(429, "QuotaExceeded");
+    assert!(msg.contains("max_models = 1"), "{msg}");
+    // An upload over the tenant's archive quota (the server's own limit is far higher) is
+    // refused while it streams, before anything parses it.
+    let bytes = vec![0u8; 150_000];
+    let msg = call("POST", &format!("{m}/models?model_name=big"), &w.a, &bytes)
+        .assert_error(429, "QuotaExceeded");
+    assert!(msg.contains("max_archive_bytes = 100000"), "{msg}");
+    // In flight: one at a time. The MLP's handler deadline is capped at 300 ms by the quota.
+    assert_eq!(
+        call("DELETE", &format!("{m}/models/mlp"), &w.a, b"").status,
+        200
+    );
+    assert_eq!(
+        call("POST", &format!("{m}/models?url=spin.mar"), &w.a, b"").status,
+        200
+    );
+    let d = call("GET", &format!("{m}/models/spin"), &w.a, b"").json();
+    assert_eq!(d[0]["handlerLimits"]["deadlineMs"], 300);
+    let (url, token) = (format!("{i}/predictions/spin"), w.a.clone());
+    let spinning = std::thread::spawn(move || call("POST", &url, &token, b"[1]"));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let busy = call("POST", &format!("{i}/predictions/spin"), &w.a, b"[1]");
+    let msg = busy.assert_error(429, "QuotaExceeded");
+    assert!(msg.contains("max_concurrent_requests = 1"), "{msg}");
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(spinning.join().unwrap().status, 504);
+    // B is not limited by A's quotas.
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{i}/predictions/mlp"),
+            &w.b,
+            b"[1, 2, 3, 4]"
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn tenants_tokens_and_their_models_survive_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let store = archives::store().to_str().unwrap().to_owned();
+    let args = ["--model-store", store.as_str(), "--auth", "tokens"];
+    let server = Server::start(state.path(), &args);
+    let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
+    let created = call(
+        "POST",
+        &format!("{}/tenants", server.management),
+        &admin,
+        br#"{"name": "a"}"#,
+    )
+    .json();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{}/models?url=mlp.mar", server.management),
+            &token,
+            b""
+        )
+        .status,
+        200
+    );
+    server.kill9();
+    let server = Server::start(state.path(), &args);
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{}/predictions/mlp", server.inference),
+            &token,
+            b"[1, 2, 3, 4]"
+        )
+        .status,
+        200
+    );
+    let on_disk = std::fs::read_to_string(state.path().join("tenants.json")).unwrap();
+    assert!(!on_disk.contains(&token), "only the hash is stored");
+}
+
+#[test]
+fn torchserve_key_files_are_accepted() {
+    let state = tempfile::tempdir().unwrap();
+    let keys = state.path().join("key_file.json");
+    std::fs::write(&keys, r#"{"management": {"key": "mgmt-key", "expiration time": "2099-01-01T00:00:00Z"},
+        "inference": {"key": "inf-key", "expiration time": "2099-01-01T00:00:00Z"}, "API": {"key": "api-key"}}"#).unwrap();
+    let store = archives::store().to_str().unwrap().to_owned();
+    let server = Server::start(
+        state.path(),
+        &[
+            "--model-store",
+            &store,
+            "--key-file",
+            keys.to_str().unwrap(),
+            "--models",
+            "mlp.mar",
+        ],
+    );
+    let (i, m) = (&server.inference, &server.management);
+    assert_eq!(
+        call(
+            "POST",
+            &format!("{i}/predictions/mlp"),
+            "inf-key",
+            b"[1, 2, 3, 4]"
+        )
+        .status,
+        200
+    );
+    call(
+        "POST",
+        &format!("{i}/predictions/mlp"),
+        "mgmt-key",
+        b"[1, 2, 3, 4]",
+    )
+    .assert_error(401, "Unauthorized");
+    assert_eq!(
+        call("GET", &format!("{m}/models"), "mgmt-key", b"").status,
+        200
+    );
+    call("GET", &format!("{m}/models"), "inf-key", b"").assert_error(401, "Unauthorized");
+    send(
+        "POST",
+        &format!("{i}/predictions/mlp"),
+        &[],
+        b"[1, 2, 3, 4]",
+    )
+    .assert_error(401, "Unauthorized");
+}

@@ -29,10 +29,7 @@ fn ping_predict_and_versions() {
         (200, serde_json::json!({"status": "Healthy"}))
     );
 
-    let reply = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let reply = server.predict_mlp();
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("application/json"));
     let out = reply.json()["outputs"]["output"].as_array().unwrap().len();
@@ -67,10 +64,7 @@ fn a_multipart_form_reaches_the_handler_like_a_raw_body() {
         &[("content-type", &ct)],
         body.as_bytes(),
     );
-    let raw = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let raw = server.predict_mlp();
     assert_eq!(form.status, 200, "{}", form.text());
     assert_eq!(form.json(), raw.json());
 }
@@ -110,10 +104,7 @@ fn hostile_handlers_get_their_5xx_and_the_next_request_succeeds() {
             "[1, 2, 3, 4]",
         );
         reply.assert_error(code, kind);
-        let ok = post_json(
-            &format!("{}/predictions/mlp", server.inference),
-            "[1, 2, 3, 4]",
-        );
+        let ok = server.predict_mlp();
         assert_eq!(ok.status, 200, "after {model}: {}", ok.text());
     }
     let ping = get(&format!("{}/ping", server.inference));
@@ -127,10 +118,7 @@ fn a_body_over_the_limit_is_a_413() {
     let reply = post_json(&format!("{}/predictions/mlp", server.inference), &big);
     let message = reply.assert_error(413, "RequestEntityTooLarge");
     assert!(message.contains("1024"), "{message}");
-    let ok = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let ok = server.predict_mlp();
     assert_eq!(ok.status, 200);
 }
 
@@ -139,20 +127,12 @@ fn overload_is_a_503_with_retry_after() {
     // One sandbox thread and no waiting room: while `spin` holds the thread, the next
     // handler call is refused at once.
     let (_state, server) = start(&["--sandbox-threads", "1", "--sandbox-queue-depth", "0"]);
-    let url = format!("{}/predictions/spin", server.inference);
-    let spinning = std::thread::spawn(move || post_json(&url, "[1]"));
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let reply = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let spinning = server.hold_spin();
+    let reply = server.predict_mlp();
     reply.assert_error(503, "SandboxPoolExhausted");
     assert_eq!(reply.header("retry-after"), Some("1"));
     assert_eq!(spinning.join().unwrap().status, 504);
-    let ok = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let ok = server.predict_mlp();
     assert_eq!(ok.status, 200);
 }
 

@@ -66,14 +66,7 @@ fn registrations_survive_sigkill() {
         ),
         (Some(2), 2)
     );
-    assert_eq!(
-        post_json(
-            &format!("{}/predictions/mlp", server.inference),
-            "[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
+    assert_eq!(server.predict_mlp().status, 200);
     // The uploaded archive was kept by the server, not read from the model store.
     post_json(&format!("{}/predictions/up", server.inference), "[1]")
         .assert_error(500, "HandlerPanicked");
@@ -124,14 +117,7 @@ fn metrics_are_valid_prometheus_text_with_torchserve_names() {
         &["--model-store", &store, "--models", "mlp.mar,panic.mar"],
     );
     for _ in 0..3 {
-        assert_eq!(
-            post_json(
-                &format!("{}/predictions/mlp", server.inference),
-                "[1, 2, 3, 4]"
-            )
-            .status,
-            200
-        );
+        assert_eq!(server.predict_mlp().status, 200);
     }
     assert_eq!(
         post_json(&format!("{}/predictions/mlp", server.inference), "[]").status,

@@ -81,10 +81,7 @@ fn register_describe_scale_default_and_unregister() {
         .assert_error(409, "DefaultVersionInUse");
     let reply = send("PUT", &format!("{m}/models/mlp/2.0/set-default"), &[], b"");
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let inference = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let inference = server.predict_mlp();
     assert_eq!(inference.status, 200);
     let reply = send("DELETE", &format!("{m}/models/mlp/1.0"), &[], b"");
     assert_eq!(

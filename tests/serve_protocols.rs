@@ -94,26 +94,14 @@ fn options_describes_each_api() {
 #[test]
 fn past_the_concurrency_cap_requests_get_503_at_once() {
     let (_state, server) = start(&["--max-concurrent-requests", "1"]);
-    let url = format!("{}/predictions/spin", server.inference);
-    let spinning = std::thread::spawn(move || post_json(&url, "[1]"));
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let reply = post_json(
-        &format!("{}/predictions/mlp", server.inference),
-        "[1, 2, 3, 4]",
-    );
+    let spinning = server.hold_spin();
+    let reply = server.predict_mlp();
     reply.assert_error(503, "ServiceUnavailableException");
     assert_eq!(reply.header("retry-after"), Some("1"));
     // The cap is per listener: management still answers.
     assert_eq!(get(&format!("{}/models", server.management)).status, 200);
     assert_eq!(spinning.join().unwrap().status, 504);
-    assert_eq!(
-        post_json(
-            &format!("{}/predictions/mlp", server.inference),
-            "[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
+    assert_eq!(server.predict_mlp().status, 200);
 }
 
 #[test]

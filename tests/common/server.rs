@@ -117,6 +117,23 @@ impl Server {
         }
     }
 
+    /// One request to the `mlp` model (from `archives::store`) with a valid input.
+    pub fn predict_mlp(&self) -> Reply {
+        post_json(
+            &format!("{}/predictions/mlp", self.inference),
+            "[1, 2, 3, 4]",
+        )
+    }
+
+    /// Starts a request to the `spin` model (a handler that loops until its deadline) on
+    /// another thread, and gives it half a second to be running.
+    pub fn hold_spin(&self) -> std::thread::JoinHandle<Reply> {
+        let url = format!("{}/predictions/spin", self.inference);
+        let spinning = std::thread::spawn(move || post_json(&url, "[1]"));
+        std::thread::sleep(Duration::from_millis(500));
+        spinning
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }

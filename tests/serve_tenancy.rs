@@ -379,3 +379,40 @@ fn torchserve_key_files_are_accepted() {
     )
     .assert_error(401, "Unauthorized");
 }
+
+#[test]
+fn the_tenant_command_creates_lists_and_removes_tenants() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path(), &["--auth", "tokens"]);
+    let token_file = state.path().join("admin.token");
+    let cli = |args: &[&str]| {
+        let mut all = vec![
+            "tenant",
+            "--management",
+            server.management.as_str(),
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        common::ferroserve(&all)
+    };
+    let (code, out) = cli(&["create", "acme", "--quotas", r#"{"max_models": 3}"#]);
+    assert_eq!(code, 0, "{out}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["quotas"]["max_models"], 3);
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call("GET", &format!("{}/models", server.management), &token, b"").status,
+        200
+    );
+    let (code, out) = cli(&["list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"acme\"") && !out.contains(&token), "{out}");
+    let (code, out) = cli(&["create", "acme"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("TenantExists"), "{out}");
+    let (code, out) = cli(&["remove", "acme"]);
+    assert_eq!(code, 0, "{out}");
+    call("GET", &format!("{}/models", server.management), &token, b"")
+        .assert_error(401, "Unauthorized");
+}

@@ -7,6 +7,7 @@ mod handler;
 mod logging;
 mod runtime;
 mod serve;
+mod tenant;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,8 @@ enum Command {
     Archive(archive::ArchiveArgs),
     /// Serve models over HTTP: inference, management and metrics APIs.
     Serve(Box<serve::ServeArgs>),
+    /// Manage tenants on a running server (admin token required).
+    Tenant(tenant::TenantArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +51,10 @@ fn main() -> std::process::ExitCode {
             archive::run(args)
         }
         Command::Serve(args) => serve::run(*args),
+        Command::Tenant(args) => {
+            logging::init_default();
+            tenant::run(args)
+        }
     };
     match result {
         Ok(code) => code,

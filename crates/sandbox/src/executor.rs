@@ -2,7 +2,15 @@
 //! sent to one of a fixed set of OS threads, and admission is bounded (running + waiting
 //! ≤ threads + queue depth), so a burst is refused at once instead of queueing unboundedly
 //! or exhausting the instance pool.
+//!
+//! CPU fair share: a call that is still running after its first epoch ticks has its thread
+//! demoted to the lowest CPU priority (`nice` 19, [`demote_current_thread`]), so one tenant's
+//! looping handlers yield the cores to everyone's short calls until their deadline stops
+//! them. An unprivileged process cannot raise a thread's priority back, so a demoted thread
+//! is replaced by a fresh one once its call is over.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
@@ -26,13 +34,25 @@ impl Executor {
     pub(crate) fn start(threads: usize, queue_depth: usize) -> std::io::Result<Executor> {
         let (tx, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("wasm-{i}"))
-                .stack_size(THREAD_STACK)
-                .spawn(move || worker(&rx))?;
+        // Threads inherit their creator's priority, so replacements for demoted threads are
+        // made by this thread, which always runs at normal priority.
+        let (respawn, respawns) = channel::<()>();
+        let spawner = Spawner {
+            rx: rx.clone(),
+            respawn,
+        };
+        for _ in 0..threads.max(1) {
+            spawner.spawn()?;
         }
+        std::thread::Builder::new()
+            .name("wasm-spawner".into())
+            .spawn(move || {
+                while respawns.recv().is_ok() {
+                    if let Err(e) = spawner.spawn() {
+                        tracing::error!(error = %e, "could not replace a demoted sandbox thread");
+                    }
+                }
+            })?;
         let capacity = threads.max(1) + queue_depth;
         Ok(Executor {
             jobs: tx,
@@ -75,9 +95,47 @@ impl Executor {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>) {
+type Jobs = Arc<Mutex<Receiver<Job>>>;
+
+/// Makes worker threads; clones go to the workers so a demoted one can ask for its successor.
+#[derive(Clone)]
+struct Spawner {
+    rx: Jobs,
+    respawn: Sender<()>,
+}
+
+impl Spawner {
+    fn spawn(&self) -> std::io::Result<()> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let this = self.clone();
+        std::thread::Builder::new()
+            .name(format!("wasm-{}", NEXT.fetch_add(1, Relaxed)))
+            .stack_size(THREAD_STACK)
+            .spawn(move || worker(this))
+            .map(drop)
+    }
+}
+
+thread_local! {
+    static DEMOTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Lowers the calling sandbox thread to the lowest CPU priority for the rest of its life.
+/// Called from the epoch callback when a call runs long; idempotent.
+pub(crate) fn demote_current_thread() {
+    if DEMOTED.with(|d| d.replace(true)) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id; no memory is touched.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+    }
+}
+
+fn worker(spawner: Spawner) {
     loop {
-        let job = match rx.lock().unwrap().recv() {
+        let job = match spawner.rx.lock().unwrap().recv() {
             Ok(job) => job,
             Err(_) => return, // the executor was dropped
         };
@@ -85,11 +143,43 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
             tracing::error!("a sandbox job panicked; the thread keeps serving");
         }
+        // Hand over to a thread at normal priority, then end this one (or keep serving,
+        // demoted, if the spawner is gone).
+        if DEMOTED.with(Cell::get) && spawner.respawn.send(()).is_ok() {
+            return;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_os = "linux")]
+    fn own_nice() -> i32 {
+        // SAFETY: getpriority on this thread's own id.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_demoted_thread_is_replaced_at_normal_priority() {
+        let ex = Executor::start(1, 4).unwrap();
+        let (nice, id) = ex
+            .run(|| {
+                super::demote_current_thread();
+                (own_nice(), std::thread::current().id())
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, 19);
+        // The one thread was replaced: the next job runs elsewhere, at normal priority.
+        let (nice_after, id_after) = ex
+            .run(|| (own_nice(), std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_eq!(nice_after, 0);
+        assert_ne!(id, id_after);
+    }
+
     use super::*;
 
     #[tokio::test]

@@ -6,12 +6,16 @@ use std::time::{Duration, Instant};
 
 use ferroserve_tensor::Tensor;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap};
+use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use crate::bindings::{HandlerError, HandlerWorld, HandlerWorldPre};
 use crate::convert::{self, HandlerRequest, HandlerResponse, Prepared};
 use crate::host::{FilesDir, HostState};
 use crate::{Limits, SandboxError};
+
+/// Epoch ticks (10 ms each by default) a call runs at normal CPU priority before its thread
+/// is demoted: long enough for any well-behaved pre/post-processing of one request.
+const DEMOTE_AFTER_TICKS: u64 = 5;
 
 /// What a call left behind besides its result: for logs, metrics and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,8 +102,19 @@ impl HandlerInner {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(self.deadline_ticks());
-        store.epoch_deadline_trap();
+        // Short calls run at normal priority; past DEMOTE_AFTER_TICKS the thread yields the
+        // CPU to others (see executor.rs) and the call goes on until its deadline.
+        let total = self.deadline_ticks();
+        let first = total.min(DEMOTE_AFTER_TICKS);
+        let mut rest = total - first;
+        store.set_epoch_deadline(first);
+        store.epoch_deadline_callback(move |_| {
+            if rest == 0 {
+                return Err(Trap::Interrupt.into());
+            }
+            crate::executor::demote_current_thread();
+            Ok(UpdateDeadline::Continue(std::mem::take(&mut rest)))
+        });
         let outcome = self
             .pre
             .instantiate(&mut store)

@@ -26,7 +26,7 @@ done
 printf '[0.5, -1.25, 2.0, 3.5]' > "$work/mlp.json"
 
 state="$(mktemp -d)"
-"$bin" serve --model-store "$work/store" --auth tokens --state-dir "$state" --no-snapshot \
+"$bin" serve --model-store "$work/store" --auth tokens --state-dir "$state" --no-snapshot ${SERVE_ARGS:-} \
   --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 \
   > "$state/out" 2> "$state/log" &
 pid=$!
@@ -36,7 +36,7 @@ inf="$(sed -n 's/.*inference=\([^ ]*\).*/\1/p' "$state/out")"
 mgmt="$(sed -n 's/.*management=\([^ ]*\).*/\1/p' "$state/out")"
 admin="$(cat "$state/admin.token")"
 token() { # name quotas-json
-  curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -d "{\"name\":\"$1\",\"quotas\":$2}" \
+  curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -H "Content-Type: application/json" -d "{\"name\":\"$1\",\"quotas\":$2}" \
     | "$python" -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
 a="$(token a "{\"max_concurrent_requests\": $quota, \"max_handler_deadline_ms\": 200}")"
@@ -58,5 +58,7 @@ echo "machine: $(nproc) cores; B: wrk -c$b_conns; A's quota: $quota in flight, 2
 echo "== B alone"
 wrk_b
 echo "== B while A floods with $((flood * 2)) connections (10x its quota), half to a looping handler"
-wrk_a /predictions/spin "$flood" & wrk_a /predictions/mlp "$flood" & wrk_b
-wait
+wrk_a "${SPIN_PATH:-/predictions/spin}" "$flood" & spin=$!
+wrk_a /predictions/mlp "$flood" & mlp=$!
+wrk_b
+wait "$spin" "$mlp"

@@ -15,7 +15,7 @@ use crate::{Limits, SandboxError};
 
 /// Epoch ticks (10 ms each by default) a call runs at normal CPU priority before its thread
 /// is demoted: long enough for any well-behaved pre/post-processing of one request.
-const DEMOTE_AFTER_TICKS: u64 = 5;
+const DEMOTE_AFTER_TICKS: u64 = 1;
 
 /// What a call left behind besides its result: for logs, metrics and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,6 +119,7 @@ impl HandlerInner {
             .pre
             .instantiate(&mut store)
             .and_then(|world| f(&mut store, &world));
+        crate::executor::restore_current_thread();
         let state = store.into_data();
         let (stdout, stdout_dropped) = state.stdout.take();
         let (stderr, stderr_dropped) = state.stderr.take();

@@ -166,7 +166,9 @@ fn build_manager(
         move |source| StartError::StateDir { path, source }
     };
     let threads = match config.sandbox_threads {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        // Four per core: a tenant's long-running calls (demoted to the idle class, see the
+        // sandbox's executor) must not hold every thread while others wait.
+        0 => 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
     let sandbox = Sandbox::new(SandboxConfig {

@@ -50,7 +50,8 @@ pub struct ServerConfig {
     /// The most any archive's handler may ask for.
     pub max_handler_memory_mib: usize,
     pub max_handler_deadline_ms: u64,
-    /// Threads that run handlers (0: one per core).
+    /// Threads that run handlers (0: four per core). Keep it above the largest tenant's
+    /// `max_concurrent_requests`, so one tenant's long calls cannot hold them all.
     pub sandbox_threads: usize,
     /// Handler calls that may wait for a sandbox thread before 503.
     pub sandbox_queue_depth: usize,

@@ -81,7 +81,7 @@ async fn predict(
 ) -> Result<Response, ApiError> {
     let model = registry.get(&caller.qualify(model), version)?;
     // Held until the response is built: the tenant's in-flight quota.
-    let _permit = caller.admit()?;
+    let _permit = caller.admit().await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

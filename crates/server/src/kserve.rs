@@ -183,7 +183,7 @@ async fn infer(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let model = target.find(&registry, &caller)?;
-    let _permit = caller.admit()?;
+    let _permit = caller.admit().await?;
     let request: InferRequest = serde_json::from_slice(&body).map_err(|e| {
         codec::bad_request(format!(
             "the body is not a KServe v2 inference request: {e}"

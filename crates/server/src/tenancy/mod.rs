@@ -17,6 +17,9 @@ pub use auth::{Api, Auth, Caller, KeyFile};
 pub use store::Tenant;
 pub use store::{TenantRecord, Tenants, TokenRecord};
 
+/// How long a request over its tenant's in-flight quota waits before its 429.
+pub const OVER_QUOTA_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A tenant's limits. Exceeding one answers 429 naming it and its limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -90,25 +93,27 @@ impl Principal {
     }
 
     /// Holds one of the tenant's concurrent-request permits for as long as the request
-    /// runs; 429 naming the quota when all are taken.
-    pub fn admit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, crate::ApiError> {
+    /// runs; 429 naming the quota when all are taken. The 429 is held back for
+    /// [`OVER_QUOTA_DELAY`] first: a flood that ignores `Retry-After` then costs the server
+    /// a sleeping task per connection instead of the CPU its rejections would take from
+    /// other tenants (measured in docs/benchmarks.md, "Noisy neighbour").
+    pub async fn admit(
+        &self,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, crate::ApiError> {
         let Some(t) = self.tenant() else {
             return Ok(None);
         };
-        t.in_flight
-            .clone()
-            .try_acquire_owned()
-            .map(Some)
-            .map_err(|_| {
+        match t.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => {
+                tokio::time::sleep(OVER_QUOTA_DELAY).await;
                 let limit = t.quotas.max_concurrent_requests as u64;
-                let mut e = quota_exceeded(
-                    "max_concurrent_requests",
-                    limit,
-                    &format!("tenant {} has {limit} requests in flight", t.name),
-                );
+                let what = format!("tenant {} has {limit} requests in flight", t.name);
+                let mut e = quota_exceeded("max_concurrent_requests", limit, &what);
                 e.retry_after = Some(std::time::Duration::from_secs(1));
-                e
-            })
+                Err(e)
+            }
+        }
     }
 }
 

@@ -4,29 +4,11 @@
 #   with a 640x480 JPEG. Prints rps, p50, p99 per case; docs/benchmarks.md records them.
 #
 #   benches/load.sh [mlp|resnet|all]     (env: DURATION=20s CONNECTIONS=8 THREADS=2)
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
 which="${1:-all}"
 duration="${DURATION:-20s}"
 conns="${CONNECTIONS:-8}"
 threads="${THREADS:-2}"
-work="${LOAD_WORK:-$root/target/load-bench}"
-mkdir -p "$work/store"
-
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
-scripts/setup.sh >/dev/null
-python="${FERROSERVE_PYTHON:-$HOME/.cache/ferroserve/venv/bin/python}"
-cargo build --release -p ferroserve -q
-# The guest fixtures (the JSON `ok` handler) are built by the test-fixtures crate.
-cargo build --release -p ferroserve-test-fixtures -q
-bin="$root/target/release/ferroserve"
-guests="$(ls -d "$root"/target/wasm-guests/wasm32-wasip2/release)"
-
-"$python" examples/models/make_test_models.py "$work/models" >/dev/null
-"$bin" archive --model-name mlp --version 1.0 --serialized-file "$work/models/mlp.pt" \
-  --handler "$guests/fixture_ok.wasm" --config-file benches/load/mlp.yaml --export-path "$work/store" -f >/dev/null
-printf '[0.5, -1.25, 2.0, 3.5]' > "$work/mlp.json"
+source "$(dirname "${BASH_SOURCE[0]}")/load/common.sh"
 if [ "$which" != mlp ]; then
   FERROSERVE_BIN="$bin" scripts/build-examples.sh "$work/examples" >/dev/null
   cp "$work/examples/resnet18.mar" "$work/store/"
@@ -43,15 +25,9 @@ Image.fromarray(img).save(sys.argv[1], quality=90)
 PY
 fi
 
-state="$(mktemp -d)"
-"$bin" serve --model-store "$work/store" --models "$( [ "$which" = mlp ] && echo mlp.mar || echo mlp.mar,resnet18.mar )" \
-  --state-dir "$state" --no-snapshot --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 \
-  --metrics-address 127.0.0.1:0 --log-format "${LOG_FORMAT:-json}" > "$state/out" 2> "$state/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
-for _ in $(seq 600); do grep -q "ferroserve listening" "$state/out" 2>/dev/null && break; sleep 0.1; done
-url="$(sed -n 's/.*inference=\([^ ]*\).*/\1/p' "$state/out")"
-[ -n "$url" ] || { cat "$state/log" >&2; exit 1; }
+start_server --models "$( [ "$which" = mlp ] && echo mlp.mar || echo mlp.mar,resnet18.mar )" \
+  --log-format "${LOG_FORMAT:-json}"
+url="$inf"
 
 run() { # name path body content-type
   curl -sf -X POST -H "Content-Type: $4" --data-binary "@$3" "$url$2" > /dev/null || { echo "$1: warm-up request failed" >&2; exit 1; }

@@ -4,36 +4,12 @@
 # until its deadline. Reports B's success rate and p99 in both phases (docs/benchmarks.md).
 #
 #   benches/noisy_neighbour.sh      (env: DURATION=20s, QUOTA=4, B_CONNECTIONS=2)
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
 duration="${DURATION:-20s}"
 quota="${QUOTA:-4}"
 b_conns="${B_CONNECTIONS:-2}"
-work="${LOAD_WORK:-$root/target/load-bench}"
-mkdir -p "$work/store"
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
-scripts/setup.sh >/dev/null
-python="${FERROSERVE_PYTHON:-$HOME/.cache/ferroserve/venv/bin/python}"
-cargo build --release -p ferroserve -p ferroserve-test-fixtures -q
-bin="$root/target/release/ferroserve"
-guests="$root/target/wasm-guests/wasm32-wasip2/release"
-"$python" examples/models/make_test_models.py "$work/models" >/dev/null
-for h in ok spin; do
-  "$bin" archive --model-name "$h" --version 1.0 --serialized-file "$work/models/mlp.pt" \
-    --handler "$guests/fixture_$h.wasm" --config-file benches/load/mlp.yaml --export-path "$work/store" -f >/dev/null
-done
-printf '[0.5, -1.25, 2.0, 3.5]' > "$work/mlp.json"
-
-state="$(mktemp -d)"
-"$bin" serve --model-store "$work/store" --auth tokens --state-dir "$state" --no-snapshot ${SERVE_ARGS:-} \
-  --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 \
-  > "$state/out" 2> "$state/log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
-for _ in $(seq 600); do grep -q "ferroserve listening" "$state/out" 2>/dev/null && break; sleep 0.1; done
-inf="$(sed -n 's/.*inference=\([^ ]*\).*/\1/p' "$state/out")"
-mgmt="$(sed -n 's/.*management=\([^ ]*\).*/\1/p' "$state/out")"
+source "$(dirname "${BASH_SOURCE[0]}")/load/common.sh"
+fixture_archive spin spin
+start_server --auth tokens ${SERVE_ARGS:-}
 admin="$(cat "$state/admin.token")"
 token() { # name quotas-json
   curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -H "Content-Type: application/json" -d "{\"name\":\"$1\",\"quotas\":$2}" \
@@ -41,9 +17,9 @@ token() { # name quotas-json
 }
 a="$(token a "{\"max_concurrent_requests\": $quota, \"max_handler_deadline_ms\": 200}")"
 b="$(token b '{}')"
-curl -sf -X POST "$mgmt/models?url=ok.mar&model_name=mlp" -H "Authorization: Bearer $a" >/dev/null
+curl -sf -X POST "$mgmt/models?url=mlp.mar" -H "Authorization: Bearer $a" >/dev/null
 curl -sf -X POST "$mgmt/models?url=spin.mar" -H "Authorization: Bearer $a" >/dev/null
-curl -sf -X POST "$mgmt/models?url=ok.mar&model_name=mlp" -H "Authorization: Bearer $b" >/dev/null
+curl -sf -X POST "$mgmt/models?url=mlp.mar" -H "Authorization: Bearer $b" >/dev/null
 
 wrk_b() {
   BODY="$work/mlp.json" CONTENT_TYPE=application/json wrk -t1 -c"$b_conns" -d"$duration" --latency \

@@ -23,11 +23,10 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
-    /// The owning tenant (absent: the shared namespace) and the quotas it was loaded under.
+    /// The owning tenant (absent: the shared namespace); its quotas come from the tenant
+    /// store at restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quotas: Option<crate::tenancy::Quotas>,
     pub name: String,
     pub version: String,
     pub url: String,
@@ -50,7 +49,6 @@ impl Snapshot {
                 let stats = m.pipeline.batcher().stats();
                 Registration {
                     tenant: m.tenant.clone(),
-                    quotas: None,
                     name: m.name.clone(),
                     version: m.version.clone(),
                     url: m.info.url.clone(),
@@ -146,7 +144,6 @@ mod tests {
         s.write(dir.path()).unwrap();
         s.models.push(Registration {
             tenant: None,
-            quotas: None,
             name: "mlp".into(),
             version: "1.0".into(),
             url: "mlp.mar".into(),

@@ -25,6 +25,16 @@ fn call(method: &str, url: &str, token: &str, body: &[u8]) -> Reply {
     )
 }
 
+/// The `mlp` model in `token`'s namespace, with a valid input.
+fn predict_mlp_as(inference: &str, token: &str) -> Reply {
+    call(
+        "POST",
+        &format!("{inference}/predictions/mlp"),
+        token,
+        b"[1, 2, 3, 4]",
+    )
+}
+
 struct World {
     _state: tempfile::TempDir,
     server: Server,
@@ -129,26 +139,8 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
         call(method, &format!("{m}{path}"), &w.a, b"").assert_error(403, "Forbidden");
     }
     // Both tenants own an `mlp`; each reaches its own. B's secret survived every attempt.
-    assert_eq!(
-        call(
-            "POST",
-            &format!("{i}/predictions/mlp"),
-            &w.a,
-            b"[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
-    assert_eq!(
-        call(
-            "POST",
-            &format!("{i}/predictions/mlp"),
-            &w.b,
-            b"[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
+    assert_eq!(predict_mlp_as(i, &w.a).status, 200);
+    assert_eq!(predict_mlp_as(i, &w.b).status, 200);
     let secret = call("GET", &format!("{m}/models/secret"), &w.b, b"");
     assert_eq!(secret.status, 200, "{}", secret.text());
     assert_eq!(
@@ -277,16 +269,7 @@ fn quotas_answer_429_naming_the_quota_and_its_limit() {
     assert_eq!(busy.header("retry-after"), Some("1"));
     assert_eq!(spinning.join().unwrap().status, 504);
     // B is not limited by A's quotas.
-    assert_eq!(
-        call(
-            "POST",
-            &format!("{i}/predictions/mlp"),
-            &w.b,
-            b"[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
+    assert_eq!(predict_mlp_as(i, &w.b).status, 200);
 }
 
 #[test]
@@ -316,16 +299,7 @@ fn tenants_tokens_and_their_models_survive_a_restart() {
     );
     server.kill9();
     let server = Server::start(state.path(), &args);
-    assert_eq!(
-        call(
-            "POST",
-            &format!("{}/predictions/mlp", server.inference),
-            &token,
-            b"[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
+    assert_eq!(predict_mlp_as(&server.inference, &token).status, 200);
     let on_disk = std::fs::read_to_string(state.path().join("tenants.json")).unwrap();
     assert!(!on_disk.contains(&token), "only the hash is stored");
 }
@@ -349,35 +323,14 @@ fn torchserve_key_files_are_accepted() {
         ],
     );
     let (i, m) = (&server.inference, &server.management);
-    assert_eq!(
-        call(
-            "POST",
-            &format!("{i}/predictions/mlp"),
-            "inf-key",
-            b"[1, 2, 3, 4]"
-        )
-        .status,
-        200
-    );
-    call(
-        "POST",
-        &format!("{i}/predictions/mlp"),
-        "mgmt-key",
-        b"[1, 2, 3, 4]",
-    )
-    .assert_error(401, "Unauthorized");
+    assert_eq!(predict_mlp_as(i, "inf-key").status, 200);
+    predict_mlp_as(i, "mgmt-key").assert_error(401, "Unauthorized");
     assert_eq!(
         call("GET", &format!("{m}/models"), "mgmt-key", b"").status,
         200
     );
     call("GET", &format!("{m}/models"), "inf-key", b"").assert_error(401, "Unauthorized");
-    send(
-        "POST",
-        &format!("{i}/predictions/mlp"),
-        &[],
-        b"[1, 2, 3, 4]",
-    )
-    .assert_error(401, "Unauthorized");
+    server.predict_mlp().assert_error(401, "Unauthorized");
 }
 
 #[test]

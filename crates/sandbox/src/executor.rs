@@ -3,10 +3,10 @@
 //! ≤ threads + queue depth), so a burst is refused at once instead of queueing unboundedly
 //! or exhausting the instance pool.
 //!
-//! CPU fair share: a call that is still running after its first epoch tick has its thread
-//! demoted to the idle scheduling class ([`demote_current_thread`]), so one tenant's
-//! looping handlers yield the cores to everyone's short calls until their deadline stops
-//! them. An unprivileged process cannot raise a thread's priority back, so a demoted thread
+//! CPU fair share: a call that has run 10 ms has its thread demoted to the idle scheduling
+//! class ([`demote_current_thread`]), and so do the next calls of a handler that did that
+//! in the last second (handler.rs), so one tenant's looping handlers yield the cores to
+//! everyone's short calls until their deadline stops them. An unprivileged process cannot raise a thread's priority back, so a demoted thread
 //! is replaced by a fresh one once its call is over.
 
 use std::cell::Cell;

@@ -1,7 +1,8 @@
 //! A loaded handler: its `InstancePre`, limits and files. Each call gets a fresh store and
 //! instance, runs under the deadline and memory cap, and is classified into a typed outcome.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use ferroserve_tensor::Tensor;
@@ -13,9 +14,13 @@ use crate::convert::{self, HandlerRequest, HandlerResponse, Prepared};
 use crate::host::{FilesDir, HostState};
 use crate::{Limits, SandboxError};
 
-/// Epoch ticks (10 ms each by default) a call runs at normal CPU priority before its thread
-/// is demoted: long enough for any well-behaved pre/post-processing of one request.
-const DEMOTE_AFTER_TICKS: u64 = 1;
+/// How long a call runs at normal CPU priority before its thread is demoted: long enough for
+/// any well-behaved pre/post-processing of one request. Checked at each epoch tick.
+const DEMOTE_AFTER: Duration = Duration::from_millis(10);
+
+/// How long a handler that ran past DEMOTE_AFTER is remembered as a long runner: its calls
+/// in that window start demoted, so a looping handler gets no normal-priority slice at all.
+const REMEMBER_LONG: Duration = Duration::from_secs(1);
 
 /// What a call left behind besides its result: for logs, metrics and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,8 +38,29 @@ pub(crate) struct HandlerInner {
     pub(crate) limits: Limits,
     pub(crate) files: Option<FilesDir>,
     pub(crate) engine: Engine,
-    pub(crate) epoch_tick: Duration,
     pub(crate) pool_capacity: usize,
+    pub(crate) ran_long: Arc<RanLong>,
+}
+
+/// When this handler's calls last ran past DEMOTE_AFTER (ms since the first use; 0: never).
+/// Per handler, so one model's looping calls don't demote its tenant's other models.
+#[derive(Debug, Default)]
+pub(crate) struct RanLong(AtomicU64);
+
+impl RanLong {
+    fn mark(&self) {
+        self.0.store(clock_ms().max(1), Relaxed);
+    }
+
+    pub(crate) fn recently(&self) -> bool {
+        let at = self.0.load(Relaxed);
+        at != 0 && clock_ms().saturating_sub(at) < REMEMBER_LONG.as_millis() as u64
+    }
+}
+
+fn clock_ms() -> u64 {
+    static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
+    ORIGIN.elapsed().as_millis() as u64
 }
 
 type Outcome<T> = (Result<T, SandboxError>, CallReport);
@@ -102,23 +128,34 @@ impl HandlerInner {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        // Short calls run at normal priority; past DEMOTE_AFTER_TICKS the thread yields the
-        // CPU to others (see executor.rs) and the call goes on until its deadline.
-        let total = self.deadline_ticks();
-        let first = total.min(DEMOTE_AFTER_TICKS);
-        let mut rest = total - first;
-        store.set_epoch_deadline(first);
+        // Every tick, the call's own clock decides: past DEMOTE_AFTER the thread yields the CPU
+        // to others (see executor.rs), past the deadline the call traps. Counting ticks instead
+        // would demote a short call that merely straddles a tick, putting it on the idle class
+        // beside looping handlers (measured: the other tenant's p99 3.5x).
+        let deadline = self.limits.deadline;
+        let ran_long = self.ran_long.clone();
+        store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            if rest == 0 {
+            let elapsed = started.elapsed();
+            if elapsed >= deadline {
                 return Err(Trap::Interrupt.into());
             }
-            crate::executor::demote_current_thread();
-            Ok(UpdateDeadline::Continue(std::mem::take(&mut rest)))
+            if elapsed >= DEMOTE_AFTER {
+                ran_long.mark();
+                crate::executor::demote_current_thread();
+            }
+            Ok(UpdateDeadline::Continue(1))
         });
-        let outcome = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|world| f(&mut store, &world));
+        let outcome = self.pre.instantiate(&mut store).and_then(|world| {
+            // A known long runner starts demoted: its first tick at normal priority would
+            // otherwise hold a core that a short call woke up for (the scheduler lets the
+            // running thread finish its slice). Instantiation stays at normal priority: it
+            // takes the pool's lock.
+            if self.ran_long.recently() {
+                crate::executor::demote_current_thread();
+            }
+            f(&mut store, &world)
+        });
         crate::executor::restore_current_thread();
         let state = store.into_data();
         let (stdout, stdout_dropped) = state.stdout.take();
@@ -138,12 +175,6 @@ impl HandlerInner {
         };
         self.forward_output(&report, &result);
         (result, report)
-    }
-
-    /// Epoch ticks for the deadline, rounded up so a call never gets less than asked.
-    fn deadline_ticks(&self) -> u64 {
-        let tick = self.epoch_tick.as_nanos().max(1);
-        (self.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1)
     }
 
     fn classify(&self, err: wasmtime::Error, memory_refused: bool, stderr: &str) -> SandboxError {
@@ -214,6 +245,14 @@ fn panic_message(stderr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_run_is_remembered() {
+        let ran_long = RanLong::default();
+        assert!(!ran_long.recently());
+        ran_long.mark();
+        assert!(ran_long.recently());
+    }
 
     #[test]
     fn extracts_the_panic_message() {

@@ -110,8 +110,8 @@ impl Sandbox {
             limits,
             files,
             engine: self.engine.clone(),
-            epoch_tick: self.config.epoch_tick,
             pool_capacity: self.executor.capacity(),
+            ran_long: Default::default(),
         };
         Ok(Handler {
             inner: Arc::new(inner),
@@ -134,6 +134,12 @@ impl Handler {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// Whether a call ran past the normal-priority slice (10 ms) in the last second; such a
+    /// handler's calls start at idle CPU priority.
+    pub fn runs_long(&self) -> bool {
+        self.inner.ran_long.recently()
     }
 
     /// Run `preprocess` in a fresh instance on a sandbox thread.

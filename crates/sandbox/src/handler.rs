@@ -1,8 +1,8 @@
 //! A loaded handler: its `InstancePre`, limits and files. Each call gets a fresh store and
 //! instance, runs under the deadline and memory cap, and is classified into a typed outcome.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use ferroserve_tensor::Tensor;
@@ -12,6 +12,7 @@ use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 use crate::bindings::{HandlerError, HandlerWorld, HandlerWorldPre};
 use crate::convert::{self, HandlerRequest, HandlerResponse, Prepared};
 use crate::host::{FilesDir, HostState};
+use crate::share::{self, Group};
 use crate::{Limits, SandboxError};
 
 /// How long a call runs at normal CPU priority before its thread is demoted: long enough for
@@ -30,6 +31,9 @@ pub struct CallReport {
     pub stdout_dropped: u64,
     pub stderr: String,
     pub stderr_dropped: u64,
+    /// Time the call spent waiting for or resting from CPU because other tenants were busy
+    /// (share.rs); part of `elapsed`.
+    pub throttled: Duration,
 }
 
 pub(crate) struct HandlerInner {
@@ -40,6 +44,7 @@ pub(crate) struct HandlerInner {
     pub(crate) engine: Engine,
     pub(crate) pool_capacity: usize,
     pub(crate) ran_long: Arc<RanLong>,
+    pub(crate) group: Arc<Group>,
 }
 
 /// When this handler's calls last ran past DEMOTE_AFTER (ms since the first use; 0: never).
@@ -49,18 +54,13 @@ pub(crate) struct RanLong(AtomicU64);
 
 impl RanLong {
     fn mark(&self) {
-        self.0.store(clock_ms().max(1), Relaxed);
+        self.0.store(share::clock_ms().max(1), Relaxed);
     }
 
     pub(crate) fn recently(&self) -> bool {
         let at = self.0.load(Relaxed);
-        at != 0 && clock_ms().saturating_sub(at) < REMEMBER_LONG.as_millis() as u64
+        at != 0 && share::clock_ms().saturating_sub(at) < REMEMBER_LONG.as_millis() as u64
     }
-}
-
-fn clock_ms() -> u64 {
-    static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
-    ORIGIN.elapsed().as_millis() as u64
 }
 
 type Outcome<T> = (Result<T, SandboxError>, CallReport);
@@ -115,7 +115,23 @@ impl HandlerInner {
         ) -> wasmtime::Result<Result<T, HandlerError>>,
     ) -> Outcome<T> {
         let started = Instant::now();
-        let state = match HostState::new(self.name.clone(), &self.limits, self.files.as_ref()) {
+        let until = started + self.limits.deadline;
+        let mut ticket = self.group.enter();
+        let known_long = self.ran_long.recently();
+        // A known long runner waits for its turn before it starts, not after a tick of work.
+        if known_long && ticket.throttle(until).is_err() {
+            let report = CallReport {
+                elapsed: started.elapsed(),
+                throttled: ticket.throttled,
+                ..CallReport::default()
+            };
+            let result = Err(SandboxError::DeadlineExceeded {
+                deadline: self.limits.deadline,
+            });
+            self.forward_output(&report, &result);
+            return (result, report);
+        }
+        let mut state = match HostState::new(self.name.clone(), &self.limits, self.files.as_ref()) {
             Ok(s) => s,
             Err(e) => {
                 return (
@@ -126,23 +142,27 @@ impl HandlerInner {
                 );
             }
         };
+        state.ticket = Some(ticket);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Every tick, the call's own clock decides: past DEMOTE_AFTER the thread yields the CPU
-        // to others (see executor.rs), past the deadline the call traps. Counting ticks instead
-        // would demote a short call that merely straddles a tick, putting it on the idle class
-        // beside looping handlers (measured: the other tenant's p99 3.5x).
-        let deadline = self.limits.deadline;
+        // to others (see executor.rs) and the call is throttled while other tenants are busy
+        // (share.rs); past the deadline it traps. Counting ticks instead would demote a short
+        // call that merely straddles a tick, putting it on the idle class beside looping
+        // handlers (measured: the other tenant's p99 3.5x).
         let ran_long = self.ran_long.clone();
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
+        store.epoch_deadline_callback(move |mut ctx| {
             let elapsed = started.elapsed();
-            if elapsed >= deadline {
-                return Err(Trap::Interrupt.into());
-            }
             if elapsed >= DEMOTE_AFTER {
                 ran_long.mark();
                 crate::executor::demote_current_thread();
+                if let Some(ticket) = ctx.data_mut().ticket.as_mut() {
+                    ticket.throttle(until).map_err(|_| Trap::Interrupt)?;
+                }
+            }
+            if Instant::now() >= until {
+                return Err(Trap::Interrupt.into());
             }
             Ok(UpdateDeadline::Continue(1))
         });
@@ -151,7 +171,7 @@ impl HandlerInner {
             // otherwise hold a core that a short call woke up for (the scheduler lets the
             // running thread finish its slice). Instantiation stays at normal priority: it
             // takes the pool's lock.
-            if self.ran_long.recently() {
+            if known_long {
                 crate::executor::demote_current_thread();
             }
             f(&mut store, &world)
@@ -162,6 +182,7 @@ impl HandlerInner {
         let (stderr, stderr_dropped) = state.stderr.take();
         let report = CallReport {
             elapsed: started.elapsed(),
+            throttled: state.ticket.map_or(Duration::ZERO, |t| t.throttled),
             stdout,
             stdout_dropped,
             stderr,

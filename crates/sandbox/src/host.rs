@@ -29,6 +29,8 @@ pub(crate) struct HostState {
     pub(crate) stderr: Capture,
     model: Arc<str>,
     log_calls: u32,
+    /// The call's standing in its share group (share.rs), for the epoch callback.
+    pub(crate) ticket: Option<crate::share::Ticket>,
 }
 
 impl HostState {
@@ -56,6 +58,7 @@ impl HostState {
             stderr,
             model,
             log_calls: 0,
+            ticket: None,
         })
     }
 }

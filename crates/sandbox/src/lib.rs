@@ -19,6 +19,7 @@ mod executor;
 mod handler;
 mod host;
 mod limits;
+mod share;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub struct Sandbox {
     executor: Arc<Executor>,
     allocator: Allocator,
     config: SandboxConfig,
+    share: Arc<share::Share>,
     _ticker: engine::Ticker,
 }
 
@@ -65,6 +67,7 @@ impl Sandbox {
             executor: Arc::new(executor),
             allocator,
             config,
+            share: Default::default(),
             _ticker: ticker,
         })
     }
@@ -75,9 +78,24 @@ impl Sandbox {
     }
 
     /// Compile (or fetch from the cache) and check a handler component. The check that it
-    /// implements the handler world happens here, not at the first request.
+    /// implements the handler world happens here, not at the first request. The handler
+    /// joins the default share group.
     pub fn load(
         &self,
+        name: &str,
+        wasm: &[u8],
+        files: Option<&Path>,
+        limits: Limits,
+    ) -> Result<Handler, SandboxError> {
+        self.load_in("", name, wasm, files, limits)
+    }
+
+    /// [`Sandbox::load`] into a named share group (one per tenant): while other groups are
+    /// busy, a group's calls that run past 10 ms are throttled (one at a time, a quarter
+    /// of a core) instead of taking the machine.
+    pub fn load_in(
+        &self,
+        group: &str,
         name: &str,
         wasm: &[u8],
         files: Option<&Path>,
@@ -112,6 +130,7 @@ impl Sandbox {
             engine: self.engine.clone(),
             pool_capacity: self.executor.capacity(),
             ran_long: Default::default(),
+            group: self.share.group(group),
         };
         Ok(Handler {
             inner: Arc::new(inner),

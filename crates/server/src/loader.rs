@@ -133,7 +133,9 @@ impl Loader {
             settings.as_ref().and_then(|s| s.handler_limits.clone()),
             req.tenant.as_ref().map(|(_, q)| q),
         )?;
-        let handler = self.sandbox.load(
+        // One CPU share group per tenant (the shared namespace is one more).
+        let handler = self.sandbox.load_in(
+            tenant.unwrap_or(""),
             &format!("{name}:{version}"),
             &info.handler_wasm,
             files.as_deref(),

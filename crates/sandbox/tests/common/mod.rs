@@ -60,8 +60,20 @@ impl Files {
 }
 
 pub fn load(sandbox: &Sandbox, fixture: &str, files: Option<&Path>, limits: Limits) -> Handler {
+    load_in(sandbox, "", fixture, files, limits)
+}
+
+/// [`load`] into a named share group (a tenant, in the server).
+pub fn load_in(
+    sandbox: &Sandbox,
+    group: &str,
+    fixture: &str,
+    files: Option<&Path>,
+    limits: Limits,
+) -> Handler {
     sandbox
-        .load(
+        .load_in(
+            group,
             fixture_name(fixture),
             &ferroserve_test_fixtures::bytes(fixture),
             files,

@@ -369,3 +369,59 @@ fn the_tenant_command_creates_lists_and_removes_tenants() {
     call("GET", &format!("{}/models", server.management), &token, b"")
         .assert_error(401, "Unauthorized");
 }
+
+/// `ferroserve_handler_throttled_seconds_total` for `model` in `token`'s scrape.
+fn throttled_seconds(metrics: &str, token: &str, model: &str) -> f64 {
+    let text = call("GET", &format!("{metrics}/metrics"), token, b"").text();
+    let prefix = format!("ferroserve_handler_throttled_seconds_total{{model_name=\"{model}\"");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_looping_tenant_is_throttled_while_another_is_busy_and_not_alone() {
+    let w = world(json!({ "max_handler_deadline_ms": 300 }));
+    let (i, m, x) = (&w.server.inference, &w.server.management, &w.server.metrics);
+    let reply = call("POST", &format!("{m}/models?url=spin.mar"), &w.a, b"");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let spin_as_a = |n: usize| {
+        let calls: Vec<_> = (0..n)
+            .map(|_| {
+                let (url, token) = (format!("{i}/predictions/spin"), w.a.clone());
+                std::thread::spawn(move || call("POST", &url, &token, b"[1]"))
+            })
+            .collect();
+        for c in calls {
+            c.join()
+                .unwrap()
+                .assert_error(504, "HandlerDeadlineExceeded");
+        }
+    };
+    // Alone: A's looping calls are not throttled (they only lose priority).
+    spin_as_a(2);
+    assert_eq!(throttled_seconds(x, &w.a, "a/spin"), 0.0);
+    // While B sends steady traffic, every one of B's requests succeeds and A's looping
+    // calls take turns and rest.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let b = {
+        let (i, token, done) = (i.clone(), w.b.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(predict_mlp_as(&i, &token).status);
+            }
+            statuses
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    spin_as_a(3);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = b.join().unwrap();
+    assert!(!statuses.is_empty());
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert!(throttled_seconds(x, &w.a, "a/spin") > 0.1);
+    assert_eq!(throttled_seconds(x, &w.b, "b/mlp"), 0.0);
+}

@@ -45,6 +45,8 @@ pub(crate) struct HandlerInner {
     pub(crate) pool_capacity: usize,
     pub(crate) ran_long: Arc<RanLong>,
     pub(crate) group: Arc<Group>,
+    /// All calls' `CallReport::throttled`, in µs, for metrics.
+    pub(crate) throttled_us: AtomicU64,
 }
 
 /// When this handler's calls last ran past DEMOTE_AFTER (ms since the first use; 0: never).
@@ -128,7 +130,7 @@ impl HandlerInner {
             let result = Err(SandboxError::DeadlineExceeded {
                 deadline: self.limits.deadline,
             });
-            self.forward_output(&report, &result);
+            self.after_call(&report, &result);
             return (result, report);
         }
         let mut state = match HostState::new(self.name.clone(), &self.limits, self.files.as_ref()) {
@@ -194,7 +196,7 @@ impl HandlerInner {
             Ok(Err(HandlerError::Internal(m))) => Err(SandboxError::HandlerFailed(m)),
             Err(e) => Err(self.classify(e, state.limiter.refused, &report.stderr)),
         };
-        self.forward_output(&report, &result);
+        self.after_call(&report, &result);
         (result, report)
     }
 
@@ -225,7 +227,10 @@ impl HandlerInner {
         }
     }
 
-    fn forward_output(&self, report: &CallReport, result: &Result<impl Sized, SandboxError>) {
+    /// Adds up throttled time and forwards the guest's output and failure to the log.
+    fn after_call(&self, report: &CallReport, result: &Result<impl Sized, SandboxError>) {
+        self.throttled_us
+            .fetch_add(report.throttled.as_micros() as u64, Relaxed);
         let model = &*self.name;
         for (stream, text, dropped) in [
             ("stdout", &report.stdout, report.stdout_dropped),

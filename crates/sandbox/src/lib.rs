@@ -131,6 +131,7 @@ impl Sandbox {
             pool_capacity: self.executor.capacity(),
             ran_long: Default::default(),
             group: self.share.group(group),
+            throttled_us: Default::default(),
         };
         Ok(Handler {
             inner: Arc::new(inner),
@@ -159,6 +160,15 @@ impl Handler {
     /// handler's calls start at idle CPU priority.
     pub fn runs_long(&self) -> bool {
         self.inner.ran_long.recently()
+    }
+
+    /// Time this handler's calls have spent throttled for other share groups, in total.
+    pub fn throttled_total(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(
+            self.inner
+                .throttled_us
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Run `preprocess` in a fresh instance on a sandbox thread.

@@ -35,6 +35,7 @@ fn alone_a_looping_call_is_not_throttled() {
     let (result, report) = spin.preprocess_blocking(body("{}"));
     assert_eq!(report.throttled, Duration::ZERO);
     assert_stopped_on_time(result, report.elapsed);
+    assert_eq!(spin.throttled_total(), Duration::ZERO);
 }
 
 #[test]
@@ -74,6 +75,7 @@ fn while_another_group_is_busy_looping_calls_take_turns_and_rest() {
             assert_stopped_on_time(result, report.elapsed);
         }
     }
+    assert!(spin.throttled_total() >= Duration::from_millis(4 * 30));
     done.store(true, Ordering::Relaxed);
     assert!(b.join().unwrap() > 0);
 }

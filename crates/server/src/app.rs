@@ -321,13 +321,13 @@ async fn render_metrics(
 ) -> impl IntoResponse {
     for (model, _) in registry.all() {
         let stats = model.pipeline.batcher().stats();
-        metrics.set_model_gauges(
-            &model.key(),
-            &model.version,
-            stats.queued,
-            stats.workers,
-            stats.min_workers,
-        );
+        let state = crate::metrics::ModelState {
+            queued: stats.queued,
+            workers: stats.workers,
+            min_workers: stats.min_workers,
+            handler_throttled: model.pipeline.handler().throttled_total(),
+        };
+        metrics.set_model_state(&model.key(), &model.version, &state);
     }
     (
         [(

@@ -60,6 +60,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     inference_s: CounterVec,
     queue_s: CounterVec,
+    throttled_s: CounterVec,
     responses: IntCounterVec,
     stages: HistogramVec,
     batch_size: HistogramVec,
@@ -120,6 +121,10 @@ impl Metrics {
                 "ts_queue_latency_seconds_total",
                 "Cumulative time requests waited in the model's queue (TorchServe's ts_queue_latency_microseconds, in seconds).",
             ),
+            throttled_s: seconds(
+                "ferroserve_handler_throttled_seconds_total",
+                "Cumulative time the model's handler calls past 10 ms waited or rested because other tenants were busy (CPU fair share).",
+            ),
             responses: {
                 let opts = Opts::new(
                     "ts_responses_total",
@@ -175,7 +180,7 @@ impl Metrics {
     pub fn forget(&self, name: &str, version: &str) {
         let labels = [name, version];
         let _ = self.requests.remove_label_values(&labels);
-        for family in [&self.inference_s, &self.queue_s] {
+        for family in [&self.inference_s, &self.queue_s, &self.throttled_s] {
             let _ = family.remove_label_values(&labels);
         }
         for class in ["2XX", "4XX", "5XX"] {
@@ -190,18 +195,21 @@ impl Metrics {
         }
     }
 
-    /// Sets the per-model gauges (called at scrape time).
-    pub fn set_model_gauges(
-        &self,
-        name: &str,
-        version: &str,
-        queued: usize,
-        workers: usize,
-        min: usize,
-    ) {
+    /// Sets the per-model values read at scrape time.
+    pub fn set_model_state(&self, name: &str, version: &str, state: &ModelState) {
         let labels = [name, version];
-        for (gauge, value) in self.gauges.iter().zip([queued, workers, min]) {
+        let gauges = [state.queued, state.workers, state.min_workers];
+        for (gauge, value) in self.gauges.iter().zip(gauges) {
             gauge.with_label_values(&labels).set(value as i64);
+        }
+        // The sandbox keeps the running total; the counter catches up to it. A scrape racing
+        // another could add a delta twice, so the lock.
+        static CATCH_UP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = CATCH_UP.lock().unwrap_or_else(|e| e.into_inner());
+        let counter = self.throttled_s.with_label_values(&labels);
+        let behind = state.handler_throttled.as_secs_f64() - counter.get();
+        if behind > 0.0 {
+            counter.inc_by(behind);
         }
     }
 
@@ -238,6 +246,15 @@ impl Metrics {
             .expect("text encoding to a Vec");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// A model's values read at scrape time.
+pub struct ModelState {
+    pub queued: usize,
+    pub workers: usize,
+    pub min_workers: usize,
+    /// The handler's running total (`Handler::throttled_total`).
+    pub handler_throttled: Duration,
 }
 
 /// One model version's metric handles.

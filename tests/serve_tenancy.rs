@@ -92,8 +92,15 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
             format!("{i}/v2/models/NAME/infer"),
             br#"{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}"#,
         ),
+        (
+            "POST",
+            format!("{i}/v2/models/NAME/versions/1.0/infer"),
+            br#"{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}"#,
+        ),
         ("GET", format!("{i}/v2/models/NAME"), b""),
+        ("GET", format!("{i}/v2/models/NAME/versions/1.0"), b""),
         ("GET", format!("{i}/v2/models/NAME/ready"), b""),
+        ("GET", format!("{i}/v2/models/NAME/versions/1.0/ready"), b""),
         ("GET", format!("{m}/models/NAME"), b""),
         ("GET", format!("{m}/models/NAME/all"), b""),
         ("GET", format!("{m}/models/NAME/1.0"), b""),
@@ -119,6 +126,29 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
         let forged = call(method, &url.replace("NAME", "secret"), "fs_forged", body);
         forged.assert_error(401, "Unauthorized");
     }
+    // The admin, acting for B, reaches B's model on every read and inference cell (B's
+    // `secret` is the spin fixture: its calls stop at the deadline, 504).
+    for (method, url, body) in cases
+        .iter()
+        .filter(|(m, u, _)| *m == "GET" || u.starts_with(i.as_str()))
+    {
+        let url = url.replace("NAME", "secret");
+        let reply = send(
+            method,
+            &url,
+            &[
+                ("authorization", &bearer(&w.admin)),
+                ("x-ferroserve-tenant", "b"),
+                ("content-type", "application/json"),
+            ],
+            body,
+        );
+        if url.contains("/predictions/") {
+            reply.assert_error(504, "HandlerDeadlineExceeded");
+        } else {
+            assert_eq!(reply.status, 200, "admin {method} {url}: {}", reply.text());
+        }
+    }
     // A's list shows A's models only; B's metrics series are not in A's scrape.
     let list = call("GET", &format!("{m}/models"), &w.a, b"").json();
     assert_eq!(
@@ -129,6 +159,9 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
     assert!(metrics.contains(r#"model_name="a/mlp""#), "{metrics}");
     assert!(!metrics.contains(r#"model_name="b/"#), "{metrics}");
     get(&format!("{x}/metrics")).assert_error(401, "Unauthorized");
+    let everything = call("GET", &format!("{x}/metrics"), &w.admin, b"").text();
+    assert!(everything.contains(r#"model_name="b/secret""#), "{everything}");
+    assert!(everything.contains(r#"model_name="a/mlp""#), "{everything}");
     // Tenant administration is the admin's.
     for (method, path) in [
         ("GET", "/tenants"),

@@ -160,7 +160,10 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
     assert!(!metrics.contains(r#"model_name="b/"#), "{metrics}");
     get(&format!("{x}/metrics")).assert_error(401, "Unauthorized");
     let everything = call("GET", &format!("{x}/metrics"), &w.admin, b"").text();
-    assert!(everything.contains(r#"model_name="b/secret""#), "{everything}");
+    assert!(
+        everything.contains(r#"model_name="b/secret""#),
+        "{everything}"
+    );
     assert!(everything.contains(r#"model_name="a/mlp""#), "{everything}");
     // Tenant administration is the admin's.
     for (method, path) in [
@@ -457,4 +460,35 @@ fn a_looping_tenant_is_throttled_while_another_is_busy_and_not_alone() {
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     assert!(throttled_seconds(x, &w.a, "a/spin") > 0.1);
     assert_eq!(throttled_seconds(x, &w.b, "b/mlp"), 0.0);
+}
+
+#[test]
+fn concurrent_registrations_cannot_exceed_max_models() {
+    // A owns `mlp` already; one more fits.
+    let w = world(json!({ "max_models": 2 }));
+    let m = &w.server.management;
+    let racers: Vec<_> = ["one", "two", "three"]
+        .into_iter()
+        .map(|name| {
+            let (url, token) = (
+                format!("{m}/models?url=mlp.mar&model_name={name}"),
+                w.a.clone(),
+            );
+            std::thread::spawn(move || call("POST", &url, &token, b""))
+        })
+        .collect();
+    let replies: Vec<Reply> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    let won: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        replies.iter().map(Reply::text).collect::<Vec<_>>()
+    );
+    for lost in replies.iter().filter(|r| r.status != 200) {
+        let msg = lost.assert_error(429, "QuotaExceeded");
+        assert!(msg.contains("max_models = 2"), "{msg}");
+    }
+    let list = call("GET", &format!("{m}/models"), &w.a, b"").json();
+    assert_eq!(list["models"].as_array().unwrap().len(), 2, "{list}");
 }

@@ -1,6 +1,7 @@
 //! Registering, scaling and unregistering models: what the management API and start-up
 //! share. Every change is saved to the snapshot before it is acknowledged.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +25,9 @@ struct Inner {
     saving: Mutex<()>,
     tenants: Arc<Tenants>,
     audit: Audit,
+    /// One registration at a time per tenant, from the `max_models` check to the insert,
+    /// so concurrent registrations cannot exceed the quota.
+    registering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Manager {
@@ -44,6 +48,7 @@ impl Manager {
                 saving: Mutex::new(()),
                 tenants,
                 audit,
+                registering: Mutex::default(),
             }),
         }
     }
@@ -83,6 +88,10 @@ impl Manager {
     }
 
     async fn load(&self, req: LoadRequest) -> Result<Arc<Model>, ApiError> {
+        let _turn = match &req.tenant {
+            Some((tenant, _)) => Some(self.registration_turn(tenant).lock_owned().await),
+            None => None,
+        };
         let this = self.clone();
         let model = blocking(move || {
             let info = this.inner.loader.inspect(&req.archive)?;
@@ -111,6 +120,12 @@ impl Manager {
         let model = Arc::new(model);
         self.inner.registry.insert(model.clone())?;
         Ok(model)
+    }
+
+    fn registration_turn(&self, tenant: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.inner.registering.lock().unwrap();
+        turns.retain(|_, t| Arc::strong_count(t) > 1);
+        turns.entry(tenant.to_owned()).or_default().clone()
     }
 
     /// Removes a version (its default when `version` is `None`), drains its queue, and

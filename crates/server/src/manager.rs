@@ -180,14 +180,23 @@ impl Manager {
         let mut restored = 0;
         let mut defaults = Vec::new();
         for r in snapshot.models {
+            // A tenant removed just before a crash can leave its models in the snapshot:
+            // they would come back in a namespace no token reaches.
+            let tenant = match &r.tenant {
+                None => None,
+                Some(t) => match self.inner.tenants.get(t) {
+                    Some(record) => Some((t.clone(), record.quotas.clone())),
+                    None => {
+                        tracing::warn!(model = %r.name, version = %r.version, tenant = %t, "not restoring a model whose tenant no longer exists");
+                        continue;
+                    }
+                },
+            };
             let req = LoadRequest {
                 archive: r.archive.clone(),
                 url: r.url.clone(),
                 name: Some(r.name.clone()),
-                tenant: r.tenant.clone().map(|t| {
-                    let quotas = self.inner.tenants.get(&t).map(|t| t.quotas.clone());
-                    (t, quotas.unwrap_or_default())
-                }),
+                tenant,
                 batch_size: Some(r.batch_size),
                 max_batch_delay_ms: Some(r.max_batch_delay_ms),
                 min_workers: Some(r.min_workers),

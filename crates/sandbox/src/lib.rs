@@ -67,7 +67,7 @@ impl Sandbox {
             executor: Arc::new(executor),
             allocator,
             config,
-            share: Default::default(),
+            share: Arc::new(share::Share::for_this_machine()),
             _ticker: ticker,
         })
     }
@@ -91,8 +91,8 @@ impl Sandbox {
     }
 
     /// [`Sandbox::load`] into a named share group (one per tenant): while other groups are
-    /// busy, a group's calls that run past 10 ms are throttled (one at a time, a quarter
-    /// of a core) instead of taking the machine.
+    /// busy, a group's calls that run past 10 ms are throttled (one at a time per 4 cores,
+    /// a quarter of a core each) instead of taking the machine.
     pub fn load_in(
         &self,
         group: &str,

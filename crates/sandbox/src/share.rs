@@ -5,9 +5,9 @@
 //! at idle priority still took other tenants' p99 from 3.3 to 7.7 ms on 2 cores
 //! (docs/benchmarks.md). So while another group has called in the last
 //! [`CONTENDED_WINDOW`], a group's long calls are background work with a bounded budget:
-//! one at a time per group (the others wait, their deadlines running), and each rests
-//! [`REST`] after every epoch tick it runs. With no other group active a group's long calls
-//! run unthrottled: the machine is theirs.
+//! one at a time per group per 4 cores (the others wait, their deadlines running), and
+//! each rests [`REST`] after every epoch tick it runs. With no other group active a
+//! group's long calls run unthrottled: the machine is theirs.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -18,13 +18,11 @@ use std::time::{Duration, Instant};
 pub(crate) const CONTENDED_WINDOW: Duration = Duration::from_millis(100);
 /// A contended long call's rest after each tick it runs: 3 ticks, a quarter of a core.
 pub(crate) const REST: Duration = Duration::from_millis(30);
-/// Long calls per group that may run at once while contended.
-const LONG_PER_GROUP: usize = 1;
-
 /// All groups of one sandbox, by name.
-#[derive(Default)]
 pub(crate) struct Share {
     groups: Mutex<HashMap<Arc<str>, Weak<Group>>>,
+    /// Long calls per group that may run at once while contended.
+    long_per_group: usize,
 }
 
 /// One group's state: when it last called, and its long-call slots.
@@ -37,6 +35,20 @@ pub(crate) struct Group {
 }
 
 impl Share {
+    /// One long call per group per 4 cores, at least one: on 2 cores a looping tenant gets
+    /// a quarter of a core while others are busy, on 64 cores four.
+    pub(crate) fn for_this_machine() -> Share {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Share::new((cores / 4).max(1))
+    }
+
+    pub(crate) fn new(long_per_group: usize) -> Share {
+        Share {
+            groups: Mutex::default(),
+            long_per_group: long_per_group.max(1),
+        }
+    }
+
     /// The group called `name`, made on first use and kept while a handler holds it.
     pub(crate) fn group(self: &Arc<Self>, name: &str) -> Arc<Group> {
         let mut groups = self.groups.lock().unwrap();
@@ -119,7 +131,7 @@ impl Ticket {
             return Ok(());
         }
         let mut running = self.group.long_running.lock().unwrap();
-        while *running >= LONG_PER_GROUP {
+        while *running >= self.group.share.long_per_group {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Expired);
@@ -157,7 +169,7 @@ mod tests {
 
     #[test]
     fn alone_a_group_is_not_throttled() {
-        let share = Arc::new(Share::default());
+        let share = Arc::new(Share::new(1));
         let a = share.group("a");
         let mut t = a.enter();
         assert_eq!(t.throttle(soon(1000)), Ok(()));
@@ -167,7 +179,7 @@ mod tests {
 
     #[test]
     fn with_another_group_active_long_calls_rest_and_take_turns() {
-        let share = Arc::new(Share::default());
+        let share = Arc::new(Share::new(1));
         let (a, b) = (share.group("a"), share.group("b"));
         b.enter();
         let mut first = a.enter();
@@ -188,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_waiting_call_gets_the_slot_when_it_is_freed() {
-        let share = Arc::new(Share::default());
+        let share = Arc::new(Share::new(1));
         let (a, b) = (share.group("a"), share.group("b"));
         b.enter();
         let mut first = a.enter();
@@ -202,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_same_name_is_the_same_group() {
-        let share = Arc::new(Share::default());
+        let share = Arc::new(Share::new(1));
         let (a1, a2) = (share.group("a"), share.group("a"));
         assert!(Arc::ptr_eq(&a1, &a2));
         let _call = a1.enter();

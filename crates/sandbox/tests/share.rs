@@ -59,7 +59,7 @@ fn while_another_group_is_busy_looping_calls_take_turns_and_rest() {
     };
     std::thread::sleep(Duration::from_millis(20));
     // Round 1: found looping at their first tick. Round 2: known long runners, throttled
-    // before they start (one waits out its whole deadline for the other's turn).
+    // before they start (below 8 cores, one waits out its deadline for the other's turn).
     for round in 1..=2 {
         assert_eq!(spin.runs_long(), round == 2);
         let looping: Vec<_> = (0..2)

@@ -1,6 +1,6 @@
 //! The `ferroserve` command line. Subcommands are thin: each parses its flags and calls
 //! into a library crate (`ferroserve-sandbox` for `handler`, `ferroserve-archive` for
-//! `archive`, `ferroserve-server` for `serve`).
+//! `archive`, `ferroserve-http` and `ferroserve-core` for `serve`).
 
 mod archive;
 mod handler;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferroserve_archive::InputSpec;
 use ferroserve_batcher::BatchRunner;
-use ferroserve_server::ModelRuntime;
+use ferroserve_core::ModelRuntime;
 use ferroserve_tensor::DType;
 use ferroserve_torch::{Device, ModelConfig, TorchModel};
 

@@ -1,7 +1,7 @@
 //! `ferroserve serve`: the configuration (TOML file < `FERROSERVE_*` environment < flags,
 //! merged key by key and then checked as one `ServerConfig`, so a wrong key or type is
 //! named wherever it came from), logging, the allocator, signals, then
-//! `ferroserve_server::app::serve` with libtorch plugged in.
+//! the REST `App` (`ferroserve-http`) with libtorch plugged in.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use ferroserve_server::ServerConfig;
+use ferroserve_core::ServerConfig;
 use serde::Serialize;
 
 use crate::runtime::TorchRuntime;
@@ -130,7 +130,7 @@ pub struct ServeArgs {
 
 /// File, then environment and flags (clap has already layered those two).
 pub fn effective_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
-    let mut table = match &args.config {
+    let file = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the config file {}", path.display()))?;
@@ -139,19 +139,16 @@ pub fn effective_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         }
         None => toml::Table::new(),
     };
-    let overrides = toml::Table::try_from(args).context("collecting flags")?;
-    table.extend(overrides);
+    let mut overrides = toml::Table::try_from(args).context("collecting flags")?;
     if args.no_snapshot {
-        table.insert("snapshot".into(), toml::Value::Boolean(false));
+        overrides.insert("snapshot".into(), toml::Value::Boolean(false));
     }
     let origin = args
         .config
         .as_ref()
         .map_or("flags".into(), |p| format!("{} and flags", p.display()));
-    let config: ServerConfig = table
-        .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid configuration ({origin}): {e}"))?;
-    Ok(config)
+    ServerConfig::layered(file, overrides)
+        .map_err(|e| anyhow::anyhow!("invalid configuration ({origin}): {e}"))
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -176,9 +173,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("starting the async runtime")?;
     tokio.block_on(async move {
-        ferroserve_server::app::serve(
-            config,
-            runtime,
+        let app = ferroserve_http::App::build(config, runtime)?;
+        app.serve(
             |bound| {
                 tracing::info!(inference = %bound.inference, management = %bound.management, metrics = %bound.metrics, "listening");
                 // For scripts and tests: one line on stdout with the bound addresses.

@@ -1,41 +1,13 @@
 //! Format detection, header-only size checks and decoding to 8-bit RGB.
 
+use super::image::{Limits, RgbImage};
 use crate::HandlerError;
-
-/// An 8-bit RGB image, pixels interleaved (`R G B R G B ...`), rows top to bottom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RgbImage {
-    pub width: u32,
-    pub height: u32,
-    /// `width * height * 3` bytes.
-    pub pixels: Vec<u8>,
-}
 
 /// The image formats [`decode`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
     Jpeg,
     Png,
-}
-
-/// The largest image [`decode_with_limits`] accepts, judged from the declared size in the
-/// header. A decoded RGB image takes `3 * width * height` bytes of the sandbox's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_width: u32,
-    pub max_height: u32,
-    pub max_pixels: u64,
-}
-
-impl Default for Limits {
-    /// 8192x8192 and 40 megapixels (120 MB of RGB).
-    fn default() -> Self {
-        Limits {
-            max_width: 8192,
-            max_height: 8192,
-            max_pixels: 40_000_000,
-        }
-    }
 }
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];

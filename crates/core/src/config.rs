@@ -1,0 +1,215 @@
+//! The server's configuration: every key, its default and what it means. The binary fills
+//! it from a TOML file, `FERROSERVE_*` environment variables and flags (in rising order of
+//! precedence); unknown keys are errors so a typo cannot silently fall back to a default.
+//! docs/configuration.md lists the same keys for operators.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use std::time::Duration;
+
+use ferroserve_sandbox::Limits;
+use serde::{Deserialize, Serialize};
+
+use crate::ModelDefaults;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Inference API listener (TorchServe's 8080). Port 0 picks a free port.
+    pub inference_address: SocketAddr,
+    /// Management API listener (8081).
+    pub management_address: SocketAddr,
+    /// Metrics listener (8082).
+    pub metrics_address: SocketAddr,
+    /// Directory of `.mar` files that registrations may name; never written.
+    pub model_store: Option<PathBuf>,
+    /// Models to load at start: `NAME=FILE.mar`, `FILE.mar`, or `all` (every archive in the
+    /// model store).
+    pub models: Vec<String>,
+    /// Snapshot, kept archives and extracted model files.
+    pub state_dir: PathBuf,
+    /// Save registrations and restore them at start.
+    pub snapshot: bool,
+    /// URL prefixes registrations may fetch archives from; empty: no remote fetch.
+    pub allowed_urls: Vec<String>,
+    /// Largest request body on the inference listener, in bytes (TorchServe's default).
+    pub max_request_size: usize,
+    /// Largest archive upload or fetch, in bytes.
+    pub max_upload_size: u64,
+    /// A whole request's time limit on every listener, in seconds.
+    pub request_timeout_s: u64,
+    /// Requests in flight per listener; beyond it, 503 with Retry-After at once.
+    pub max_concurrent_requests: usize,
+    /// Defaults for registrations that neither ask nor carry a model config.
+    pub batch_size: usize,
+    pub max_batch_delay_ms: u64,
+    pub min_workers: usize,
+    pub max_workers: usize,
+    pub response_timeout_s: u64,
+    /// Requests a model's queue holds before 503 (TorchServe's `job_queue_size`).
+    pub job_queue_size: usize,
+    /// Handler limits for archives that ask for none.
+    pub handler_memory_mib: usize,
+    pub handler_deadline_ms: u64,
+    /// The most any archive's handler may ask for.
+    pub max_handler_memory_mib: usize,
+    pub max_handler_deadline_ms: u64,
+    /// Threads that run handlers (0: four per core). Keep it above the largest tenant's
+    /// `max_concurrent_requests`, so one tenant's long calls cannot hold them all.
+    pub sandbox_threads: usize,
+    /// Handler calls that may wait for a sandbox thread before 503.
+    pub sandbox_queue_depth: usize,
+    /// Device for models whose archive names none: `cpu` or `cuda:N`.
+    pub device: String,
+    /// libtorch intra-op threads per model worker (0: libtorch's default split).
+    pub torch_threads: usize,
+    /// Log format: `json` (one object per line) or `text`.
+    pub log_format: String,
+    /// `none` (no tokens: single tenant, keep the listeners on loopback) or `tokens`
+    /// (tenants' tokens and the admin token in `<state_dir>/admin.token`, made at first start).
+    pub auth: String,
+    /// TorchServe's `key_file.json` (its inference and management keys are accepted as
+    /// `Authorization: Bearer` on their APIs); turns auth on by itself.
+    pub key_file: Option<PathBuf>,
+    /// With auth on, whether /metrics needs a token too (a tenant's token sees its own
+    /// models' series only).
+    pub metrics_auth: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            inference_address: ([127, 0, 0, 1], 8080).into(),
+            management_address: ([127, 0, 0, 1], 8081).into(),
+            metrics_address: ([127, 0, 0, 1], 8082).into(),
+            model_store: None,
+            models: Vec::new(),
+            state_dir: PathBuf::from("ferroserve-state"),
+            snapshot: true,
+            allowed_urls: Vec::new(),
+            max_request_size: 6_553_500,
+            max_upload_size: 2 << 30,
+            request_timeout_s: 300,
+            max_concurrent_requests: 1024,
+            batch_size: 1,
+            max_batch_delay_ms: 100,
+            min_workers: 1,
+            max_workers: 1,
+            response_timeout_s: 120,
+            job_queue_size: 100,
+            handler_memory_mib: 128,
+            handler_deadline_ms: 2000,
+            max_handler_memory_mib: 1024,
+            max_handler_deadline_ms: 30_000,
+            sandbox_threads: 0,
+            sandbox_queue_depth: 256,
+            device: "cpu".into(),
+            torch_threads: 0,
+            log_format: "json".into(),
+            auth: "none".into(),
+            key_file: None,
+            metrics_auth: true,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Parses a TOML document; unknown keys and wrong types name the key.
+    pub fn from_toml(text: &str) -> Result<ServerConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The file's keys, then `overrides` (the environment and flags, already layered by
+    /// the command line) key by key, checked as one config: a wrong key or type is named
+    /// wherever it came from.
+    pub fn layered(file: toml::Table, overrides: toml::Table) -> Result<ServerConfig, String> {
+        let mut table = file;
+        table.extend(overrides);
+        table.try_into().map_err(|e: toml::de::Error| e.to_string())
+    }
+
+    /// Defaults and ceilings for models, from these keys alone.
+    pub fn model_defaults(&self) -> ModelDefaults {
+        ModelDefaults {
+            batch_size: self.batch_size,
+            max_batch_delay: Duration::from_millis(self.max_batch_delay_ms),
+            min_workers: self.min_workers,
+            max_workers: self.max_workers,
+            response_timeout: Duration::from_secs(self.response_timeout_s),
+            queue_capacity: self.job_queue_size,
+            handler: Limits {
+                memory_bytes: self.handler_memory_mib << 20,
+                deadline: Duration::from_millis(self.handler_deadline_ms),
+                ..Limits::default()
+            },
+            max_handler_deadline: Duration::from_millis(self.max_handler_deadline_ms),
+            archive: ferroserve_archive::ReadLimits {
+                max_archive_bytes: self.max_upload_size,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Handler threads: `sandbox_threads`, or four per core. Four, so that one tenant's
+    /// long-running calls (demoted to the idle class, see the sandbox's executor) cannot
+    /// hold every thread while others wait.
+    pub fn sandbox_thread_count(&self) -> usize {
+        match self.sandbox_threads {
+            0 => 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let e = ServerConfig::from_toml("max_request_sise = 10").unwrap_err();
+        assert!(e.contains("max_request_sise"), "{e}");
+    }
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn overrides_win_over_the_file_key_by_key() {
+        let c = ServerConfig::layered(
+            table("batch_size = 8\nmax_workers = 3"),
+            table("batch_size = 2"),
+        )
+        .unwrap();
+        assert_eq!((c.batch_size, c.max_workers), (2, 3));
+    }
+
+    #[test]
+    fn a_bad_override_is_named() {
+        let e = ServerConfig::layered(table(""), table("batch_size = \"many\"")).unwrap_err();
+        assert!(e.contains("batch_size"), "{e}");
+        let e = ServerConfig::layered(table("bach_size = 1"), table("")).unwrap_err();
+        assert!(e.contains("bach_size"), "{e}");
+    }
+
+    #[test]
+    fn model_defaults_come_from_the_config() {
+        let c = ServerConfig::default();
+        let d = c.model_defaults();
+        assert_eq!(d.response_timeout, Duration::from_secs(c.response_timeout_s));
+        assert_eq!(d.queue_capacity, c.job_queue_size);
+        assert_eq!(d.handler.memory_bytes, c.handler_memory_mib << 20);
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_names() {
+        let c =
+            ServerConfig::from_toml("batch_size = 8\nallowed_urls = [\"http://models.internal/\"]")
+                .unwrap();
+        assert_eq!(c.batch_size, 8);
+        assert_eq!(c.allowed_urls, vec!["http://models.internal/".to_string()]);
+        assert_eq!(c.max_request_size, ServerConfig::default().max_request_size);
+    }
+}

@@ -1,0 +1,159 @@
+//! From an archive on disk to a [`Model`] ready to serve: validate the archive, extract the
+//! TorchScript file and the handler's files into a directory of their own, compile the
+//! handler, load the model through the [`ModelRuntime`] seam, start its batcher.
+//!
+//! Blocking (archive I/O, wasm compilation, libtorch): call from `spawn_blocking`, inside
+//! the tokio runtime the batcher will run on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferroserve_archive::{
+    ArchiveInfo, InputSpec, PreambleOnly, extract_extra_files, extract_model_file,
+    read_archive,
+};
+use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig};
+use ferroserve_sandbox::Sandbox;
+
+use crate::metrics::Metrics;
+use crate::model_dir::ModelDir;
+use crate::settings::{self, ModelDefaults};
+use crate::{Error, Model, ModelInfo, ModelKey, Pipeline};
+
+/// The seam to the tensor runtime. The binary plugs in libtorch (`ferroserve-torch`);
+/// tests plug in a fake model.
+pub trait ModelRuntime: Send + Sync {
+    /// Loads the serialized model at `path` on `device` (`None`: the runtime's default) and
+    /// warms it up with `warmup` when given. The error is shown to the uploader.
+    fn load(
+        &self,
+        path: &Path,
+        device: Option<&str>,
+        warmup: &[InputSpec],
+    ) -> Result<(Arc<dyn BatchRunner>, String), String>;
+}
+
+/// One registration, as the management API or the start-up list asks for it. `None`
+/// fields fall back to the archive's config, then to [`ModelDefaults`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadRequest {
+    pub archive: PathBuf,
+    pub url: String,
+    /// Overrides the manifest's model name.
+    pub name: Option<String>,
+    pub batch_size: Option<usize>,
+    pub max_batch_delay_ms: Option<u64>,
+    pub min_workers: Option<usize>,
+    pub max_workers: Option<usize>,
+    pub response_timeout_s: Option<u64>,
+    pub loaded_at_startup: bool,
+    /// The owning tenant and its quotas; `None`: the shared namespace, server limits only.
+    pub tenant: Option<(String, crate::tenancy::Quotas)>,
+}
+
+impl LoadRequest {
+    /// The key the model will have: the asked name (else the manifest's) in the tenant's
+    /// namespace.
+    pub fn key(&self, info: &ArchiveInfo) -> ModelKey {
+        let name = self.name.as_deref().unwrap_or(&info.manifest.model.model_name);
+        ModelKey::new(self.tenant.as_ref().map(|(t, _)| t.as_str()), name)
+    }
+}
+
+/// Loads archives into models.
+pub struct Loader {
+    pub sandbox: Sandbox,
+    pub runtime: Arc<dyn ModelRuntime>,
+    /// Where each model's files are extracted (one fresh directory per model version).
+    pub work_dir: PathBuf,
+    pub defaults: ModelDefaults,
+    pub metrics: Metrics,
+}
+
+impl Loader {
+    /// Validates the archive and returns its manifest name and version, without loading.
+    pub fn inspect(&self, archive: &Path) -> Result<ArchiveInfo, Error> {
+        Ok(read_archive(
+            archive,
+            &self.defaults.archive,
+            &PreambleOnly,
+        )?)
+    }
+
+    pub fn load(&self, req: &LoadRequest, info: ArchiveInfo) -> Result<Model, Error> {
+        let key = req.key(&info);
+        let version = info.manifest.model.model_version.clone();
+        let dir = ModelDir::create(&self.work_dir, &key.file_stem(), &version)?;
+        let model_file = dir.path().join("model.pt");
+        extract_model_file(&req.archive, &info, &model_file, &self.defaults.archive)?;
+        let files = if info.extra_files.is_empty() {
+            None
+        } else {
+            let files = dir.path().join("files");
+            extract_extra_files(&req.archive, &info, &files, &self.defaults.archive)?;
+            Some(files)
+        };
+        let config = info.config.clone().unwrap_or_default();
+        let own = config.ferroserve.clone().unwrap_or_else(no_settings);
+        let limits = crate::limits::handler_limits(
+            &self.defaults,
+            own.handler_limits.clone(),
+            req.tenant.as_ref().map(|(_, q)| q),
+        )?;
+        // One CPU share group per tenant (the shared namespace is one more).
+        let handler = self.sandbox.load_in(
+            key.tenant.as_deref().unwrap_or(""),
+            &format!("{}:{version}", key.name),
+            &info.handler_wasm,
+            files.as_deref(),
+            limits.clone(),
+        )?;
+        let (runner, device) = self
+            .runtime
+            .load(&model_file, own.device.as_deref(), &own.inputs)
+            .map_err(Error::ModelLoad)?;
+
+        let s = settings::resolve(req, &config, &self.defaults);
+        let batcher_config = BatcherConfig::new(format!("{}:{version}", key.name))
+            .batch_size(s.batch_size)
+            .max_batch_delay(Duration::from_millis(s.max_batch_delay_ms))
+            .capacity(self.defaults.queue_capacity)
+            .min_workers(s.min_workers)
+            .max_workers(s.max_workers);
+        let batcher = Batcher::spawn(batcher_config, runner)?;
+        let metrics = Arc::new(self.metrics.model(&key, &version));
+        let pipeline = Pipeline::new(
+            Arc::new(handler),
+            batcher,
+            Duration::from_secs(s.response_timeout_s),
+        )
+        .observed_by(metrics)
+        .with_params(own.handler_params.into_iter().collect());
+        let info = ModelInfo {
+            url: req.url.clone(),
+            archive_path: req.archive.clone(),
+            device,
+            batch_size: s.batch_size,
+            max_batch_delay_ms: s.max_batch_delay_ms,
+            response_timeout_s: s.response_timeout_s,
+            inputs: own.inputs,
+            handler_memory_bytes: limits.memory_bytes,
+            handler_deadline_ms: limits.deadline.as_millis() as u64,
+            loaded_at: Some(SystemTime::now()),
+            loaded_at_startup: req.loaded_at_startup,
+        };
+        Ok(Model::new(key, version, pipeline, info).with_dir(dir))
+    }
+}
+
+/// An archive without a `ferroserve:` section asks for nothing.
+fn no_settings() -> ferroserve_archive::FerroserveSettings {
+    ferroserve_archive::FerroserveSettings {
+        format_version: ferroserve_archive::FORMAT_VERSION,
+        device: None,
+        handler_limits: None,
+        inputs: Vec::new(),
+        handler_params: Default::default(),
+    }
+}

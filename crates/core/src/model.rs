@@ -1,0 +1,72 @@
+//! A registered model version: its pipeline, its key, and the registration facts the
+//! management APIs, the snapshot and KServe metadata report.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use ferroserve_archive::InputSpec;
+
+use crate::model_dir::ModelDir;
+use crate::{ModelKey, Pipeline};
+
+/// One model version the server serves.
+pub struct Model {
+    pub key: ModelKey,
+    pub version: String,
+    pub pipeline: Pipeline,
+    pub info: ModelInfo,
+    /// The extracted model and handler files, removed when the model goes.
+    dir: Option<ModelDir>,
+}
+
+/// Registration facts, for describe, the snapshot and KServe metadata.
+#[derive(Debug, Clone, Default)]
+pub struct ModelInfo {
+    /// What the registration named: a model-store file name, an allowed URL, or
+    /// `upload:<sha256>` for an archive sent in the request body.
+    pub url: String,
+    /// The archive the server holds (restored from it after a restart).
+    pub archive_path: PathBuf,
+    pub device: String,
+    pub batch_size: usize,
+    pub max_batch_delay_ms: u64,
+    pub response_timeout_s: u64,
+    /// Input specs from the archive's config, when it declares them.
+    pub inputs: Vec<InputSpec>,
+    pub handler_memory_bytes: usize,
+    pub handler_deadline_ms: u64,
+    pub loaded_at: Option<SystemTime>,
+    pub loaded_at_startup: bool,
+}
+
+impl Model {
+    pub fn new(key: ModelKey, version: String, pipeline: Pipeline, info: ModelInfo) -> Model {
+        Model {
+            key,
+            version,
+            pipeline,
+            info,
+            dir: None,
+        }
+    }
+
+    /// The name within its namespace (what the tenant calls it).
+    pub fn name(&self) -> &str {
+        &self.key.name
+    }
+
+    pub fn tenant(&self) -> Option<&str> {
+        self.key.tenant.as_deref()
+    }
+
+    pub(crate) fn with_dir(mut self, dir: ModelDir) -> Model {
+        self.dir = Some(dir);
+        self
+    }
+
+    /// Fewer workers running than the model's minimum: health checks report unhealthy.
+    pub fn is_healthy(&self) -> bool {
+        let stats = self.pipeline.batcher().stats();
+        stats.workers >= stats.min_workers
+    }
+}

@@ -1,0 +1,183 @@
+//! [`Core`]: everything a protocol edge serves from, assembled from the configuration and
+//! a [`ModelRuntime`]: the sandbox, the loader, the registry, the manager with its archive
+//! store, snapshot, tenants and audit log, and the authenticator. Building it binds no
+//! socket; [`Core::start`] restores the snapshot and loads the start-up models.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ferroserve_sandbox::{Sandbox, SandboxConfig};
+
+use crate::snapshot::Snapshot;
+use crate::store::{ArchiveStore, Fetcher};
+use crate::tenancy::{self, Audit, Auth, KeyFile, Tenants};
+use crate::{Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig};
+
+/// The protocol-free server. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub config: Arc<ServerConfig>,
+    pub manager: Manager,
+    pub auth: Auth,
+}
+
+fn state_dir_error(path: &Path) -> impl Fn(std::io::Error) -> Error {
+    let path = path.display().to_string();
+    move |e| Error::StateDir {
+        path: path.clone(),
+        reason: e.to_string(),
+    }
+}
+
+impl Core {
+    /// `fetcher` fetches archives from allowed URLs (`None`: refuse URL registrations).
+    pub fn build(
+        config: ServerConfig,
+        runtime: Arc<dyn ModelRuntime>,
+        fetcher: Option<Arc<dyn Fetcher>>,
+    ) -> Result<Core, Error> {
+        let work_dir = config.state_dir.join("work");
+        // Extracted files of a previous run are never reused: archives are extracted afresh.
+        let _ = std::fs::remove_dir_all(&work_dir);
+        std::fs::create_dir_all(&work_dir).map_err(state_dir_error(&work_dir))?;
+        let sandbox = Sandbox::new(SandboxConfig {
+            cache_dir: Some(config.state_dir.join("wasm-cache")),
+            threads: config.sandbox_thread_count(),
+            queue_depth: config.sandbox_queue_depth,
+            max_memory_bytes: config.max_handler_memory_mib << 20,
+            ..SandboxConfig::default()
+        })
+        .map_err(|e| Error::SandboxStart(e.to_string()))?;
+        let loader = Loader {
+            sandbox,
+            runtime,
+            work_dir,
+            defaults: config.model_defaults(),
+            metrics: Metrics::new(),
+        };
+        let store = ArchiveStore {
+            model_store: config.model_store.clone(),
+            kept: config.state_dir.join("archives"),
+            allowed_urls: config.allowed_urls.clone(),
+            max_bytes: config.max_upload_size,
+            fetcher,
+        };
+        let snapshot_dir = config.snapshot.then(|| config.state_dir.clone());
+        let tenants = Arc::new(Tenants::open(Some(config.state_dir.clone())).map_err(Error::Setup)?);
+        let audit_path = config.state_dir.join("audit.log");
+        let audit = Audit::open(&audit_path).map_err(state_dir_error(&audit_path))?;
+        let auth = build_auth(&config, tenants.clone())?;
+        let manager = Manager::new(
+            Registry::default(),
+            Arc::new(loader),
+            store,
+            snapshot_dir,
+            tenants,
+            audit,
+        );
+        Ok(Core {
+            config: Arc::new(config),
+            manager,
+            auth,
+        })
+    }
+
+    /// The snapshot first (what was registered at runtime), then `models` from the config;
+    /// a start-up model the snapshot already restored is not loaded twice.
+    pub async fn start(&self) -> Result<(), Error> {
+        let config = &self.config;
+        if config.snapshot
+            && let Some(snapshot) = Snapshot::read(&config.state_dir).map_err(Error::Setup)?
+        {
+            let n = snapshot.models.len();
+            let restored = self.manager.restore(snapshot).await;
+            tracing::info!(restored, of = n, "snapshot restored");
+        }
+        for spec in expand_models(config)? {
+            let (name, file) = match spec.split_once('=') {
+                Some((n, f)) => (Some(n.to_owned()), f.to_owned()),
+                None => (None, spec.clone()),
+            };
+            let fail = |e: Error| Error::StartupModel {
+                spec: spec.clone(),
+                message: e.to_string(),
+            };
+            let archive = self.manager.store().resolve(&file).await.map_err(fail)?;
+            let req = LoadRequest {
+                archive,
+                url: file.clone(),
+                name,
+                loaded_at_startup: true,
+                ..LoadRequest::default()
+            };
+            match self.manager.load_and_register(req).await {
+                Ok(m) => {
+                    tracing::info!(model = %m.key, version = %m.version, "loaded at start")
+                }
+                Err(Error::VersionExists { .. }) => {
+                    tracing::info!(%spec, "already restored from the snapshot")
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains every model's queue (graceful shutdown, once the edges stopped accepting).
+    pub async fn shutdown(&self) {
+        self.manager.shutdown().await;
+    }
+}
+
+/// `all` means every `.mar` in the model store, sorted.
+fn expand_models(config: &ServerConfig) -> Result<Vec<String>, Error> {
+    if !config.models.iter().any(|m| m == "all") {
+        return Ok(config.models.clone());
+    }
+    let all = |message: String| Error::StartupModel {
+        spec: "all".into(),
+        message,
+    };
+    let store = config
+        .model_store
+        .as_ref()
+        .ok_or_else(|| all("--models all needs --model-store DIR".into()))?;
+    let mut names: Vec<String> = std::fs::read_dir(store)
+        .map_err(|e| all(format!("{}: {e}", store.display())))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".mar"))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Auth from the config: `tokens` makes (or reads) the admin token; a TorchServe key file
+/// is read as is.
+fn build_auth(config: &ServerConfig, tenants: Arc<Tenants>) -> Result<Auth, Error> {
+    let mut auth = Auth::off();
+    auth.tenants = tenants;
+    auth.metrics_need_token = config.metrics_auth;
+    match config.auth.as_str() {
+        "none" => {}
+        "tokens" => {
+            let sha = tenancy::admin_token(&config.state_dir).map_err(Error::Setup)?;
+            auth.admin_sha256 = Some(sha);
+        }
+        other => {
+            return Err(Error::Setup(format!(
+                "auth = {other:?}: use \"none\" or \"tokens\""
+            )));
+        }
+    }
+    if let Some(path) = &config.key_file {
+        let bad = |e: String| Error::Setup(format!("key_file {}: {e}", path.display()));
+        let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let keys: KeyFile = serde_json::from_slice(&text).map_err(|e| {
+            bad(format!(
+                "not TorchServe's key file ({e}); it needs management.key and inference.key"
+            ))
+        })?;
+        auth.keys = Some(keys);
+    }
+    Ok(auth)
+}

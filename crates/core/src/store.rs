@@ -1,0 +1,202 @@
+//! Where registered archives come from, and where the server keeps them: a file in the
+//! operator's model store (read-only to the server), an archive uploaded in the request
+//! body, or an `http://` URL under a prefix the operator allowed. Uploaded and fetched
+//! archives are kept, content-addressed, under `<state dir>/archives/` so a restart can load
+//! them again; the model store is never written. Fetching is the [`Fetcher`] seam's (the
+//! HTTP crate implements it with hyper), so this crate speaks no protocol.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::Error;
+
+/// An archive's bytes as they arrive; an `Err` is the transport's reason.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// No bytes (a registration that names its archive reads no upload).
+pub fn no_bytes() -> ByteStream {
+    Box::pin(futures_util::stream::empty())
+}
+
+/// The seam to whatever fetches archives from allowed URLs.
+#[async_trait::async_trait]
+pub trait Fetcher: Send + Sync {
+    /// The body of `url`, or why not: [`Error::InvalidUrl`], [`Error::UnsupportedUrlScheme`]
+    /// or [`Error::DownloadFailed`].
+    async fn get(&self, url: &str) -> Result<ByteStream, Error>;
+}
+
+/// The archive sources this server accepts.
+#[derive(Clone)]
+pub struct ArchiveStore {
+    pub model_store: Option<PathBuf>,
+    /// `<state dir>/archives`.
+    pub kept: PathBuf,
+    /// URL prefixes registrations may fetch from; empty: no remote fetch at all.
+    pub allowed_urls: Vec<String>,
+    /// Largest archive accepted by upload or fetch.
+    pub max_bytes: u64,
+    /// `None`: URL registrations are refused even under an allowed prefix.
+    pub fetcher: Option<Arc<dyn Fetcher>>,
+}
+
+impl ArchiveStore {
+    /// An archive named by `url`: a model-store file name or an allowed URL.
+    pub async fn resolve(&self, url: &str) -> Result<PathBuf, Error> {
+        if url.contains("://") {
+            return self.fetch(url).await;
+        }
+        let Some(store) = &self.model_store else {
+            return Err(Error::ModelStoreNotConfigured(url.to_owned()));
+        };
+        let plain = !url.is_empty()
+            && !url.contains('/')
+            && !url.contains('\\')
+            && url != "."
+            && url != "..";
+        if !plain {
+            return Err(Error::InvalidArchiveName(url.to_owned()));
+        }
+        let path = store.join(url);
+        if !path.is_file() {
+            return Err(Error::ArchiveNotFound {
+                store: store.display().to_string(),
+                name: url.to_owned(),
+            });
+        }
+        Ok(path)
+    }
+
+    /// Streams an uploaded archive to `kept/<sha256>.mar`, refusing it past `max_bytes`.
+    /// `quota`: the tenant's `max_archive_bytes`, when lower than the server's limit.
+    pub async fn keep_upload(
+        &self,
+        body: ByteStream,
+        quota: Option<u64>,
+    ) -> Result<(PathBuf, String), Error> {
+        let limit = match quota {
+            Some(q) if q < self.max_bytes => Limit::Quota(q),
+            _ => Limit::Server(self.max_bytes),
+        };
+        self.keep(body, limit, Error::UploadFailed).await
+    }
+
+    async fn fetch(&self, url: &str) -> Result<PathBuf, Error> {
+        if !self
+            .allowed_urls
+            .iter()
+            .any(|prefix| url.starts_with(prefix.as_str()))
+        {
+            return Err(Error::UrlNotAllowed(url.to_owned()));
+        }
+        let Some(fetcher) = &self.fetcher else {
+            return Err(Error::UnsupportedUrlScheme(url.to_owned()));
+        };
+        let body = fetcher.get(url).await?;
+        let failed = |reason| Error::DownloadFailed {
+            url: url.to_owned(),
+            reason,
+        };
+        Ok(self.keep(body, Limit::Server(self.max_bytes), failed).await?.0)
+    }
+
+    async fn keep(
+        &self,
+        mut body: ByteStream,
+        limit: Limit,
+        broken: impl Fn(String) -> Error,
+    ) -> Result<(PathBuf, String), Error> {
+        let mut sink = Sink::create(&self.kept).await?;
+        while let Some(chunk) = body.next().await {
+            sink.write(&chunk.map_err(&broken)?, limit).await?;
+        }
+        sink.finish(&self.kept).await
+    }
+}
+
+/// Which limit an archive's size is held to: the server's (413) or a tenant's quota (429).
+#[derive(Clone, Copy)]
+enum Limit {
+    Server(u64),
+    Quota(u64),
+}
+
+/// A temporary file being filled and hashed, renamed to its hash when complete.
+struct Sink {
+    file: tokio::fs::File,
+    tmp: PathBuf,
+    hash: Sha256,
+    len: u64,
+}
+
+impl Sink {
+    async fn create(dir: &Path) -> Result<Sink, Error> {
+        let io = |e: std::io::Error| {
+            Error::ArchiveStore(format!(
+                "cannot write to {}: {e}; check --state-dir",
+                dir.display()
+            ))
+        };
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        let tmp = dir.join(format!(".upload-{}-{}", std::process::id(), unique()));
+        let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        Ok(Sink {
+            file,
+            tmp,
+            hash: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    async fn write(&mut self, chunk: &[u8], limit: Limit) -> Result<(), Error> {
+        self.len += chunk.len() as u64;
+        if let Limit::Quota(q) = limit
+            && self.len > q
+        {
+            let what = format!("the archive is over {q} bytes");
+            return Err(Error::quota("max_archive_bytes", q, what));
+        }
+        if let Limit::Server(max) = limit
+            && self.len > max
+        {
+            return Err(Error::UploadTooLarge(max));
+        }
+        self.hash.update(chunk);
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(|e| Error::ArchiveStore(format!("writing the archive failed: {e}")))
+    }
+
+    async fn finish(self, dir: &Path) -> Result<(PathBuf, String), Error> {
+        let io = |e: std::io::Error| Error::ArchiveStore(format!("keeping the archive failed: {e}"));
+        if self.len == 0 {
+            return Err(Error::MissingArchive);
+        }
+        self.file.sync_all().await.map_err(io)?;
+        let sha = hex::encode(self.hash.clone().finalize());
+        let path = dir.join(format!("{sha}.mar"));
+        tokio::fs::rename(&self.tmp, &path).await.map_err(io)?;
+        crate::snapshot::sync_dir(dir);
+        Ok((path, sha))
+    }
+}
+
+impl Drop for Sink {
+    /// A refused or failed upload leaves nothing behind (after `finish` the name is gone).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Relaxed)
+}

@@ -1,0 +1,106 @@
+//! Who is calling: a bearer token (from an HTTP header or gRPC metadata; the edges only
+//! extract it) becomes a [`Principal`]. Modes: off (no tokens; the single-tenant default
+//! on loopback), tokens (tenants' tokens and the admin token), and TorchServe's
+//! `key_file.json` (its inference and management keys), which may be combined with tenants.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::{Principal, Tenants, store::hash};
+use crate::Error;
+
+/// Which API a request arrived on: keys and the metrics exemption depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Inference,
+    Management,
+    Metrics,
+}
+
+/// TorchServe's `key_file.json`: `{"management": {"key": …}, "inference": {"key": …},
+/// "API": {"key": …}}` (other fields, such as expiration times, are ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyFile {
+    pub management: Key,
+    pub inference: Key,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Key {
+    pub key: String,
+}
+
+/// The authentication settings and stores, shared by every listener.
+#[derive(Clone)]
+pub struct Auth {
+    pub tenants: Arc<Tenants>,
+    /// sha256 of the admin token; `None` with `keys` also `None`: auth is off.
+    pub admin_sha256: Option<String>,
+    pub keys: Option<KeyFile>,
+    /// Whether /metrics needs a token when auth is on.
+    pub metrics_need_token: bool,
+}
+
+impl Auth {
+    pub fn off() -> Auth {
+        Auth {
+            tenants: Arc::new(Tenants::open(None).expect("an in-memory store")),
+            admin_sha256: None,
+            keys: None,
+            metrics_need_token: false,
+        }
+    }
+
+    fn is_on(&self) -> bool {
+        self.admin_sha256.is_some() || self.keys.is_some()
+    }
+
+    /// The principal for `token` on `api` (an admin may act for the tenant named by
+    /// `acting_for`), or why not.
+    pub fn principal(
+        &self,
+        api: Api,
+        token: Option<&str>,
+        acting_for: Option<&str>,
+    ) -> Result<Principal, Error> {
+        if !self.is_on() {
+            return Ok(Principal::Open);
+        }
+        let Some(token) = token else {
+            if api == Api::Metrics && !self.metrics_need_token {
+                return Ok(Principal::Open);
+            }
+            return Err(Error::Unauthorized(
+                "this server requires a token: send `Authorization: Bearer <token>`",
+            ));
+        };
+        let digest = hash(token);
+        if self.admin_sha256.as_deref() == Some(digest.as_str()) {
+            let acting_for = match acting_for {
+                None => None,
+                Some(name) => Some(
+                    self.tenants
+                        .get(name)
+                        .ok_or_else(|| Error::ActingForUnknownTenant(name.to_owned()))?,
+                ),
+            };
+            return Ok(Principal::Admin { acting_for });
+        }
+        if let Some(keys) = &self.keys {
+            let key = match api {
+                Api::Inference => &keys.inference.key,
+                Api::Management | Api::Metrics => &keys.management.key,
+            };
+            if hash(key) == digest {
+                return Ok(Principal::Admin { acting_for: None });
+            }
+        }
+        match self.tenants.authenticate(token) {
+            Some(tenant) => Ok(Principal::Tenant(tenant)),
+            None => Err(Error::Unauthorized(
+                "the token is not valid here (unknown, revoked, or for another API); ask the operator for a token",
+            )),
+        }
+    }
+}

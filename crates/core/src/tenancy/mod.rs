@@ -1,0 +1,209 @@
+//! Multi-tenancy: tenants with tokens and quotas (`store.rs`), and who a request is
+//! (`Principal`), decided from its bearer token. A tenant's models live in its own
+//! namespace: the registry key of tenant `a`'s model `resnet` is `a/resnet`, so two tenants
+//! may both own `resnet` and TorchServe's paths stay as they are.
+
+mod audit;
+mod auth;
+mod store;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, ModelKey};
+
+pub use audit::Audit;
+pub use auth::{Api, Auth, KeyFile};
+pub use store::Tenant;
+pub use store::{TenantRecord, Tenants, TokenRecord};
+
+/// How long a request over its tenant's in-flight quota waits before its 429.
+pub const OVER_QUOTA_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// A tenant's limits. Exceeding one is a quota error naming it and its limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quotas {
+    pub max_models: usize,
+    pub max_archive_bytes: u64,
+    pub max_handler_memory_mib: usize,
+    pub max_handler_deadline_ms: u64,
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            max_models: 10,
+            max_archive_bytes: 512 << 20,
+            max_handler_memory_mib: 256,
+            max_handler_deadline_ms: 2000,
+            max_concurrent_requests: 16,
+        }
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// Auth is off: one shared namespace, everything allowed (the single-tenant default).
+    Open,
+    /// The operator: manages tenants, and acts in a tenant's namespace when the request
+    /// names it (`x-ferroserve-tenant`), else in the shared one.
+    Admin {
+        acting_for: Option<Arc<Tenant>>,
+    },
+    Tenant(Arc<Tenant>),
+}
+
+impl Principal {
+    /// The tenant whose namespace and quotas apply, if any.
+    pub fn tenant(&self) -> Option<&Arc<Tenant>> {
+        match self {
+            Principal::Open | Principal::Admin { acting_for: None } => None,
+            Principal::Admin {
+                acting_for: Some(t),
+            }
+            | Principal::Tenant(t) => Some(t),
+        }
+    }
+
+    /// The registry key of `name` in this principal's namespace.
+    pub fn qualify(&self, name: &str) -> ModelKey {
+        ModelKey::new(self.tenant().map(|t| t.name.as_str()), name)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::Open | Principal::Admin { .. })
+    }
+
+    /// Tenant management is the operator's, in no tenant's namespace.
+    pub fn require_admin(&self) -> Result<(), Error> {
+        match self {
+            Principal::Tenant(_)
+            | Principal::Admin {
+                acting_for: Some(_),
+            } => Err(Error::Forbidden(
+                "managing tenants needs the admin token (without x-ferroserve-tenant)",
+            )),
+            Principal::Open | Principal::Admin { acting_for: None } => Ok(()),
+        }
+    }
+
+    /// For the audit log.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Open => "anonymous (auth off)".into(),
+            Principal::Admin { acting_for: None } => "admin".into(),
+            Principal::Admin {
+                acting_for: Some(t),
+            } => format!("admin for tenant {}", t.name),
+            Principal::Tenant(t) => format!("tenant {}", t.name),
+        }
+    }
+
+    /// Holds one of the tenant's concurrent-request permits for as long as the request
+    /// runs; a quota error naming it when all are taken. The refusal is held back for
+    /// [`OVER_QUOTA_DELAY`] first: a flood that ignores `Retry-After` then costs the server
+    /// a sleeping task per connection instead of the CPU its rejections would take from
+    /// other tenants (measured in docs/benchmarks.md, "Noisy neighbour").
+    pub async fn admit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+        let Some(t) = self.tenant() else {
+            return Ok(None);
+        };
+        match t.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => {
+                tokio::time::sleep(OVER_QUOTA_DELAY).await;
+                let limit = t.quotas.max_concurrent_requests as u64;
+                let what = format!("tenant {} has {limit} requests in flight", t.name);
+                Err(Error::quota("max_concurrent_requests", limit, what))
+            }
+        }
+    }
+}
+
+/// The admin token's sha256, from `<state_dir>/admin.token`; made (mode 0600) and its path
+/// logged when missing, so the operator reads it from the file, never from a log.
+pub fn admin_token(state_dir: &std::path::Path) -> Result<String, String> {
+    let path = state_dir.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) => Ok(store::hash(token.trim())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(state_dir)
+                .map_err(|e| format!("{}: {e}", state_dir.display()))?;
+            let token = store::new_secret();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            file.write_all(token.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            tracing::warn!(path = %path.display(), "created the admin token; it is in this file (mode 0600)");
+            Ok(store::hash(&token))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_kept_as_hashes_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = Tenants::open(Some(dir.path().into())).unwrap();
+        let (record, token) = tenants.create("acme", Quotas::default()).unwrap();
+        assert!(token.starts_with("fs_") && token.len() == 67, "{token}");
+        let on_disk = std::fs::read_to_string(dir.path().join("tenants.json")).unwrap();
+        assert!(!on_disk.contains(&token), "the secret is never written");
+        assert!(on_disk.contains(&record.tokens[0].sha256));
+
+        let reopened = Tenants::open(Some(dir.path().into())).unwrap();
+        assert_eq!(reopened.authenticate(&token).unwrap().name, "acme");
+        assert!(reopened.authenticate("fs_wrong").is_none());
+
+        let (second, token2) = reopened.issue_token("acme").unwrap();
+        reopened.revoke("acme", &record.tokens[0].id).unwrap();
+        assert!(reopened.authenticate(&token).is_none(), "revoked");
+        assert_eq!(reopened.authenticate(&token2).unwrap().name, "acme");
+        assert_eq!(reopened.list()[0].tokens, vec![second]);
+    }
+
+    #[test]
+    fn names_are_checked_and_unique() {
+        let tenants = Tenants::open(None).unwrap();
+        assert_eq!(
+            tenants.create("a/b", Quotas::default()).unwrap_err().kind(),
+            "InvalidTenantName"
+        );
+        tenants.create("a", Quotas::default()).unwrap();
+        assert_eq!(
+            tenants.create("a", Quotas::default()).unwrap_err().class(),
+            crate::Class::Conflict
+        );
+        let (_, token) = tenants.issue_token("a").unwrap();
+        tenants.remove("a").unwrap();
+        assert!(
+            tenants.authenticate(&token).is_none(),
+            "a removed tenant's tokens die with it"
+        );
+    }
+
+    #[test]
+    fn namespaces_keep_tenants_apart() {
+        let tenants = Tenants::open(None).unwrap();
+        tenants.create("a", Quotas::default()).unwrap();
+        let a = Principal::Tenant(tenants.get("a").unwrap());
+        assert_eq!(a.qualify("resnet").to_string(), "a/resnet");
+        assert_eq!(Principal::Open.qualify("resnet"), ModelKey::shared("resnet"));
+        assert!(!a.is_admin());
+        assert_eq!(a.require_admin().unwrap_err().kind(), "Forbidden");
+    }
+}

@@ -1,0 +1,233 @@
+//! Tenants and their tokens. A token is shown once, at creation; only its sha256 is kept
+//! (in memory and in `<state>/tenants.json`, written atomically like the snapshot), so a
+//! leaked state directory does not leak credentials. Tokens are 32 random bytes, hex, with
+//! a `fs_` prefix so secret scanners can recognise them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::Quotas;
+use crate::Error;
+
+pub const FILE_NAME: &str = "tenants.json";
+
+/// A token as stored: an id to revoke it by, and the hash of the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRecord {
+    pub id: String,
+    pub sha256: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRecord {
+    pub name: String,
+    pub quotas: Quotas,
+    pub tokens: Vec<TokenRecord>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    version: u32,
+    tenants: Vec<TenantRecord>,
+}
+
+/// A tenant as the request path sees it: its quotas and its in-flight counter.
+#[derive(Debug)]
+pub struct Tenant {
+    pub name: String,
+    pub quotas: Quotas,
+    /// Permits for `quotas.max_concurrent_requests`.
+    pub in_flight: Arc<Semaphore>,
+}
+
+#[derive(Default)]
+struct State {
+    records: BTreeMap<String, TenantRecord>,
+    live: BTreeMap<String, Arc<Tenant>>,
+    /// Token hash → tenant name.
+    by_hash: BTreeMap<String, String>,
+}
+
+/// Every tenant, persisted when a directory is given.
+pub struct Tenants {
+    state: RwLock<State>,
+    dir: Option<PathBuf>,
+}
+
+impl Tenants {
+    /// Loads `dir/tenants.json` when it exists.
+    pub fn open(dir: Option<PathBuf>) -> Result<Tenants, String> {
+        let tenants = Tenants {
+            state: RwLock::new(State::default()),
+            dir,
+        };
+        if let Some(dir) = &tenants.dir {
+            let path = dir.join(FILE_NAME);
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let file: File = serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("{} is not a tenants file ({e})", path.display()))?;
+                    let mut state = tenants.state.write().unwrap();
+                    for record in file.tenants {
+                        state.insert(record);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            }
+        }
+        Ok(tenants)
+    }
+
+    /// Creates a tenant and its first token, returned in clear this once.
+    pub fn create(&self, name: &str, quotas: Quotas) -> Result<(TenantRecord, String), Error> {
+        check_name(name)?;
+        let mut state = self.state.write().unwrap();
+        if state.records.contains_key(name) {
+            return Err(Error::TenantExists(name.to_owned()));
+        }
+        let (record, token) = new_token();
+        state.insert(TenantRecord {
+            name: name.into(),
+            quotas,
+            tokens: vec![record],
+        });
+        self.save(&state)?;
+        Ok((state.records[name].clone(), token))
+    }
+
+    pub fn remove(&self, name: &str) -> Result<TenantRecord, Error> {
+        let mut state = self.state.write().unwrap();
+        let record = state.records.remove(name).ok_or_else(|| not_found(name))?;
+        state.live.remove(name);
+        state.by_hash.retain(|_, t| t != name);
+        self.save(&state)?;
+        Ok(record)
+    }
+
+    pub fn list(&self) -> Vec<TenantRecord> {
+        self.state
+            .read()
+            .unwrap()
+            .records
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Tenant>> {
+        self.state.read().unwrap().live.get(name).cloned()
+    }
+
+    /// Another token for `name` (rotation): returned in clear this once.
+    pub fn issue_token(&self, name: &str) -> Result<(TokenRecord, String), Error> {
+        let mut state = self.state.write().unwrap();
+        let record = state.records.get_mut(name).ok_or_else(|| not_found(name))?;
+        let (token_record, token) = new_token();
+        record.tokens.push(token_record.clone());
+        state
+            .by_hash
+            .insert(token_record.sha256.clone(), name.into());
+        self.save(&state)?;
+        Ok((token_record, token))
+    }
+
+    pub fn revoke(&self, name: &str, id: &str) -> Result<(), Error> {
+        let mut state = self.state.write().unwrap();
+        let record = state.records.get_mut(name).ok_or_else(|| not_found(name))?;
+        let i = record
+            .tokens
+            .iter()
+            .position(|t| t.id == id)
+            .ok_or_else(|| Error::TokenNotFound {
+                tenant: name.to_owned(),
+                id: id.to_owned(),
+            })?;
+        let gone = record.tokens.remove(i);
+        state.by_hash.remove(&gone.sha256);
+        self.save(&state)?;
+        Ok(())
+    }
+
+    /// The tenant a bearer token belongs to.
+    pub fn authenticate(&self, token: &str) -> Option<Arc<Tenant>> {
+        let state = self.state.read().unwrap();
+        let name = state.by_hash.get(&hash(token))?;
+        state.live.get(name).cloned()
+    }
+
+    fn save(&self, state: &State) -> Result<(), Error> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let file = File {
+            version: 1,
+            tenants: state.records.values().cloned().collect(),
+        };
+        crate::snapshot::write_atomically(
+            dir,
+            FILE_NAME,
+            &serde_json::to_vec_pretty(&file).expect("serializable"),
+        )
+    }
+}
+
+impl State {
+    fn insert(&mut self, record: TenantRecord) {
+        for t in &record.tokens {
+            self.by_hash.insert(t.sha256.clone(), record.name.clone());
+        }
+        let tenant = Tenant {
+            name: record.name.clone(),
+            quotas: record.quotas.clone(),
+            in_flight: Arc::new(Semaphore::new(record.quotas.max_concurrent_requests)),
+        };
+        self.live.insert(record.name.clone(), Arc::new(tenant));
+        self.records.insert(record.name.clone(), record);
+    }
+}
+
+pub(crate) fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// 32 random bytes from the OS, hex, prefixed `fs_`.
+pub(crate) fn new_secret() -> String {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).expect("the OS random source");
+    format!("fs_{}", hex::encode(secret))
+}
+
+fn new_token() -> (TokenRecord, String) {
+    let token = new_secret();
+    let record = TokenRecord {
+        id: hex::encode(&Sha256::digest(token.as_bytes())[..4]),
+        sha256: hash(&token),
+        created: crate::rfc3339(std::time::SystemTime::now()),
+    };
+    (record, token)
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidTenantName(name.to_owned()))
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::TenantNotFound(name.to_owned())
+}

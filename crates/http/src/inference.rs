@@ -1,0 +1,144 @@
+//! The inference API (TorchServe's port 8080): `GET /ping` and
+//! `POST /predictions/{model}[/{version}]` with a raw body or a multipart form (TorchServe's
+//! `data` or `body` field). KServe v2 routes are in `kserve.rs`.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ferroserve_sandbox::HandlerRequest;
+
+use ferroserve_core::Registry;
+use serde::Deserialize;
+
+use crate::{ApiError, Caller, Edge};
+
+pub fn router(registry: Registry) -> Router {
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/predictions/{model}", post(predict))
+        .route("/predictions/{model}/{version}", post(predict))
+        .fallback(unknown_route)
+        .with_state(registry)
+}
+
+/// `{model}` and, on the versioned routes, `{version}`.
+#[derive(Deserialize)]
+pub(crate) struct Target {
+    pub model: String,
+    pub version: Option<String>,
+}
+
+/// Healthy when every model has at least its minimum of workers running (TorchServe
+/// answers 500 otherwise, which load balancers read as not ready).
+async fn ping(State(registry): State<Registry>) -> Response {
+    let sick: Vec<String> = registry
+        .all()
+        .into_iter()
+        .filter(|(m, _)| !m.is_healthy())
+        .map(|(m, _)| format!("{}:{}", m.key, m.version))
+        .collect();
+    if sick.is_empty() {
+        axum::Json(serde_json::json!({ "status": "Healthy" })).into_response()
+    } else {
+        let body = serde_json::json!({ "status": "Unhealthy", "modelsBelowMinWorkers": sick });
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    }
+}
+
+async fn predict(
+    State(registry): State<Registry>,
+    Caller(caller): Caller,
+    Path(target): Path<Target>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let model = registry.get(&caller.qualify(&target.model), target.version.as_deref())?;
+    // Held until the response is built: the tenant's in-flight quota.
+    let _permit = caller.admit().await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (body, content_type) = match content_type {
+        Some(ct) if ct.starts_with("multipart/form-data") => form_payload(&ct, body).await?,
+        other => (body, other),
+    };
+    let request = HandlerRequest {
+        body,
+        content_type,
+        headers: handler_headers(&headers),
+        parameters: query,
+    };
+    let response = model.pipeline.infer(request).await?;
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, response.content_type)],
+        response.body,
+    )
+        .into_response())
+}
+
+/// The payload of a multipart form: the field named `data` or `body` (TorchServe's names),
+/// else the only field. Its own content type, if it has one, is what the handler sees.
+async fn form_payload(
+    content_type: &str,
+    body: Bytes,
+) -> Result<(Bytes, Option<String>), ApiError> {
+    let bad = |message: String| ApiError::from(Edge::BadMultipart(message));
+    let request = Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .expect("a valid request");
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| bad(format!("{e}; send multipart/form-data with a boundary")))?;
+    let mut fields = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("unreadable multipart form: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let ct = field.content_type().map(str::to_owned);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("unreadable form field {name:?}: {e}")))?;
+        fields.push((name, ct, bytes));
+    }
+    let pick = match fields
+        .iter()
+        .position(|(n, _, _)| n == "data" || n == "body")
+    {
+        Some(i) => i,
+        None if fields.len() == 1 => 0,
+        None => {
+            let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
+            return Err(bad(format!(
+                "the form has fields {names:?}; put the input in a field named \"data\" (or \"body\")"
+            )));
+        }
+    };
+    let (_, ct, bytes) = fields.swap_remove(pick);
+    Ok((bytes, ct))
+}
+
+/// Headers a handler may see: lower-cased names, never credentials.
+fn handler_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| *name != header::AUTHORIZATION && *name != header::COOKIE)
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+pub(crate) async fn unknown_route() -> Edge {
+    Edge::UnknownRoute
+}

@@ -1,0 +1,388 @@
+//! KServe v2 JSON tensors ⇄ [`Tensor`]: datatype names, flat or nested `data`, splitting a
+//! request's batch into samples and stacking the samples' outputs back into one batch.
+
+use bytes::BytesMut;
+use ferroserve_tensor::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{ApiError, Edge};
+
+/// Most samples (dim 0) in one request: each becomes a queued request and a task, so an
+/// unbounded count (shape `[1e9, 0]` is a few bytes of JSON) would cost unbounded memory.
+pub(super) const MAX_SAMPLES: u64 = 1024;
+
+/// One input tensor of an inference request.
+#[derive(Deserialize)]
+pub(super) struct WireTensor {
+    name: String,
+    shape: Vec<u64>,
+    datatype: String,
+    data: Value,
+}
+
+/// One output tensor of an inference response. `data` is typed (not a JSON value) so f32
+/// values print in their shortest f32 form (0.1, not 0.10000000149011612).
+#[derive(Serialize)]
+pub(super) struct WireOutput {
+    name: String,
+    datatype: &'static str,
+    shape: Vec<u64>,
+    data: Data,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    Bool(Vec<bool>),
+}
+
+const V2_NAMES: [(DType, &str); 9] = [
+    (DType::F32, "FP32"),
+    (DType::F64, "FP64"),
+    (DType::F16, "FP16"),
+    (DType::BF16, "BF16"),
+    (DType::I64, "INT64"),
+    (DType::I32, "INT32"),
+    (DType::I8, "INT8"),
+    (DType::U8, "UINT8"),
+    (DType::Bool, "BOOL"),
+];
+
+pub(super) fn bad_request(message: String) -> ApiError {
+    ApiError::from(Edge::InvalidInference(message))
+}
+
+fn v2_name(dtype: DType) -> &'static str {
+    V2_NAMES
+        .iter()
+        .find(|(d, _)| *d == dtype)
+        .map_or("UNKNOWN", |(_, n)| n)
+}
+
+/// The archive config's dtype names (`float32`, checked when the archive was read) in v2
+/// spelling.
+pub(super) fn archive_dtype_name(name: &str) -> &str {
+    match name {
+        "float32" => "FP32",
+        "float16" => "FP16",
+        "bfloat16" => "BF16",
+        "float64" => "FP64",
+        "int64" => "INT64",
+        "int32" => "INT32",
+        "int16" => "INT16",
+        "int8" => "INT8",
+        "uint8" => "UINT8",
+        "bool" => "BOOL",
+        other => other,
+    }
+}
+
+/// A request input as a tensor, checking datatype, element count and each value's range.
+pub(super) fn decode(wire: &WireTensor) -> Result<Tensor, ApiError> {
+    let name = &wire.name;
+    let Some(&(dtype, _)) = V2_NAMES.iter().find(|(_, n)| *n == wire.datatype) else {
+        let known: Vec<&str> = V2_NAMES.iter().map(|(_, n)| *n).collect();
+        return Err(bad_request(format!(
+            "input `{name}`: unsupported datatype {}; send numeric tensors ({})",
+            wire.datatype,
+            known.join(", ")
+        )));
+    };
+    let mut values = Vec::new();
+    flatten(&wire.data, &mut values);
+    let expected = wire.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    if expected != Some(values.len() as u64) {
+        return Err(bad_request(format!(
+            "input `{name}`: shape {:?} needs {} elements but `data` has {}",
+            wire.shape,
+            expected.map_or_else(|| "too many".to_string(), |e| e.to_string()),
+            values.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(values.len() * dtype.size());
+    for (i, v) in values.iter().enumerate() {
+        push(&mut bytes, dtype, v).ok_or_else(|| {
+            bad_request(format!(
+                "input `{name}`: element {i} ({v}) is not a valid {} value",
+                wire.datatype
+            ))
+        })?;
+    }
+    Tensor::new(name.clone(), dtype, wire.shape.clone(), bytes)
+        .map_err(|e| bad_request(e.to_string()))
+}
+
+/// Nested arrays in row-major order; serde_json's nesting limit (128) bounds the recursion.
+fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        other => out.push(other),
+    }
+}
+
+/// Appends `v` as little-endian `dtype`, or `None` when it is not such a value. JSON has
+/// no infinities, so a float that becomes infinite was out of the type's range.
+fn push(out: &mut Vec<u8>, dtype: DType, v: &Value) -> Option<()> {
+    let finite = |x: f32| x.is_finite().then_some(x);
+    match dtype {
+        DType::F32 => out.extend(finite(v.as_f64()? as f32)?.to_le_bytes()),
+        DType::F64 => out.extend(v.as_f64()?.to_le_bytes()),
+        DType::F16 => {
+            let x = half::f16::from_f64(v.as_f64()?);
+            finite(x.to_f32())?;
+            out.extend(x.to_le_bytes());
+        }
+        DType::BF16 => {
+            let x = half::bf16::from_f64(v.as_f64()?);
+            finite(x.to_f32())?;
+            out.extend(x.to_le_bytes());
+        }
+        DType::I64 => out.extend(v.as_i64()?.to_le_bytes()),
+        DType::I32 => out.extend(i32::try_from(v.as_i64()?).ok()?.to_le_bytes()),
+        DType::I8 => out.extend(i8::try_from(v.as_i64()?).ok()?.to_le_bytes()),
+        DType::U8 => out.push(u8::try_from(v.as_u64()?).ok()?),
+        DType::Bool => out.push(u8::from(v.as_bool()?)),
+    }
+    Some(())
+}
+
+/// Splits every input along dim 0 into per-sample tensors without it (the batcher adds the
+/// batch dimension back): `samples[i][j]` is input `j` of sample `i`.
+pub(super) fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, ApiError> {
+    let first = inputs
+        .first()
+        .ok_or_else(|| bad_request("the request has no inputs; send at least one".into()))?;
+    let n = first.shape().first().copied().unwrap_or(0);
+    for t in &inputs {
+        if t.shape().contains(&0) || t.shape().is_empty() {
+            return Err(bad_request(format!(
+                "input `{}` has shape {:?}; dim 0 is the batch, and no dimension may be 0",
+                t.name(),
+                t.shape()
+            )));
+        }
+        if t.shape()[0] != n {
+            return Err(bad_request(format!(
+                "input `{}` has a batch (dim 0) of {} but input `{}` has {n}; every input \
+                 must have the same dim 0",
+                t.name(),
+                t.shape()[0],
+                first.name()
+            )));
+        }
+    }
+    if n > MAX_SAMPLES {
+        return Err(bad_request(format!(
+            "the batch (dim 0) is {n}; at most {MAX_SAMPLES} samples per request, split it"
+        )));
+    }
+    let n = n as usize;
+    let mut samples: Vec<Vec<Tensor>> = (0..n).map(|_| Vec::with_capacity(inputs.len())).collect();
+    for t in inputs {
+        let (name, dtype, shape, data) = t.into_parts();
+        let chunk = data.len() / n;
+        for (i, sample) in samples.iter_mut().enumerate() {
+            let part = data.slice(i * chunk..(i + 1) * chunk);
+            let tensor = Tensor::new(name.clone(), dtype, shape[1..].to_vec(), part)
+                .map_err(|e| bad_request(e.to_string()))?;
+            sample.push(tensor);
+        }
+    }
+    Ok(samples)
+}
+
+/// Stacks each output of the samples (all alike: the batcher split one batch, or several
+/// batches of one model) along a new dim 0.
+pub(super) fn stack_outputs(samples: Vec<Vec<Tensor>>) -> Result<Vec<Tensor>, ApiError> {
+    let bad = |m: String| ApiError::from(Edge::BadOutput(m));
+    let Some(head) = samples.first() else {
+        return Ok(Vec::new());
+    };
+    let mut stacked = Vec::with_capacity(head.len());
+    for (j, out) in head.iter().enumerate() {
+        let mut data = BytesMut::with_capacity(out.data().len() * samples.len());
+        for (i, sample) in samples.iter().enumerate() {
+            let alike = sample.len() == head.len()
+                && sample[j].name() == out.name()
+                && sample[j].dtype() == out.dtype()
+                && sample[j].shape() == out.shape();
+            if !alike {
+                return Err(bad(format!(
+                    "sample {i} of the batch got outputs unlike sample 0's \
+                     (`{}` {} {:?}), so they cannot be stacked",
+                    out.name(),
+                    out.dtype(),
+                    out.shape()
+                )));
+            }
+            data.extend_from_slice(sample[j].data());
+        }
+        let shape = std::iter::once(samples.len() as u64)
+            .chain(out.shape().iter().copied())
+            .collect();
+        let tensor = Tensor::new(out.name(), out.dtype(), shape, data.freeze())
+            .map_err(|e| bad(e.to_string()))?;
+        stacked.push(tensor);
+    }
+    Ok(stacked)
+}
+
+/// An output tensor as v2 JSON, `data` flat in row-major order.
+pub(super) fn encode(t: &Tensor) -> WireOutput {
+    let d = t.data();
+    let data = match t.dtype() {
+        DType::F32 => Data::F32(
+            d.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(le(c)))
+                .collect(),
+        ),
+        DType::F64 => Data::F64(
+            d.chunks_exact(8)
+                .map(|c| f64::from_le_bytes(le(c)))
+                .collect(),
+        ),
+        // Half floats print as the f32 of the same value, which parses back to it exactly.
+        DType::F16 => Data::F32(
+            d.chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes(le(c)).to_f32())
+                .collect(),
+        ),
+        DType::BF16 => Data::F32(
+            d.chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes(le(c)).to_f32())
+                .collect(),
+        ),
+        DType::I64 => Data::I64(
+            d.chunks_exact(8)
+                .map(|c| i64::from_le_bytes(le(c)))
+                .collect(),
+        ),
+        DType::I32 => Data::I32(
+            d.chunks_exact(4)
+                .map(|c| i32::from_le_bytes(le(c)))
+                .collect(),
+        ),
+        DType::I8 => Data::I8(d.iter().map(|&b| b as i8).collect()),
+        DType::U8 => Data::U8(d.to_vec()),
+        DType::Bool => Data::Bool(d.iter().map(|&b| b != 0).collect()),
+    };
+    WireOutput {
+        name: t.name().to_owned(),
+        datatype: v2_name(t.dtype()),
+        shape: t.shape().to_vec(),
+        data,
+    }
+}
+
+/// A chunk from `chunks_exact(N)` as `[u8; N]`.
+fn le<const N: usize>(chunk: &[u8]) -> [u8; N] {
+    chunk.try_into().expect("chunks_exact yields N bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn wire(datatype: &str, shape: Vec<u64>, data: Value) -> WireTensor {
+        WireTensor {
+            name: "t".into(),
+            shape,
+            datatype: datatype.into(),
+            data,
+        }
+    }
+
+    /// decode then encode, as the JSON a client would read back.
+    fn round_trip(datatype: &str, data: Value) -> Value {
+        let n = data.as_array().unwrap().len() as u64;
+        let tensor = decode(&wire(datatype, vec![n], data)).unwrap();
+        // Through text, as a client reads it: f32s print in their shortest form.
+        let text = serde_json::to_string(&encode(&tensor)).unwrap();
+        let out: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(out["datatype"], datatype);
+        out["data"].clone()
+    }
+
+    #[test]
+    fn every_datatype_round_trips() {
+        assert_eq!(round_trip("FP32", json!([0.1, -2])), json!([0.1, -2.0]));
+        assert_eq!(round_trip("FP64", json!([0.1, 1e300])), json!([0.1, 1e300]));
+        assert_eq!(
+            round_trip("FP16", json!([0.5, 65504])),
+            json!([0.5, 65504.0])
+        );
+        assert_eq!(round_trip("BF16", json!([1.5, -256])), json!([1.5, -256.0]));
+        assert_eq!(
+            round_trip("INT64", json!([i64::MIN, 7])),
+            json!([i64::MIN, 7])
+        );
+        assert_eq!(
+            round_trip("INT32", json!([-5, 2147483647])),
+            json!([-5, 2147483647])
+        );
+        assert_eq!(round_trip("INT8", json!([-128, 127])), json!([-128, 127]));
+        assert_eq!(round_trip("UINT8", json!([0, 255])), json!([0, 255]));
+        assert_eq!(
+            round_trip("BOOL", json!([true, false])),
+            json!([true, false])
+        );
+    }
+
+    #[test]
+    fn values_outside_the_datatype_are_refused() {
+        for (datatype, value) in [
+            ("INT8", json!(128)),
+            ("UINT8", json!(-1)),
+            ("INT32", json!(1.5)),
+            ("FP32", json!(1e39)),
+            ("FP16", json!(70000)),
+            ("BOOL", json!(1)),
+            ("FP32", json!("1")),
+        ] {
+            let err = decode(&wire(datatype, vec![1], json!([value]))).unwrap_err();
+            assert_eq!(err.code, 400, "{datatype} {value}");
+            assert!(err.message.contains("is not a valid"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn nested_data_is_row_major() {
+        let nested = decode(&wire("INT32", vec![2, 2], json!([[1, 2], [3, 4]]))).unwrap();
+        let flat = decode(&wire("INT32", vec![2, 2], json!([1, 2, 3, 4]))).unwrap();
+        assert_eq!(nested, flat);
+    }
+
+    #[test]
+    fn splits_along_dim_0_and_stacks_back() {
+        let x = decode(&wire("FP32", vec![3, 2], json!([1, 2, 3, 4, 5, 6]))).unwrap();
+        let samples = split_batch(vec![x.clone()]).unwrap();
+        assert_eq!(samples.len(), 3);
+        assert_eq!(samples[1][0].shape(), &[2]);
+        assert_eq!(samples[1][0].to_f32().unwrap(), vec![3.0, 4.0]);
+        assert_eq!(stack_outputs(samples).unwrap(), vec![x]);
+    }
+
+    #[test]
+    fn empty_or_huge_batches_are_refused() {
+        let zero = decode(&wire("FP32", vec![1_000_000_000, 0], json!([]))).unwrap();
+        assert_eq!(split_batch(vec![zero]).unwrap_err().code, 400);
+        let many = MAX_SAMPLES + 1;
+        let big = decode(&wire("UINT8", vec![many], json!(vec![0; many as usize]))).unwrap();
+        let err = split_batch(vec![big]).unwrap_err();
+        assert!(
+            err.message.contains("at most 1024 samples"),
+            "{}",
+            err.message
+        );
+        assert_eq!(split_batch(Vec::new()).unwrap_err().code, 400);
+    }
+}

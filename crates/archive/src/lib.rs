@@ -30,7 +30,7 @@ pub use extract::{extract_extra_files, extract_model_file};
 pub use limits::ReadLimits;
 pub use manifest::{MANIFEST_PATH, Manifest, ModelSection};
 pub use reader::{inspect_from, read_archive_from};
-pub use writer::{ArchiveFormat, WriteOptions, civil_utc, write_archive};
+pub use writer::{ArchiveFormat, WriteOptions, write_archive};
 
 /// Why a handler check refused a component: a stable kind (e.g. `HandlerWorldMismatch`)
 /// and a message for the uploader.

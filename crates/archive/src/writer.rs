@@ -51,28 +51,11 @@ fn read(p: &Path) -> Result<Vec<u8>, ArchiveError> {
 
 /// `dd/mm/YYYY HH:MM:SS` in UTC, the form torch-model-archiver writes to `createdOn`.
 fn created_on() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (y, m, d, hh, mm, ss) = civil_utc(secs);
-    format!("{d:02}/{m:02}/{y} {hh:02}:{mm:02}:{ss:02}")
-}
-
-/// Year, month, day, hours, minutes, seconds (UTC) of a Unix time, without a date crate:
-/// days-to-civil from Howard Hinnant's public-domain algorithm. Also used by the server for
-/// its RFC 3339 timestamps.
-pub fn civil_utc(unix_secs: u64) -> (i64, u64, u64, u64, u64, u64) {
-    let (days, rem) = (unix_secs / 86_400, unix_secs % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u64;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u64;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+    let format = time::format_description::parse("[day]/[month]/[year] [hour]:[minute]:[second]")
+        .expect("a valid format description");
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .expect("the current time formats")
 }
 
 /// Build the archive; returns its path (`<export>/<name>.mar` or `<export>/<name>/`).

@@ -225,3 +225,47 @@ fn tune_allocator() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn effective(file: &str, flags: &[&str]) -> anyhow::Result<ServerConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferroserve.toml");
+        std::fs::write(&path, file).unwrap();
+        let config = format!("--config={}", path.display());
+        let argv = ["ferroserve", config.as_str()].into_iter().chain(flags.iter().copied());
+        effective_config(&Cli::try_parse_from(argv)?.args)
+    }
+
+    /// One test, so no other test of this binary reads the environment while it changes.
+    #[test]
+    fn the_file_then_the_environment_then_flags() {
+        let file = "batch_size = 8\nmax_workers = 3\nmin_workers = 2";
+        // SAFETY: the only test in this binary that touches the environment.
+        unsafe { std::env::set_var("FERROSERVE_BATCH_SIZE", "4") };
+        unsafe { std::env::set_var("FERROSERVE_MAX_WORKERS", "5") };
+        let c = effective(file, &["--batch-size", "2"]).unwrap();
+        assert_eq!(c.batch_size, 2, "a flag beats the environment");
+        assert_eq!(c.max_workers, 5, "the environment beats the file");
+        assert_eq!(c.min_workers, 2, "the file beats the defaults");
+        assert_eq!(c.max_batch_delay_ms, ServerConfig::default().max_batch_delay_ms);
+        unsafe { std::env::set_var("FERROSERVE_BATCH_SIZE", "many") };
+        assert!(effective(file, &[]).is_err(), "a bad environment value is refused");
+        unsafe { std::env::remove_var("FERROSERVE_BATCH_SIZE") };
+        unsafe { std::env::remove_var("FERROSERVE_MAX_WORKERS") };
+        let e = effective("bach_size = 1", &[]).unwrap_err().to_string();
+        assert!(e.contains("bach_size"), "{e}");
+        let c = effective("", &["--no-snapshot"]).unwrap();
+        assert!(!c.snapshot);
+    }
+}

@@ -96,47 +96,89 @@ async fn every_listener_needs_a_token() {
     assert_eq!(open.call(On::Metrics, "GET", "/metrics", None, Body::empty()).await.status, 200);
 }
 
+const V2: &str = r#"{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}"#;
+
+/// Every cell that names a model: listener, method, path (`NAME` for the model), body.
+const CELLS: &[(On, &str, &str, &str)] = &[
+    (On::Inference, "POST", "/predictions/NAME", "[1]"),
+    (On::Inference, "POST", "/predictions/NAME/1.0", "[1]"),
+    (On::Inference, "POST", "/v2/models/NAME/infer", V2),
+    (On::Inference, "POST", "/v2/models/NAME/versions/1.0/infer", V2),
+    (On::Inference, "GET", "/v2/models/NAME", ""),
+    (On::Inference, "GET", "/v2/models/NAME/versions/1.0", ""),
+    (On::Inference, "GET", "/v2/models/NAME/ready", ""),
+    (On::Inference, "GET", "/v2/models/NAME/versions/1.0/ready", ""),
+    (On::Management, "GET", "/models/NAME", ""),
+    (On::Management, "GET", "/models/NAME/all", ""),
+    (On::Management, "GET", "/models/NAME/1.0", ""),
+    (On::Management, "PUT", "/models/NAME?min_worker=2", ""),
+    (On::Management, "PUT", "/models/NAME/1.0/set-default", ""),
+    (On::Management, "DELETE", "/models/NAME/1.0", ""),
+    (On::Management, "DELETE", "/models/NAME", ""),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_cannot_see_or_touch_each_others_models() {
+async fn tenants_cannot_reach_each_others_models_nor_tell_they_exist() {
     let t = TestApp::tokens();
     let (a, b) = (t.tenant("a", "{}").await, t.tenant("b", "{}").await);
     t.register(Some(&a), "echo.mar", "").await.ok();
     t.register(Some(&b), "echo.mar", "").await.ok();
-    t.register(Some(&b), "spin.mar", "").await.ok();
-    let p = t.predict(Some(&a), "echo", "[1]").await;
-    assert_eq!(p.ok()["outputs"]["output"], json!([2.0]));
-    // Another tenant's model answers exactly as a missing one.
-    let missing = t.predict(Some(&a), "nothing", "[1]").await.text;
-    let theirs = t.predict(Some(&a), "spin", "[1]").await;
-    theirs.error(404, "ModelNotFoundException");
-    assert_eq!(theirs.text.replace("spin", "nothing"), missing);
-    for (on, method, uri) in [
-        (On::Inference, "POST", "/predictions/spin/1.0"),
-        (On::Inference, "POST", "/v2/models/spin/infer"),
-        (On::Inference, "GET", "/v2/models/spin"),
-        (On::Inference, "GET", "/v2/models/spin/versions/1.0/ready"),
-        (On::Management, "GET", "/models/spin"),
-        (On::Management, "GET", "/models/spin/all"),
-        (On::Management, "PUT", "/models/spin?min_worker=2"),
-        (On::Management, "PUT", "/models/spin/1.0/set-default"),
-        (On::Management, "DELETE", "/models/spin"),
-    ] {
-        let answer = t.call(on, method, uri, Some(&a), "{}").await;
-        assert_eq!(answer.status.as_u16(), 404, "{method} {uri}: {}", answer.text);
+    t.register(Some(&b), "spin.mar", "&model_name=secret").await.ok();
+    let json_body = [JSON];
+    for (on, method, path, body) in CELLS {
+        let theirs = t.send(*on, method, &path.replace("NAME", "secret"), Some(&a), &json_body, *body).await;
+        let ghost = t.send(*on, method, &path.replace("NAME", "ghost"), Some(&a), &json_body, *body).await;
+        assert_eq!(theirs.status.as_u16(), 404, "{method} {path}: {}", theirs.text);
+        assert_eq!(
+            theirs.text,
+            ghost.text.replace("ghost", "secret"),
+            "{method} {path}: another tenant's model answers as a missing one"
+        );
+        let anonymous = t.send(*on, method, &path.replace("NAME", "secret"), None, &json_body, *body).await;
+        anonymous.error(401, "Unauthorized");
+        assert_eq!(anonymous.headers["www-authenticate"], "Bearer");
+        let forged = t.send(*on, method, &path.replace("NAME", "secret"), Some("fs_forged"), &json_body, *body).await;
+        forged.error(401, "Unauthorized");
+    }
+    // The admin, acting for b, reaches b's model on every read and inference cell (it is
+    // the spin fixture: its predictions stop at the handler deadline, 504).
+    let as_b = [("x-ferroserve-tenant", "b"), JSON];
+    for (on, method, path, body) in CELLS {
+        if *method != "GET" && !matches!(on, On::Inference) {
+            continue;
+        }
+        let path = path.replace("NAME", "secret");
+        let reply = t.send(*on, method, &path, t.admin.as_deref(), &as_b, *body).await;
+        if path.contains("/predictions/") {
+            reply.error(504, "HandlerDeadlineExceeded");
+        } else {
+            assert_eq!(reply.status.as_u16(), 200, "admin {method} {path}: {}", reply.text);
+        }
     }
     let list = t.call(On::Management, "GET", "/models", Some(&a), Body::empty()).await;
     assert_eq!(list.ok()["models"], json!([{"modelName": "echo", "modelUrl": "echo.mar"}]));
-    // The admin reaches b's models by acting for b; b's own still work.
-    let as_b = [("x-ferroserve-tenant", "b")];
-    let d = t.send(On::Management, "GET", "/models/spin", t.admin.as_deref(), &as_b, Body::empty()).await;
-    assert_eq!(d.ok()[0]["modelName"], "spin");
-    assert_eq!(t.predict(Some(&b), "echo", "[3]").await.ok()["outputs"]["output"], json!([6.0]));
     // Each tenant's metrics are its own; the admin sees all.
     let mine = t.call(On::Metrics, "GET", "/metrics", Some(&a), Body::empty()).await.text;
     assert!(mine.contains(r#"model_name="a/echo""#), "{mine}");
     assert!(!mine.contains(r#"model_name="b/"#), "{mine}");
     let all = t.call(On::Metrics, "GET", "/metrics", t.admin.as_deref(), Body::empty()).await.text;
-    assert!(all.contains(r#"model_name="a/echo""#) && all.contains(r#"model_name="b/spin""#));
+    assert!(all.contains(r#"model_name="a/echo""#) && all.contains(r#"model_name="b/secret""#));
+    // Tenant administration is the admin's.
+    for (method, path) in [
+        ("GET", "/tenants"),
+        ("DELETE", "/tenants/b"),
+        ("POST", "/tenants/b/tokens"),
+        ("GET", "/tenants/b"),
+    ] {
+        t.call(On::Management, method, path, Some(&a), Body::empty())
+            .await
+            .error(403, "Forbidden");
+    }
+    // Both own an `echo` and reach their own; b's secret survived every attempt.
+    assert_eq!(t.predict(Some(&a), "echo", "[1]").await.ok()["outputs"]["output"], json!([2.0]));
+    assert_eq!(t.predict(Some(&b), "echo", "[3]").await.ok()["outputs"]["output"], json!([6.0]));
+    let secret = t.call(On::Management, "GET", "/models/secret", Some(&b), Body::empty()).await;
+    assert_eq!(secret.ok()[0]["minWorkers"], 1, "a's scale did not reach it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

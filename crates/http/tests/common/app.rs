@@ -83,6 +83,7 @@ pub fn config(state: &Path, store: &Path, tokens: bool) -> ServerConfig {
         sandbox_threads: 4,
         max_handler_memory_mib: 64,
         handler_memory_mib: 32,
+        handler_deadline_ms: 500,
         ..ServerConfig::default()
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use ferroserve_tensor::DType;
 use serde::{Deserialize, Serialize};
 
 use crate::ArchiveError;
@@ -56,9 +57,20 @@ pub struct InputSpec {
     pub shape: Vec<i64>,
 }
 
-const DTYPES: &[&str] = &[
-    "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",
-];
+/// Accepted though ferroserve's tensors cannot carry it: TorchServe configs may declare it,
+/// and the runtime refuses it with its own message when it loads the model.
+const INT16: &str = "int16";
+
+/// The dtypes a config may declare, in the tensor crate's archive spelling.
+fn known_dtype(name: &str) -> bool {
+    DType::from_archive_name(name).is_some() || name == INT16
+}
+
+fn known_dtypes() -> String {
+    let mut names: Vec<&str> = DType::ALL.iter().map(|d| d.archive_name()).collect();
+    names.push(INT16);
+    names.join(", ")
+}
 
 impl ModelConfig {
     /// Parse and check the YAML named `file` in the manifest.
@@ -102,14 +114,10 @@ impl ModelConfig {
                 ));
             }
             for (i, input) in fs.inputs.iter().enumerate() {
-                if !DTYPES.contains(&input.dtype.as_str()) {
+                if !known_dtype(&input.dtype) {
                     return Err(field(
                         format!("ferroserve.inputs[{i}].dtype"),
-                        format!(
-                            "is {:?}; expected one of {}",
-                            input.dtype,
-                            DTYPES.join(", ")
-                        ),
+                        format!("is {:?}; expected one of {}", input.dtype, known_dtypes()),
                     ));
                 }
                 if input.shape.iter().any(|&d| d < -1) {
@@ -164,8 +172,10 @@ mod tests {
         );
         assert!(
             e("ferroserve: {formatVersion: 1, inputs: [{name: x, dtype: complex, shape: [1]}]}")
-                .contains("`ferroserve.inputs[0].dtype` is \"complex\"")
+                .contains("`ferroserve.inputs[0].dtype` is \"complex\"; expected one of float32, float16, bfloat16, float64, int64, int32, int8, uint8, bool, int16")
         );
+        let int16 = "ferroserve: {formatVersion: 1, inputs: [{name: x, dtype: int16, shape: [1]}]}";
+        assert!(ModelConfig::parse("c.yaml", int16.as_bytes()).is_ok());
         assert!(e("a: [").starts_with("model config \"c.yaml\" is not valid YAML"));
     }
 }

@@ -1,11 +1,11 @@
-//! Stacking requests into one batch along a new dim 0, and splitting outputs back.
+//! Stacking requests into one batch along a new dim 0, and splitting outputs back, with
+//! the batcher's error wording around the tensor crate's [`stack_samples`] and
+//! [`split_samples`] (zero-copy splits; one copy per stack, none for a batch of one).
 //!
 //! Two requests may share a batch only when their [`Signature`]s agree: the same input names,
-//! dtypes and shapes, in the same order. Splitting is zero-copy (`Bytes::slice`); stacking
-//! copies once, except for a batch of one, which only gains a leading dim of 1.
+//! dtypes and shapes, in the same order.
 
-use bytes::BytesMut;
-use ferroserve_tensor::{DType, Tensor};
+use ferroserve_tensor::{DType, Tensor, TensorError, split_samples, stack_samples};
 
 use crate::BatchError;
 
@@ -34,50 +34,12 @@ impl Signature {
 
 /// One tensor per input name, of shape `[n, ...S]`, from `n` requests whose signatures agree.
 pub(crate) fn stack(requests: Vec<Vec<Tensor>>) -> Result<Vec<Tensor>, BatchError> {
-    let n = requests.len();
+    // The queue only groups requests with one signature, so any failure here is ours.
     let internal = |m: String| BatchError::BadInput(format!("internal batching error: {m}"));
-    if n == 1 {
-        let only = requests.into_iter().next().unwrap_or_default();
-        return only
-            .into_iter()
-            .map(|t| prepend(t, 1).map_err(|e| internal(e.to_string())))
-            .collect();
+    if requests.is_empty() {
+        return Err(internal("empty batch".into()));
     }
-    let first = requests
-        .first()
-        .ok_or_else(|| internal("empty batch".into()))?;
-    let signature = Signature::of(first);
-    let mut buffers: Vec<BytesMut> = first
-        .iter()
-        .map(|t| BytesMut::with_capacity(t.data().len() * n))
-        .collect();
-    for request in &requests {
-        if !signature.matches(request) {
-            return Err(internal("requests of different shapes in one batch".into()));
-        }
-        for (buf, t) in buffers.iter_mut().zip(request) {
-            buf.extend_from_slice(t.data());
-        }
-    }
-    signature
-        .0
-        .into_iter()
-        .zip(buffers)
-        .map(|((name, dtype, shape), buf)| {
-            let shape = std::iter::once(n as u64).chain(shape).collect();
-            Tensor::new(name, dtype, shape, buf.freeze()).map_err(|e| internal(e.to_string()))
-        })
-        .collect()
-}
-
-fn prepend(t: Tensor, d0: u64) -> Result<Tensor, ferroserve_tensor::TensorError> {
-    let (name, dtype, shape, data) = t.into_parts();
-    Tensor::new(
-        name,
-        dtype,
-        std::iter::once(d0).chain(shape).collect(),
-        data,
-    )
+    stack_samples(requests).map_err(|e| internal(e.to_string()))
 }
 
 /// Splits each output of shape `[n, ...R]` into `n` tensors of shape `R`, one list per request,
@@ -88,33 +50,20 @@ pub(crate) fn split(outputs: Vec<Tensor>, n: usize) -> Result<Vec<Vec<Tensor>>, 
             "the model returned no tensors".into(),
         ));
     }
-    let mut per_request: Vec<Vec<Tensor>> =
-        (0..n).map(|_| Vec::with_capacity(outputs.len())).collect();
-    for output in outputs {
-        let (name, dtype, shape, data) = output.into_parts();
-        match shape.first() {
-            Some(&d0) if d0 == n as u64 => {}
-            Some(&d0) => {
-                return Err(BatchError::BadOutput(format!(
-                    "output `{name}` has shape {shape:?}, whose dim 0 ({d0}) is not the batch size ({n})"
-                )));
-            }
-            None => {
-                return Err(BatchError::BadOutput(format!(
-                    "output `{name}` is a scalar, but the batch of {n} needs a dim 0 of {n}"
-                )));
-            }
-        }
-        let inner = &shape[1..];
-        let chunk = data.len() / n;
-        for (i, slot) in per_request.iter_mut().enumerate() {
-            let part = data.slice(i * chunk..(i + 1) * chunk);
-            let t = Tensor::new(name.clone(), dtype, inner.to_vec(), part)
-                .map_err(|e| BatchError::BadOutput(e.to_string()))?;
-            slot.push(t);
-        }
-    }
-    Ok(per_request)
+    // Reworded as the model's outputs: the tensor crate does not know what they are.
+    split_samples(outputs, n).map_err(|e| {
+        BatchError::BadOutput(match e {
+            TensorError::BatchSize {
+                name, shape, dim0, ..
+            } => format!(
+                "output `{name}` has shape {shape:?}, whose dim 0 ({dim0}) is not the batch size ({n})"
+            ),
+            TensorError::Scalar { name } => format!(
+                "output `{name}` is a scalar, but the batch of {n} needs a dim 0 of {n}"
+            ),
+            other => other.to_string(),
+        })
+    })
 }
 
 #[cfg(test)]

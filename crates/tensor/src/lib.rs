@@ -1,89 +1,31 @@
 //! The tensor value every host stage passes along: a name, a dtype, a shape and
 //! little-endian bytes. The sandbox produces it from a handler's output, the batcher
-//! stacks and splits it, the torch crate turns it into a libtorch tensor and back. It
-//! holds no libtorch or wasmtime type, so each of those crates can depend on it alone.
-//! For the guest-side twin see `handlers-sdk` (`ferroserve_handler::Tensor`).
+//! stacks and splits it, the torch crate turns it into a libtorch tensor and back, the
+//! KServe codec decodes and encodes it. It holds no libtorch, wasmtime or HTTP type, so
+//! each of those crates can depend on it alone. For the guest-side twin see `handlers-sdk`
+//! (`ferroserve_handler::Tensor`).
+//!
+//! This crate is ferroserve's one tensor vocabulary, so the stages cannot drift apart:
+//! - `dtype.rs`: [`DType`], its element size, and its spellings in the WIT (`f32`), archive
+//!   configs (`float32`) and KServe v2 (`FP32`), each with its inverse; names of dtypes
+//!   ferroserve cannot carry (`int16`, `BYTES`) give `None` and the caller words the error.
+//! - `batch.rs`: stacking along a new dim 0 and splitting along dim 0, one tensor
+//!   ([`stack`], [`split`]) or a whole list by position ([`stack_samples`],
+//!   [`split_samples`]). Splitting is zero-copy; stacking copies once, except one part.
+//! - sizes: [`DType::byte_len`] is the checked product(shape) × size every constructor
+//!   and caller uses, so a hostile shape is a [`TensorError`], never a panic or a huge
+//!   allocation.
+//! - `error.rs`: [`TensorError`], the crate's one error type.
+
+mod batch;
+mod dtype;
+mod error;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
-/// Element type, mirroring `dtype` in `wit/handler.wit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DType {
-    F32,
-    F16,
-    BF16,
-    F64,
-    I64,
-    I32,
-    I8,
-    U8,
-    Bool,
-}
-
-impl DType {
-    pub const ALL: [DType; 9] = [
-        DType::F32,
-        DType::F16,
-        DType::BF16,
-        DType::F64,
-        DType::I64,
-        DType::I32,
-        DType::I8,
-        DType::U8,
-        DType::Bool,
-    ];
-
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        match self {
-            DType::F64 | DType::I64 => 8,
-            DType::F32 | DType::I32 => 4,
-            DType::F16 | DType::BF16 => 2,
-            DType::I8 | DType::U8 | DType::Bool => 1,
-        }
-    }
-
-    /// The name used in the WIT, manifests and error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            DType::F32 => "f32",
-            DType::F16 => "f16",
-            DType::BF16 => "bf16",
-            DType::F64 => "f64",
-            DType::I64 => "i64",
-            DType::I32 => "i32",
-            DType::I8 => "i8",
-            DType::U8 => "u8",
-            DType::Bool => "bool",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<DType> {
-        DType::ALL.into_iter().find(|d| d.name() == name)
-    }
-}
-
-impl std::fmt::Display for DType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TensorError {
-    #[error("tensor `{name}`: shape {shape:?} of {dtype} needs {expected} bytes but has {actual}")]
-    LengthMismatch {
-        name: String,
-        shape: Vec<u64>,
-        dtype: DType,
-        expected: u64,
-        actual: u64,
-    },
-    #[error("tensor `{name}`: shape {shape:?} is too large")]
-    Overflow { name: String, shape: Vec<u64> },
-}
+pub use batch::{MAX_SPLIT_PARTS, split, split_samples, stack, stack_samples};
+pub use dtype::DType;
+pub use error::TensorError;
 
 /// A dense, row-major tensor whose byte length is known to match its shape and dtype.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,16 +46,15 @@ impl Tensor {
     ) -> Result<Tensor, TensorError> {
         let name = name.into();
         let data = data.into();
-        let expected = byte_len(dtype, &shape).ok_or_else(|| TensorError::Overflow {
-            name: name.clone(),
-            shape: shape.clone(),
-        })?;
-        if expected != data.len() as u64 {
+        let Some(expected) = dtype::checked_byte_len(dtype, &shape) else {
+            return Err(TensorError::Overflow { name, dtype, shape });
+        };
+        if expected != data.len() {
             return Err(TensorError::LengthMismatch {
                 name,
                 shape,
                 dtype,
-                expected,
+                expected: expected as u64,
                 actual: data.len() as u64,
             });
         }
@@ -147,6 +88,7 @@ impl Tensor {
     pub fn data(&self) -> &Bytes {
         &self.data
     }
+    /// Cannot overflow: [`Tensor::new`] checked every prefix of this product.
     pub fn numel(&self) -> u64 {
         self.shape.iter().product()
     }
@@ -164,14 +106,6 @@ impl Tensor {
     pub fn into_parts(self) -> (String, DType, Vec<u64>, Bytes) {
         (self.name, self.dtype, self.shape, self.data)
     }
-}
-
-/// product(shape) × size(dtype), or `None` on overflow.
-pub fn byte_len(dtype: DType, shape: &[u64]) -> Option<u64> {
-    shape
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d))?
-        .checked_mul(dtype.size() as u64)
 }
 
 #[cfg(test)]
@@ -195,17 +129,18 @@ mod tests {
     }
 
     #[test]
-    fn rejects_an_overflowing_shape() {
-        let err = Tensor::new("x", DType::F32, vec![u64::MAX, 2], Vec::new()).unwrap_err();
-        assert!(matches!(err, TensorError::Overflow { .. }));
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for d in DType::ALL {
-            assert_eq!(DType::parse(d.name()), Some(d));
+    fn rejects_overflowing_shapes_naming_the_tensor() {
+        for shape in [
+            vec![u64::MAX, 2],
+            vec![usize::MAX as u64, 2],
+            vec![1 << 40, 1 << 40],
+        ] {
+            let err = Tensor::new("x", DType::F32, shape.clone(), Vec::new()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("tensor `x`: shape {shape:?} of f32 is too large to address")
+            );
         }
-        assert_eq!(DType::parse("complex64"), None);
     }
 
     #[test]

@@ -78,12 +78,16 @@ pub(crate) fn to_tch(tensor: &Tensor, device: Device) -> Result<tch::Tensor, Tor
 pub(crate) fn from_tch(name: String, t: &tch::Tensor) -> Result<Tensor, TorchError> {
     let kind = t.f_kind().map_err(TorchError::forward)?;
     let dtype = dtype_of(kind).ok_or_else(|| TorchError::unsupported_kind(&name, kind))?;
+    // libtorch sizes are never negative.
     let shape: Vec<u64> = t.size().iter().map(|&d| d as u64).collect();
-    let numel: usize = t.size().iter().product::<i64>() as usize;
-    let mut data = vec![0u8; numel * dtype.size()];
-    if numel > 0 {
+    // Checked like every tensor's size, before allocating the buffer.
+    let len = dtype.byte_len(&shape).map_err(|e| TorchError::Forward {
+        message: format!("output `{name}`: {e}"),
+    })?;
+    let mut data = vec![0u8; len];
+    if len > 0 {
         // Does `.to(cpu).contiguous()` inside libtorch when needed, then one memcpy.
-        t.f_copy_data_u8(&mut data, numel)
+        t.f_copy_data_u8(&mut data, len / dtype.size())
             .map_err(TorchError::forward)?;
     }
     Tensor::new(name, dtype, shape, data).map_err(|e| TorchError::Forward {

@@ -118,6 +118,11 @@ impl TorchModel {
 }
 
 fn zeros(spec: &InputSpec, device: Device) -> Result<IValue, String> {
+    // A warm-up shape comes from a manifest: refuse an impossible size before libtorch
+    // tries to allocate it.
+    spec.dtype
+        .byte_len(&spec.shape)
+        .map_err(|e| format!("input `{}`: {e}", spec.name))?;
     let shape = spec
         .shape
         .iter()

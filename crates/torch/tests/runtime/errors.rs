@@ -136,3 +136,17 @@ fn a_failing_warm_up_fails_the_load() {
         "{err}"
     );
 }
+
+#[test]
+fn an_impossible_warm_up_shape_is_refused_before_libtorch_allocates() {
+    let huge = InputSpec::new("x", DType::F32, vec![1 << 40, 1 << 40]);
+    let err =
+        TorchModel::load(path("mlp"), ModelConfig::default().with_warmup(vec![huge])).unwrap_err();
+    let TorchError::Warmup { message, .. } = &err else {
+        panic!("expected Warmup, got {err:?}")
+    };
+    assert_eq!(
+        message,
+        "input `x`: shape [1099511627776, 1099511627776] of f32 is too large to address"
+    );
+}

@@ -8,7 +8,7 @@
 //! ([`extract_extra_files`]) and the writer ([`write_archive`]).
 //!
 //! The handler world check itself is the sandbox's (`ferroserve-sandbox`); the CLI
-//! (`crates/cli/src/archive.rs`) plugs it in. Serving a model is `ferroserve-server`.
+//! (`crates/cli/src/archive.rs`) plugs it in. Serving a model is `ferroserve-core`.
 
 mod config;
 mod error;

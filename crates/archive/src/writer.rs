@@ -51,7 +51,7 @@ fn read(p: &Path) -> Result<Vec<u8>, ArchiveError> {
 
 /// `dd/mm/YYYY HH:MM:SS` in UTC, the form torch-model-archiver writes to `createdOn`.
 fn created_on() -> String {
-    let format = time::format_description::parse("[day]/[month]/[year] [hour]:[minute]:[second]")
+    let format = time::format_description::parse_borrowed::<2>("[day]/[month]/[year] [hour]:[minute]:[second]")
         .expect("a valid format description");
     time::OffsetDateTime::now_utc()
         .format(&format)

@@ -7,7 +7,7 @@
 //! This crate holds no libtorch and no wasm: it runs batches through the [`BatchRunner`]
 //! trait it defines, which `ferroserve-torch` implements (tests use fakes). Look elsewhere for
 //! the tensor type (`ferroserve-tensor`), running a model (`ferroserve-torch`), handlers
-//! (`ferroserve-sandbox`) and HTTP status mapping of [`BatchError`] (`ferroserve-server`).
+//! (`ferroserve-sandbox`) and the mapping of [`BatchError`] to a class and a status (`ferroserve-core`, `ferroserve-http`).
 //!
 //! Inside: [`Batcher`] is the handle (`lib.rs`); a tokio task (`actor.rs`) owns the queue's
 //! private `State` (`state.rs`), which makes every queueing decision and is unit-tested

@@ -48,23 +48,12 @@ impl ModelRuntime for TorchRuntime {
 
 /// The archive's per-request input spec as a batch-of-one warm-up input.
 fn spec(s: &InputSpec) -> Result<ferroserve_torch::InputSpec, String> {
-    let dtype = match s.dtype.as_str() {
-        "float32" => DType::F32,
-        "float16" => DType::F16,
-        "bfloat16" => DType::BF16,
-        "float64" => DType::F64,
-        "int64" => DType::I64,
-        "int32" => DType::I32,
-        "int8" => DType::I8,
-        "uint8" => DType::U8,
-        "bool" => DType::Bool,
-        other => {
-            return Err(format!(
-                "input {:?}: dtype {other} is not supported by the runtime",
-                s.name
-            ));
-        }
-    };
+    let dtype = DType::from_archive_name(&s.dtype).ok_or_else(|| {
+        format!(
+            "input {:?}: dtype {} is not supported by the runtime",
+            s.name, s.dtype
+        )
+    })?;
     let mut shape = vec![1u64];
     for &d in &s.shape {
         let d = u64::try_from(d).map_err(|_| {

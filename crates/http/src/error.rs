@@ -1,7 +1,9 @@
 //! Every error a REST client can see, as TorchServe's JSON `{"code", "type", "message"}`,
 //! and the one place where HTTP statuses are decided: the core's errors by their class
 //! (with the few kinds whose status TorchServe's clients know better), and the edge's own
-//! refusals ([`Edge`]: a bad query, an unknown route, the listener's limits).
+//! refusals ([`Edge`]: a bad query, an unknown route, the listener's limits). Success
+//! statuses (201 for a new tenant, a handler's own status) and the health probes' answers
+//! are the routes'.
 
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ pub struct ApiError {
     /// For 429/503: how long the client should wait (`Retry-After`).
     #[serde(skip)]
     pub retry_after: Option<Duration>,
+    /// Credentials are missing or refused: answer with `WWW-Authenticate: Bearer`.
+    #[serde(skip)]
+    pub challenge: bool,
 }
 
 /// The status of a core error.
@@ -55,6 +60,7 @@ impl From<Error> for ApiError {
             kind: e.kind().into_owned(),
             message: e.to_string(),
             retry_after: e.retry_after(),
+            challenge: e.class() == Class::Unauthenticated,
         }
     }
 }
@@ -145,6 +151,7 @@ impl From<Edge> for ApiError {
             kind: kind.into(),
             message,
             retry_after: retry.then_some(RETRY_AFTER),
+            challenge: false,
         }
     }
 }
@@ -173,7 +180,7 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_str(&secs).expect("digits"),
             );
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if self.challenge {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response

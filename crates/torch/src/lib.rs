@@ -5,7 +5,7 @@
 //! This crate owns no threads and no queue: the batcher (`ferroserve-batcher`) calls
 //! [`TorchModel::forward`] from its worker OS threads. Look elsewhere for the tensor value
 //! (`ferroserve-tensor`), archives and manifests (`ferroserve-archive`), handlers
-//! (`ferroserve-sandbox`) and HTTP status mapping (`ferroserve-server`).
+//! (`ferroserve-sandbox`) and the mapping of errors to statuses (`ferroserve-core`, `ferroserve-http`).
 //!
 //! Inside: `device.rs` ([`Device`]), `config.rs` ([`ModelConfig`]), `model.rs`
 //! ([`TorchModel`]), `convert.rs` (dtypes, tensors, outputs), `threads.rs` (intra-op

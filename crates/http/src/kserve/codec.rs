@@ -1,7 +1,6 @@
 //! KServe v2 JSON tensors ⇄ [`Tensor`]: datatype names, flat or nested `data`, splitting a
 //! request's batch into samples and stacking the samples' outputs back into one batch.
 
-use bytes::BytesMut;
 use ferroserve_tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,52 +42,38 @@ enum Data {
     Bool(Vec<bool>),
 }
 
-const V2_NAMES: [(DType, &str); 9] = [
-    (DType::F32, "FP32"),
-    (DType::F64, "FP64"),
-    (DType::F16, "FP16"),
-    (DType::BF16, "BF16"),
-    (DType::I64, "INT64"),
-    (DType::I32, "INT32"),
-    (DType::I8, "INT8"),
-    (DType::U8, "UINT8"),
-    (DType::Bool, "BOOL"),
+/// The order the datatypes are listed in error messages.
+const LISTED: [DType; 9] = [
+    DType::F32,
+    DType::F64,
+    DType::F16,
+    DType::BF16,
+    DType::I64,
+    DType::I32,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
 ];
 
 pub(super) fn bad_request(message: String) -> ApiError {
     ApiError::from(Edge::InvalidInference(message))
 }
 
-fn v2_name(dtype: DType) -> &'static str {
-    V2_NAMES
-        .iter()
-        .find(|(d, _)| *d == dtype)
-        .map_or("UNKNOWN", |(_, n)| n)
-}
-
 /// The archive config's dtype names (`float32`, checked when the archive was read) in v2
-/// spelling.
+/// spelling; `int16`, which archives may declare but tensors cannot hold, is `INT16`.
 pub(super) fn archive_dtype_name(name: &str) -> &str {
-    match name {
-        "float32" => "FP32",
-        "float16" => "FP16",
-        "bfloat16" => "BF16",
-        "float64" => "FP64",
-        "int64" => "INT64",
-        "int32" => "INT32",
-        "int16" => "INT16",
-        "int8" => "INT8",
-        "uint8" => "UINT8",
-        "bool" => "BOOL",
-        other => other,
+    match DType::from_archive_name(name) {
+        Some(dtype) => dtype.kserve_name(),
+        None if name == "int16" => "INT16",
+        None => name,
     }
 }
 
 /// A request input as a tensor, checking datatype, element count and each value's range.
 pub(super) fn decode(wire: &WireTensor) -> Result<Tensor, ApiError> {
     let name = &wire.name;
-    let Some(&(dtype, _)) = V2_NAMES.iter().find(|(_, n)| *n == wire.datatype) else {
-        let known: Vec<&str> = V2_NAMES.iter().map(|(_, n)| *n).collect();
+    let Some(dtype) = DType::from_kserve_name(&wire.datatype) else {
+        let known = LISTED.map(DType::kserve_name);
         return Err(bad_request(format!(
             "input `{name}`: unsupported datatype {}; send numeric tensors ({})",
             wire.datatype,
@@ -183,55 +168,14 @@ pub(super) fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, ApiEr
             "the batch (dim 0) is {n}; at most {MAX_SAMPLES} samples per request, split it"
         )));
     }
-    let n = n as usize;
-    let mut samples: Vec<Vec<Tensor>> = (0..n).map(|_| Vec::with_capacity(inputs.len())).collect();
-    for t in inputs {
-        let (name, dtype, shape, data) = t.into_parts();
-        let chunk = data.len() / n;
-        for (i, sample) in samples.iter_mut().enumerate() {
-            let part = data.slice(i * chunk..(i + 1) * chunk);
-            let tensor = Tensor::new(name.clone(), dtype, shape[1..].to_vec(), part)
-                .map_err(|e| bad_request(e.to_string()))?;
-            sample.push(tensor);
-        }
-    }
-    Ok(samples)
+    ferroserve_tensor::split_samples(inputs, n as usize).map_err(|e| bad_request(e.to_string()))
 }
 
 /// Stacks each output of the samples (all alike: the batcher split one batch, or several
 /// batches of one model) along a new dim 0.
 pub(super) fn stack_outputs(samples: Vec<Vec<Tensor>>) -> Result<Vec<Tensor>, ApiError> {
-    let bad = |m: String| ApiError::from(Edge::BadOutput(m));
-    let Some(head) = samples.first() else {
-        return Ok(Vec::new());
-    };
-    let mut stacked = Vec::with_capacity(head.len());
-    for (j, out) in head.iter().enumerate() {
-        let mut data = BytesMut::with_capacity(out.data().len() * samples.len());
-        for (i, sample) in samples.iter().enumerate() {
-            let alike = sample.len() == head.len()
-                && sample[j].name() == out.name()
-                && sample[j].dtype() == out.dtype()
-                && sample[j].shape() == out.shape();
-            if !alike {
-                return Err(bad(format!(
-                    "sample {i} of the batch got outputs unlike sample 0's \
-                     (`{}` {} {:?}), so they cannot be stacked",
-                    out.name(),
-                    out.dtype(),
-                    out.shape()
-                )));
-            }
-            data.extend_from_slice(sample[j].data());
-        }
-        let shape = std::iter::once(samples.len() as u64)
-            .chain(out.shape().iter().copied())
-            .collect();
-        let tensor = Tensor::new(out.name(), out.dtype(), shape, data.freeze())
-            .map_err(|e| bad(e.to_string()))?;
-        stacked.push(tensor);
-    }
-    Ok(stacked)
+    ferroserve_tensor::stack_samples(samples)
+        .map_err(|e| ApiError::from(Edge::BadOutput(e.to_string())))
 }
 
 /// An output tensor as v2 JSON, `data` flat in row-major order.
@@ -275,7 +219,7 @@ pub(super) fn encode(t: &Tensor) -> WireOutput {
     };
     WireOutput {
         name: t.name().to_owned(),
-        datatype: v2_name(t.dtype()),
+        datatype: t.dtype().kserve_name(),
         shape: t.shape().to_vec(),
         data,
     }

@@ -16,7 +16,7 @@ use crate::BatchError;
 use crate::entry::Entry;
 use crate::pool::Pool;
 use crate::shared::{Shared, Stats};
-use crate::state::State;
+use crate::state::{Rejected, State};
 
 /// Arrivals taken per wake-up before batches are formed, so a burst batches well; also the
 /// room the hand-off into the actor has beyond the queue's capacity, so a burst of arrivals
@@ -128,11 +128,12 @@ impl Actor {
 /// Queues an arrival, or answers it at once when `State` refuses it.
 fn admit(state: &mut State, shared: &Shared, entry: Entry, now: Instant) {
     if let Err(rejected) = state.push(entry, now) {
-        let counter = match rejected.error {
+        let Rejected { entry, error } = *rejected;
+        let counter = match error {
             BatchError::Overloaded { .. } => &shared.stats.overloaded,
             _ => &shared.stats.expired,
         };
         Stats::add(counter, 1);
-        rejected.entry.answer(Err(rejected.error));
+        entry.answer(Err(error));
     }
 }

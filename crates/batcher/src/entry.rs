@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use ferroserve_tensor::Tensor;
 use tokio::sync::oneshot;
+use tracing::Span;
 
 use crate::BatchError;
 
@@ -30,6 +31,9 @@ pub(crate) struct Entry {
     pub(crate) deadline: Instant,
     /// Where the answer goes. Closed when the caller dropped its `submit` future.
     pub(crate) reply: oneshot::Sender<Outcome>,
+    /// The submitter's span (the HTTP layer's `request{request_id,..}`), so the worker thread
+    /// can log about this request inside it. `Span::none()` when there was none.
+    pub(crate) span: Span,
 }
 
 impl Entry {
@@ -39,12 +43,15 @@ impl Entry {
         deadline: Instant,
     ) -> (Entry, oneshot::Receiver<Outcome>) {
         let (reply, rx) = oneshot::channel();
+        // Called from `submit`, still in the caller's task: its current span is the request's.
+        let span = Span::current();
         (
             Entry {
                 inputs,
                 enqueued,
                 deadline,
                 reply,
+                span,
             },
             rx,
         )

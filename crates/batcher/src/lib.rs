@@ -15,6 +15,10 @@
 //! `Crew` (`crew.rs`, unit-tested the same way) decides; worker threads (`worker.rs`) call
 //! the runner; `stack.rs` stacks and splits.
 //!
+//! Tracing: a request keeps the span that was current where its `submit` future was polled
+//! (the HTTP layer's `request{request_id,..}`), so a worker logs a failed batch once inside
+//! each of its requests' spans; the forward runs in a `batch` span that follows from them.
+//!
 //! ```text
 //! submit ─try_send─▶ actor: State ─bounded─▶ pool: Crew ─unpark─▶ workers: stack → run → split ─oneshot─▶ caller
 //! ```

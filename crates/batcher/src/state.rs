@@ -85,10 +85,11 @@ impl State {
     }
 
     /// Queues `entry`, or hands it back: past its deadline already, or the queue is full.
-    pub(crate) fn push(&mut self, entry: Entry, now: Instant) -> Result<(), Rejected> {
+    /// (Boxed: an `Entry` is large, and refusals are the rare path.)
+    pub(crate) fn push(&mut self, entry: Entry, now: Instant) -> Result<(), Box<Rejected>> {
         if entry.deadline <= now {
             let error = entry.timeout(now);
-            return Err(Rejected { entry, error });
+            return Err(Box::new(Rejected { entry, error }));
         }
         if self.len >= self.capacity {
             self.purge_cancelled();
@@ -96,7 +97,7 @@ impl State {
                 let error = BatchError::Overloaded {
                     capacity: self.capacity,
                 };
-                return Err(Rejected { entry, error });
+                return Err(Box::new(Rejected { entry, error }));
             }
         }
         let group = match self

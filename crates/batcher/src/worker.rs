@@ -2,6 +2,9 @@
 //! batch, park while idle, or exit. Running a batch drops what expired or was cancelled while
 //! it waited, stacks, calls [`BatchRunner::run`] with panics caught, splits and answers.
 //!
+//! A failed batch is logged once per request, inside the span its `submit` ran in (so the
+//! line carries the request id); the forward runs in a `batch` span that follows from those.
+//!
 //! A panic fails only the batch that raised it (logged with the model's name); the thread
 //! stays and takes the next batch, so no replacement is needed. A thread that dies anyway
 //! (a bug in this crate) is replaced by the pool after a pause (`Pool::lost`).
@@ -10,6 +13,8 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tracing::Span;
 
 use crate::crew::Next;
 use crate::entry::{Completed, Entry};
@@ -97,26 +102,39 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
     }
     let n = live.len();
     let started = Instant::now();
+    let mut spans = Vec::with_capacity(n);
     let (inputs, replies): (Vec<_>, Vec<_>) = live
         .into_iter()
         .map(|e| {
+            spans.push(e.span);
             (
                 e.inputs,
                 (e.reply, started.saturating_duration_since(e.enqueued)),
             )
         })
         .unzip();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let outputs = runner
-            .run(stack(inputs)?)
-            .map_err(|e| BatchError::Run(e.message().to_owned()))?;
-        split(outputs, n)
-    }));
+    // The forward serves several requests, so it gets its own span, linked to theirs: what
+    // the runner logs is then attributable without picking one request as its parent.
+    let batch_span = tracing::info_span!(parent: None, "batch", model = %shared.name, size = n);
+    for span in &spans {
+        batch_span.follows_from(span);
+    }
+    let outcome = batch_span.in_scope(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            let outputs = runner
+                .run(stack(inputs)?)
+                .map_err(|e| BatchError::Run(e.message().to_owned()))?;
+            split(outputs, n)
+        }))
+    });
+    drop(batch_span);
     Stats::add(&stats.batches, 1);
     Stats::add(&stats.requests_run, n as u64);
     let error = match outcome {
         Ok(Ok(per_request)) => {
             let ran = started.elapsed();
+            // Let go of the requests' spans first: each closes when its request is done.
+            drop(spans);
             for ((reply, queued), outputs) in replies.into_iter().zip(per_request) {
                 let _ = reply.send(Ok(Completed {
                     outputs,
@@ -128,19 +146,38 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
             return;
         }
         Ok(Err(error)) => {
-            tracing::warn!(model = %shared.name, batch = n, %error, "batch failed");
+            in_each_request(
+                &spans,
+                || tracing::warn!(model = %shared.name, batch = n, %error, "batch failed"),
+            );
             error
         }
         Err(payload) => {
             Stats::add(&stats.panics, 1);
             let message = panic_message(payload.as_ref());
-            tracing::error!(model = %shared.name, batch = n, %message, "model runner panicked");
+            in_each_request(
+                &spans,
+                || tracing::error!(model = %shared.name, batch = n, %message, "model runner panicked"),
+            );
             BatchError::WorkerPanicked(message)
         }
     };
     Stats::add(&stats.failed, n as u64);
     for (reply, _) in replies {
         let _ = reply.send(Err(error.clone()));
+    }
+}
+
+/// Emits `log` once inside each request's span, so every affected request id is on a line
+/// of its own; once outside any span when no request brought one (no repeats then).
+fn in_each_request(spans: &[Span], log: impl Fn()) {
+    let mut logged = false;
+    for span in spans.iter().filter(|s| !s.is_none()) {
+        span.in_scope(&log);
+        logged = true;
+    }
+    if !logged {
+        log();
     }
 }
 

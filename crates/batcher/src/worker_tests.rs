@@ -111,3 +111,37 @@ fn answers_say_how_long_each_request_queued_and_the_batch_ran() {
     assert!(old.ran >= Duration::from_millis(20) && old.ran == new.ran);
     assert_eq!(old.outputs[0].to_f32().unwrap(), vec![1.0]);
 }
+
+struct Fails;
+
+impl BatchRunner for Fails {
+    fn run(&self, _: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        Err(RunError::new("no such op"))
+    }
+}
+
+#[test]
+fn a_failed_batch_without_request_spans_is_logged_once() {
+    let shared = Shared {
+        name: "spanless".into(),
+        capacity: 8,
+        closing: AtomicBool::new(false),
+        shutdown: Notify::new(),
+        stats: Stats::default(),
+    };
+    let now = Instant::now();
+    let far = now + Duration::from_secs(60);
+    let x = || Tensor::from_f32("x", vec![1], &[1.0]).unwrap();
+    // Made outside any subscriber: the entries carry no span.
+    let (batch, _answers): (Vec<_>, Vec<_>) =
+        (0..3).map(|_| Entry::new(vec![x()], now, far)).unzip();
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || run_batch(&Fails, batch, &shared));
+    let logged = capture.0.lock().unwrap().clone();
+    let failed: Vec<_> = logged
+        .iter()
+        .filter(|l| l.contains("batch failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{logged:?}");
+    assert!(failed[0].contains("batch=3") && failed[0].contains("no such op"));
+}

@@ -15,10 +15,16 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, oneshot};
+use tracing::Span;
 
 use crate::SandboxError;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A call to run, and the caller's span to run it in: what the call logs (the handler's `log`
+/// lines, its captured stdout/stderr, its failure) then carries the request's id.
+struct Job {
+    span: Span,
+    run: Box<dyn FnOnce() + Send>,
+}
 
 /// The native stack of a sandbox thread: room for the 1 MiB wasm stack plus host frames.
 const THREAD_STACK: usize = 8 << 20;
@@ -65,8 +71,9 @@ impl Executor {
         self.capacity
     }
 
-    /// Run `f` on a sandbox thread. A caller that goes away before its job starts costs
-    /// nothing: the job sees the closed channel and skips.
+    /// Run `f` on a sandbox thread, inside the span current where this is awaited. A caller
+    /// that goes away before its job starts costs nothing: the job sees the closed channel
+    /// and skips.
     pub(crate) async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce() -> R + Send + 'static,
@@ -77,7 +84,7 @@ impl Executor {
             }
         })?;
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move || {
+        let run = Box::new(move || {
             if tx.is_closed() {
                 return;
             }
@@ -87,8 +94,9 @@ impl Executor {
             drop(permit);
             let _ = tx.send(result);
         });
+        let span = Span::current();
         self.jobs
-            .send(job)
+            .send(Job { span, run })
             .map_err(|_| SandboxError::Engine("the sandbox threads have stopped".into()))?;
         rx.await
             .map_err(|_| SandboxError::Engine("a sandbox thread stopped during the call".into()))
@@ -158,14 +166,16 @@ pub(crate) fn restore_current_thread() {
 
 fn worker(spawner: Spawner) {
     loop {
-        let job = match spawner.rx.lock().unwrap().recv() {
+        let Job { span, run } = match spawner.rx.lock().unwrap().recv() {
             Ok(job) => job,
             Err(_) => return, // the executor was dropped
         };
         // A host bug must not take the thread (and the pool's capacity) with it.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
-            tracing::error!("a sandbox job panicked; the thread keeps serving");
-        }
+        span.in_scope(|| {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                tracing::error!("a sandbox job panicked; the thread keeps serving");
+            }
+        });
         // Hand over to a thread at normal priority, then end this one (or keep serving,
         // demoted, if the spawner is gone).
         if DEMOTED.with(Cell::get) && spawner.respawn.send(()).is_ok() {

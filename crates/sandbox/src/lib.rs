@@ -8,6 +8,10 @@
 //! Every outcome is typed ([`SandboxError::kind`]); the server maps kinds to HTTP statuses.
 //! The handler contract itself is `wit/handler.wit`; the guest SDK is `handlers-sdk`;
 //! archives (where the component and its files come from) are `ferroserve-archive`.
+//!
+//! A call through the async API runs on a sandbox thread inside the span current where it
+//! was awaited, so what it logs (the `log` import, captured stdout/stderr, its failure)
+//! carries the request's id.
 
 mod bindings;
 mod cache;

@@ -19,7 +19,7 @@ use ferroserve_sandbox::Sandbox;
 use crate::metrics::Metrics;
 use crate::model_dir::ModelDir;
 use crate::settings::{self, ModelDefaults};
-use crate::{Error, Model, ModelInfo, ModelKey, Pipeline};
+use crate::{Error, LoadRequest, Model, ModelInfo, Pipeline};
 
 /// The seam to the tensor runtime. The binary plugs in libtorch (`ferroserve-torch`);
 /// tests plug in a fake model.
@@ -32,33 +32,6 @@ pub trait ModelRuntime: Send + Sync {
         device: Option<&str>,
         warmup: &[InputSpec],
     ) -> Result<(Arc<dyn BatchRunner>, String), String>;
-}
-
-/// One registration, as the management API or the start-up list asks for it. `None`
-/// fields fall back to the archive's config, then to [`ModelDefaults`].
-#[derive(Debug, Clone, Default)]
-pub struct LoadRequest {
-    pub archive: PathBuf,
-    pub url: String,
-    /// Overrides the manifest's model name.
-    pub name: Option<String>,
-    pub batch_size: Option<usize>,
-    pub max_batch_delay_ms: Option<u64>,
-    pub min_workers: Option<usize>,
-    pub max_workers: Option<usize>,
-    pub response_timeout_s: Option<u64>,
-    pub loaded_at_startup: bool,
-    /// The owning tenant and its quotas; `None`: the shared namespace, server limits only.
-    pub tenant: Option<(String, crate::tenancy::Quotas)>,
-}
-
-impl LoadRequest {
-    /// The key the model will have: the asked name (else the manifest's) in the tenant's
-    /// namespace.
-    pub fn key(&self, info: &ArchiveInfo) -> ModelKey {
-        let name = self.name.as_deref().unwrap_or(&info.manifest.model.model_name);
-        ModelKey::new(self.tenant.as_ref().map(|(t, _)| t.as_str()), name)
-    }
 }
 
 /// Loads archives into models.

@@ -23,9 +23,11 @@ impl Processor for Bytes4 {
         }
         let input = Tensor::new("x", ferroserve_tensor::DType::F32, vec![request.body.len() as u64 / 4], request.body.clone())
             .map_err(|e| SandboxError::BadInput(e.to_string()))?;
+        // The last wins: the archive's parameters come first, the query's after them.
         let status = request
             .parameters
             .iter()
+            .rev()
             .find(|(k, _)| k == "status")
             .map_or(200, |(_, v)| v.parse().unwrap());
         Ok(Prepared {

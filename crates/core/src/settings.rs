@@ -8,7 +8,7 @@ use std::time::Duration;
 use ferroserve_archive::ModelConfig;
 use ferroserve_sandbox::Limits;
 
-use crate::loader::LoadRequest;
+use crate::LoadRequest;
 
 /// Server-wide defaults and ceilings for models (TorchServe's defaults where it has them).
 /// Built from the `ServerConfig` (`ServerConfig::model_defaults`), the one source of them.

@@ -22,6 +22,7 @@ fn preprocess_err(fixture: &str, limits: Limits, request: &str) -> SandboxError 
 
 #[test]
 fn infinite_loop_hits_the_deadline_on_time() {
+    let _turn = one_at_a_time();
     let sandbox = sandbox(None);
     let deadline = Duration::from_millis(200);
     let handler = load(
@@ -58,6 +59,7 @@ fn infinite_loop_hits_the_deadline_on_time() {
 
 #[test]
 fn short_calls_are_not_marked_long() {
+    let _turn = one_at_a_time();
     let sandbox = sandbox(None);
     let ok = load(&sandbox, fx::OK, None, limits());
     // Back-to-back calls for 20 epoch ticks: ticks land inside calls (which used to demote
@@ -71,6 +73,7 @@ fn short_calls_are_not_marked_long() {
 
 #[test]
 fn memory_bomb_hits_the_memory_limit() {
+    let _turn = one_at_a_time();
     let err = preprocess_err(fx::MEMBOMB, limits(), "{}");
     assert!(
         matches!(err, SandboxError::MemoryLimit { limit } if limit == 32 << 20),
@@ -84,6 +87,7 @@ fn memory_bomb_hits_the_memory_limit() {
 
 #[test]
 fn deep_recursion_is_a_trap() {
+    let _turn = one_at_a_time();
     let err = preprocess_err(fx::RECURSE, limits(), "{}");
     assert_eq!(err.kind(), "HandlerTrapped");
     let msg = err.to_string();
@@ -95,6 +99,7 @@ fn deep_recursion_is_a_trap() {
 
 #[test]
 fn panic_carries_the_guest_message() {
+    let _turn = one_at_a_time();
     let err = preprocess_err(fx::PANIC, limits(), "{}");
     assert_eq!(err.kind(), "HandlerPanicked");
     assert!(
@@ -105,6 +110,7 @@ fn panic_carries_the_guest_message() {
 
 #[test]
 fn malformed_tensor_is_refused() {
+    let _turn = one_at_a_time();
     let err = preprocess_err(fx::MALFORMED, limits(), "{}");
     assert_eq!(err.kind(), "HandlerMalformedTensor");
     assert!(
@@ -115,6 +121,7 @@ fn malformed_tensor_is_refused() {
 
 #[test]
 fn oversized_outputs_are_refused_in_both_directions() {
+    let _turn = one_at_a_time();
     let limits = Limits {
         max_output_bytes: 1 << 20,
         memory_bytes: 64 << 20,
@@ -138,6 +145,7 @@ fn oversized_outputs_are_refused_in_both_directions() {
 
 #[test]
 fn stdout_flood_is_captured_bounded_and_counted() {
+    let _turn = one_at_a_time();
     let sandbox = sandbox(None);
     // Writing 100 MB takes longer than the other fixtures' default deadline.
     let limits = Limits {
@@ -158,6 +166,7 @@ fn stdout_flood_is_captured_bounded_and_counted() {
 
 #[test]
 fn sockets_are_refused() {
+    let _turn = one_at_a_time();
     let err = preprocess_err(fx::SOCKET, limits(), "{}");
     // The fixture reports BadInput only when tcp, udp and listen all failed.
     assert_eq!(err.kind(), "HandlerBadInput", "{err}");
@@ -170,6 +179,7 @@ fn sockets_are_refused() {
 
 #[test]
 fn bad_input_carries_the_handlers_message() {
+    let _turn = one_at_a_time();
     let err = preprocess_err(fx::OK, limits(), "[]");
     assert_eq!(err.kind(), "HandlerBadInput");
     assert_eq!(
@@ -186,6 +196,7 @@ fn bad_input_carries_the_handlers_message() {
 
 #[test]
 fn components_of_other_shapes_are_refused_at_load() {
+    let _turn = one_at_a_time();
     let sandbox = sandbox(None);
     let other = fx::bytes(fx::OTHER_WORLD);
     let err = sandbox.load("other", &other, None, limits()).err().unwrap();
@@ -208,6 +219,7 @@ fn components_of_other_shapes_are_refused_at_load() {
 
 #[test]
 fn a_memory_limit_above_the_servers_ceiling_is_refused_at_load() {
+    let _turn = one_at_a_time();
     let sandbox = sandbox(None); // ceiling: 256 MiB
     let limits = Limits {
         memory_bytes: 512 << 20,

@@ -30,6 +30,7 @@ fn assert_stopped_on_time(result: Result<impl std::fmt::Debug, SandboxError>, el
 
 #[test]
 fn alone_a_looping_call_is_not_throttled() {
+    let _turn = one_at_a_time();
     let sandbox = sandbox(None);
     let spin = load_in(&sandbox, "a", fx::SPIN, None, spin_limits());
     let (result, report) = spin.preprocess_blocking(body("{}"));
@@ -40,6 +41,7 @@ fn alone_a_looping_call_is_not_throttled() {
 
 #[test]
 fn while_another_group_is_busy_looping_calls_take_turns_and_rest() {
+    let _turn = one_at_a_time();
     let sandbox = Arc::new(sandbox(None));
     let spin = Arc::new(load_in(&sandbox, "a", fx::SPIN, None, spin_limits()));
     let ok = load_in(&sandbox, "b", fx::OK, None, limits());

@@ -105,3 +105,10 @@ pub fn assert_well_behaved_works(sandbox: &Sandbox) {
     let prepared = prepared.expect("the well-behaved handler should succeed");
     assert_eq!(prepared.inputs[0].to_f32().unwrap(), vec![1.0, 2.0]);
 }
+
+/// Tests that assert on wall time, or that spin a core, take turns: on a 2-core machine a
+/// spinning guest in one test would otherwise delay the epoch ticks another test measures.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

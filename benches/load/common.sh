@@ -1,7 +1,7 @@
 # Shared by the load scripts (sourced): checks wrk, builds the release binary and the guest
 # fixtures, makes the test models, and archives the MLP behind the JSON `ok` handler (and,
 # with `fixture_archive NAME`, the same MLP behind another fixture) into $work/store.
-# Sets: root, work, python, bin, guests. Then `start_server ARGS...` runs `ferroserve serve`
+# Sets: root, work, python, bin (FERROSERVE_BIN, or the one built here), guests. Then `start_server ARGS...` runs `ferroserve serve`
 # on free ports (stopped on exit) and sets inf, mgmt, state.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -11,8 +11,14 @@ mkdir -p "$work/store"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 scripts/setup.sh >/dev/null
 python="${FERROSERVE_PYTHON:-$HOME/.cache/ferroserve/venv/bin/python}"
-cargo build --release -p ferroserve -p ferroserve-test-fixtures -q
-bin="$root/target/release/ferroserve"
+# FERROSERVE_BIN: measure a binary built elsewhere (benches/ab.sh compares two).
+if [ -n "${FERROSERVE_BIN:-}" ]; then
+  cargo build --release -p ferroserve-test-fixtures -q
+  bin="$FERROSERVE_BIN"
+else
+  cargo build --release -p ferroserve -p ferroserve-test-fixtures -q
+  bin="$root/target/release/ferroserve"
+fi
 guests="$root/target/wasm-guests/wasm32-wasip2/release"
 "$python" examples/models/make_test_models.py "$work/models" >/dev/null
 printf '[0.5, -1.25, 2.0, 3.5]' > "$work/mlp.json"

@@ -109,5 +109,7 @@ async fn any_processor_and_runner_plug_into_the_pipeline() {
         vec![Outcome::Ok, Outcome::ClientError, Outcome::ClientError, Outcome::ServerError]
     );
     assert_eq!(stages.iter().filter(|s| **s == Stage::Total).count(), 4);
-    assert_eq!(stages.iter().filter(|s| **s == Stage::Inference).count(), 3, "the bad input never reached the model");
+    // Forward time is reported for the two batches that ran: the bad input never reached
+    // the model, and the failed batch reports none.
+    assert_eq!(stages.iter().filter(|s| **s == Stage::Inference).count(), 2);
 }

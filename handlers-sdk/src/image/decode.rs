@@ -1,6 +1,6 @@
 //! Format detection, header-only size checks and decoding to 8-bit RGB.
 
-use super::image::{Limits, RgbImage};
+use super::rgb::{Limits, RgbImage};
 use crate::HandlerError;
 
 /// The image formats [`decode`] reads.

@@ -8,7 +8,7 @@
 //! `+simd128` (it has wasm SIMD kernels), and because of the scaled decoding. See
 //! `benches/image.rs` and the numbers in the module docs of `image`.
 
-use super::image::RgbImage;
+use super::rgb::RgbImage;
 use crate::HandlerError;
 
 /// Walk the JPEG segments from the start until one whose marker satisfies `want`; returns

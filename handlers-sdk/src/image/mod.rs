@@ -73,7 +73,7 @@
 //! `benches/image.rs` has the native benchmarks.
 
 mod decode;
-mod image;
+mod rgb;
 mod jpeg;
 mod kernels;
 mod ops;
@@ -86,7 +86,7 @@ mod tests;
 pub use decode::{
     ImageFormat, decode, decode_for_resize, decode_with_limits, detect_format, read_header,
 };
-pub use image::{Limits, RgbImage};
+pub use rgb::{Limits, RgbImage};
 pub use ops::{
     center_crop, center_crop_offsets, resize, resize_shorter_side, shorter_side_size,
     to_chw_normalized,

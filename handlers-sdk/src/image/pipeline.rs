@@ -1,7 +1,7 @@
 //! [`ImagePipeline`]: the whole preprocessing in one call, resize, crop and normalize fused.
 
 use super::decode::{decode_for_resize, decode_with_limits, read_header};
-use super::image::{Limits, RgbImage};
+use super::rgb::{Limits, RgbImage};
 use super::ops::{self, center_crop_offsets, shorter_side_size};
 use super::resample;
 use crate::{HandlerError, Tensor};

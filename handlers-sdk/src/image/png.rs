@@ -1,6 +1,6 @@
 //! PNG decoding with `zune-png`, converted to 8-bit RGB.
 
-use super::image::{Limits, RgbImage};
+use super::rgb::{Limits, RgbImage};
 use crate::HandlerError;
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;

@@ -51,8 +51,10 @@ fn read(p: &Path) -> Result<Vec<u8>, ArchiveError> {
 
 /// `dd/mm/YYYY HH:MM:SS` in UTC, the form torch-model-archiver writes to `createdOn`.
 fn created_on() -> String {
-    let format = time::format_description::parse_borrowed::<2>("[day]/[month]/[year] [hour]:[minute]:[second]")
-        .expect("a valid format description");
+    let format = time::format_description::parse_borrowed::<2>(
+        "[day]/[month]/[year] [hour]:[minute]:[second]",
+    )
+    .expect("a valid format description");
     time::OffsetDateTime::now_utc()
         .format(&format)
         .expect("the current time formats")

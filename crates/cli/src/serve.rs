@@ -243,7 +243,9 @@ mod tests {
         let path = dir.path().join("ferroserve.toml");
         std::fs::write(&path, file).unwrap();
         let config = format!("--config={}", path.display());
-        let argv = ["ferroserve", config.as_str()].into_iter().chain(flags.iter().copied());
+        let argv = ["ferroserve", config.as_str()]
+            .into_iter()
+            .chain(flags.iter().copied());
         effective_config(&Cli::try_parse_from(argv)?.args)
     }
 
@@ -258,9 +260,15 @@ mod tests {
         assert_eq!(c.batch_size, 2, "a flag beats the environment");
         assert_eq!(c.max_workers, 5, "the environment beats the file");
         assert_eq!(c.min_workers, 2, "the file beats the defaults");
-        assert_eq!(c.max_batch_delay_ms, ServerConfig::default().max_batch_delay_ms);
+        assert_eq!(
+            c.max_batch_delay_ms,
+            ServerConfig::default().max_batch_delay_ms
+        );
         unsafe { std::env::set_var("FERROSERVE_BATCH_SIZE", "many") };
-        assert!(effective(file, &[]).is_err(), "a bad environment value is refused");
+        assert!(
+            effective(file, &[]).is_err(),
+            "a bad environment value is refused"
+        );
         unsafe { std::env::remove_var("FERROSERVE_BATCH_SIZE") };
         unsafe { std::env::remove_var("FERROSERVE_MAX_WORKERS") };
         let e = effective("bach_size = 1", &[]).unwrap_err().to_string();

@@ -198,7 +198,10 @@ mod tests {
     fn model_defaults_come_from_the_config() {
         let c = ServerConfig::default();
         let d = c.model_defaults();
-        assert_eq!(d.response_timeout, Duration::from_secs(c.response_timeout_s));
+        assert_eq!(
+            d.response_timeout,
+            Duration::from_secs(c.response_timeout_s)
+        );
         assert_eq!(d.queue_capacity, c.job_queue_size);
         assert_eq!(d.handler.memory_bytes, c.handler_memory_mib << 20);
     }

@@ -29,8 +29,8 @@ mod serving;
 mod settings;
 pub mod snapshot;
 mod store;
-mod tenant_ops;
 pub mod tenancy;
+mod tenant_ops;
 
 pub use config::ServerConfig;
 pub use error::{Class, Error, RETRY_AFTER};

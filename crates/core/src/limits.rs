@@ -7,9 +7,9 @@ use std::time::Duration;
 use ferroserve_archive::HandlerLimits;
 use ferroserve_sandbox::Limits;
 
+use crate::Error;
 use crate::settings::ModelDefaults;
 use crate::tenancy::Quotas;
-use crate::Error;
 
 pub fn handler_limits(
     d: &ModelDefaults,
@@ -109,6 +109,9 @@ mod tests {
         let e = handler_limits(&d, asked(None, Some(too_long)), None).unwrap_err();
         assert_eq!(e.kind(), "HandlerLimitTooHigh");
         let l = handler_limits(&d, asked(Some(64), Some(100)), None).unwrap();
-        assert_eq!((l.memory_bytes, l.deadline), (64 << 20, Duration::from_millis(100)));
+        assert_eq!(
+            (l.memory_bytes, l.deadline),
+            (64 << 20, Duration::from_millis(100))
+        );
     }
 }

@@ -29,7 +29,10 @@ impl LoadRequest {
     /// The key the model will have: the asked name (else the manifest's) in the tenant's
     /// namespace.
     pub fn key(&self, info: &ArchiveInfo) -> ModelKey {
-        let name = self.name.as_deref().unwrap_or(&info.manifest.model.model_name);
+        let name = self
+            .name
+            .as_deref()
+            .unwrap_or(&info.manifest.model.model_name);
         ModelKey::new(self.tenant.as_ref().map(|(t, _)| t.as_str()), name)
     }
 }

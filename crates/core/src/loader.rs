@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferroserve_archive::{
-    ArchiveInfo, InputSpec, PreambleOnly, extract_extra_files, extract_model_file,
-    read_archive,
+    ArchiveInfo, InputSpec, PreambleOnly, extract_extra_files, extract_model_file, read_archive,
 };
 use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig};
 use ferroserve_sandbox::Sandbox;

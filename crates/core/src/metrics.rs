@@ -16,8 +16,8 @@
 
 use std::time::Duration;
 
-use crate::observe::{Observer, Outcome, Stage};
 use crate::ModelKey;
+use crate::observe::{Observer, Outcome, Stage};
 use prometheus::{
     CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,

@@ -115,7 +115,9 @@ impl Pipeline {
     pub async fn infer_tensors(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, Error> {
         let started = Instant::now();
         let outcome = self.forward(inputs).await;
-        let seen = outcome.as_ref().map_or_else(Outcome::of_error, |_| Outcome::Ok);
+        let seen = outcome
+            .as_ref()
+            .map_or_else(Outcome::of_error, |_| Outcome::Ok);
         self.finish(started, seen);
         outcome
     }

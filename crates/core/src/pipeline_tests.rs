@@ -21,8 +21,13 @@ impl Processor for Bytes4 {
         if request.body.is_empty() {
             return Err(SandboxError::BadInput("send at least one f32".into()));
         }
-        let input = Tensor::new("x", ferroserve_tensor::DType::F32, vec![request.body.len() as u64 / 4], request.body.clone())
-            .map_err(|e| SandboxError::BadInput(e.to_string()))?;
+        let input = Tensor::new(
+            "x",
+            ferroserve_tensor::DType::F32,
+            vec![request.body.len() as u64 / 4],
+            request.body.clone(),
+        )
+        .map_err(|e| SandboxError::BadInput(e.to_string()))?;
         // The last wins: the archive's parameters come first, the query's after them.
         let status = request
             .parameters
@@ -59,7 +64,9 @@ impl BatchRunner for Negate {
             return Err(RunError::new("zeros"));
         }
         let out: Vec<f32> = values.iter().map(|v| -v).collect();
-        Ok(vec![Tensor::from_f32("y", inputs[0].shape().to_vec(), &out).unwrap()])
+        Ok(vec![
+            Tensor::from_f32("y", inputs[0].shape().to_vec(), &out).unwrap(),
+        ])
     }
 }
 
@@ -77,13 +84,20 @@ impl Observer for Seen {
 }
 
 fn f32s(values: &[f32]) -> bytes::Bytes {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into()
+    values
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 fn request(values: &[f32], status: Option<&str>) -> HandlerRequest {
     HandlerRequest {
         body: f32s(values),
-        parameters: status.map(|s| ("status".into(), s.into())).into_iter().collect(),
+        parameters: status
+            .map(|s| ("status".into(), s.into()))
+            .into_iter()
+            .collect(),
         ..HandlerRequest::default()
     }
 }
@@ -96,17 +110,35 @@ async fn any_processor_and_runner_plug_into_the_pipeline() {
         .observed_by(seen.clone())
         .with_params(vec![("status".into(), "201".into())]);
     let ok = p.infer(request(&[1.0, -2.0], None)).await.unwrap();
-    assert_eq!((ok.status, ok.body), (201, f32s(&[-1.0, 2.0])), "archive params reach it");
+    assert_eq!(
+        (ok.status, ok.body),
+        (201, f32s(&[-1.0, 2.0])),
+        "archive params reach it"
+    );
     let own = p.infer(request(&[1.0], Some("404"))).await.unwrap();
-    assert_eq!(own.status, 404, "the query's parameters come after the archive's");
+    assert_eq!(
+        own.status, 404,
+        "the query's parameters come after the archive's"
+    );
     let bad = p.infer(request(&[], None)).await.unwrap_err();
-    assert_eq!((bad.class(), &*bad.kind()), (Class::BadRequest, "HandlerBadInput"));
+    assert_eq!(
+        (bad.class(), &*bad.kind()),
+        (Class::BadRequest, "HandlerBadInput")
+    );
     let failed = p.infer(request(&[0.0], None)).await.unwrap_err();
-    assert_eq!((failed.class(), &*failed.kind()), (Class::Internal, "ModelForwardError"));
+    assert_eq!(
+        (failed.class(), &*failed.kind()),
+        (Class::Internal, "ModelForwardError")
+    );
     let (stages, outcomes) = seen.0.lock().unwrap().clone();
     assert_eq!(
         outcomes,
-        vec![Outcome::Ok, Outcome::ClientError, Outcome::ClientError, Outcome::ServerError]
+        vec![
+            Outcome::Ok,
+            Outcome::ClientError,
+            Outcome::ClientError,
+            Outcome::ServerError
+        ]
     );
     assert_eq!(stages.iter().filter(|s| **s == Stage::Total).count(), 4);
     // Forward time is reported for the two batches that ran: the bad input never reached

@@ -63,7 +63,8 @@ impl Core {
             fetcher,
         };
         let snapshot_dir = config.snapshot.then(|| config.state_dir.clone());
-        let tenants = Arc::new(Tenants::open(Some(config.state_dir.clone())).map_err(Error::Setup)?);
+        let tenants =
+            Arc::new(Tenants::open(Some(config.state_dir.clone())).map_err(Error::Setup)?);
         let audit_path = config.state_dir.join("audit.log");
         let audit = Audit::open(&audit_path).map_err(state_dir_error(&audit_path))?;
         let auth = build_auth(&config, tenants.clone())?;

@@ -95,7 +95,11 @@ mod tests {
         assert_eq!(s.max_batch_delay_ms, 20, "the archive's");
         assert_eq!(s.min_workers, 2, "the archive's");
         assert_eq!(s.max_workers, 2, "raised to the minimum");
-        assert_eq!(s.response_timeout_s, d.response_timeout.as_secs(), "the default");
+        assert_eq!(
+            s.response_timeout_s,
+            d.response_timeout.as_secs(),
+            "the default"
+        );
     }
 
     #[test]

@@ -103,7 +103,10 @@ impl ArchiveStore {
             url: url.to_owned(),
             reason,
         };
-        Ok(self.keep(body, Limit::Server(self.max_bytes), failed).await?.0)
+        Ok(self
+            .keep(body, Limit::Server(self.max_bytes), failed)
+            .await?
+            .0)
     }
 
     async fn keep(
@@ -175,7 +178,8 @@ impl Sink {
     }
 
     async fn finish(self, dir: &Path) -> Result<(PathBuf, String), Error> {
-        let io = |e: std::io::Error| Error::ArchiveStore(format!("keeping the archive failed: {e}"));
+        let io =
+            |e: std::io::Error| Error::ArchiveStore(format!("keeping the archive failed: {e}"));
         if self.len == 0 {
             return Err(Error::MissingArchive);
         }

@@ -14,7 +14,9 @@ use ferroserve_core::{Core, ModelRuntime, ServerConfig};
 use tokio::net::TcpListener;
 
 use crate::fetch::HyperFetcher;
-use crate::{HttpLimits, ServeError, auth, inference, kserve, layers, management, openapi, tenants};
+use crate::{
+    HttpLimits, ServeError, auth, inference, kserve, layers, management, openapi, tenants,
+};
 
 /// The REST server: its core and one router per listener, every layer applied.
 #[derive(Clone)]

@@ -79,9 +79,16 @@ pub enum Edge {
     BadOutput(String),
     UnknownRoute,
     MethodNotAllowed,
-    BodyTooLarge { max: usize },
-    ListenerBusy { api: &'static str, max: usize },
-    TimedOut { limit: Duration },
+    BodyTooLarge {
+        max: usize,
+    },
+    ListenerBusy {
+        api: &'static str,
+        max: usize,
+    },
+    TimedOut {
+        limit: Duration,
+    },
     Panicked,
 }
 
@@ -267,8 +274,13 @@ mod tests {
             Error::UploadTooLarge(1),
             Error::quota("max_models", 1, "x"),
             Error::from(BatchError::ShuttingDown),
-            Error::from(BatchError::Timeout { waited: Duration::ZERO }),
-            Error::DownloadFailed { url: "u".into(), reason: "r".into() },
+            Error::from(BatchError::Timeout {
+                waited: Duration::ZERO,
+            }),
+            Error::DownloadFailed {
+                url: "u".into(),
+                reason: "r".into(),
+            },
             Error::Internal("x".into()),
         ];
         let statuses: HashSet<u16> = samples.iter().map(|e| status_of(e).as_u16()).collect();

@@ -12,12 +12,12 @@ pub struct HyperFetcher;
 #[async_trait::async_trait]
 impl Fetcher for HyperFetcher {
     async fn get(&self, url: &str) -> Result<ByteStream, Error> {
-        let uri: hyper::Uri = url.parse().map_err(|e: hyper::http::uri::InvalidUri| {
-            Error::InvalidUrl {
-                url: url.to_owned(),
-                reason: e.to_string(),
-            }
-        })?;
+        let uri: hyper::Uri =
+            url.parse()
+                .map_err(|e: hyper::http::uri::InvalidUri| Error::InvalidUrl {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
         if uri.scheme_str() != Some("http") {
             return Err(Error::UnsupportedUrlScheme(url.to_owned()));
         }

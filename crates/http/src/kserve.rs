@@ -223,9 +223,8 @@ async fn run_samples(
     }
     // Returning early drops the set, which aborts (and so withdraws) the other samples.
     while let Some(joined) = tasks.join_next().await {
-        let (i, outcome) = joined.map_err(|e| {
-            ferroserve_core::Error::Internal(format!("inference task failed: {e}"))
-        })?;
+        let (i, outcome) = joined
+            .map_err(|e| ferroserve_core::Error::Internal(format!("inference task failed: {e}")))?;
         results[i] = outcome?;
     }
     Ok(results)

@@ -34,7 +34,8 @@ pub fn router(manager: Manager) -> Router {
 
 /// Query parameters that do not parse, as TorchServe's `BadRequestException`.
 fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Edge> {
-    q.map(|Query(p)| p).map_err(|e| Edge::BadQuery(e.body_text()))
+    q.map(|Query(p)| p)
+        .map_err(|e| Edge::BadQuery(e.body_text()))
 }
 
 #[derive(Deserialize)]

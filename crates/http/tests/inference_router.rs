@@ -74,7 +74,9 @@ async fn ping_is_unhealthy_when_a_model_has_fewer_workers_than_its_minimum() {
     let sandbox = sandbox();
     let registry = registry(&sandbox);
     // A drained model's workers have exited while its minimum is still 1.
-    let spin = registry.get(&ferroserve_core::ModelKey::shared("spin"), None).unwrap();
+    let spin = registry
+        .get(&ferroserve_core::ModelKey::shared("spin"), None)
+        .unwrap();
     spin.pipeline.batcher().shutdown().await;
     let (status, _, json) = send(inference::router(registry), "GET", "/ping", "").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -155,6 +157,10 @@ async fn registering_a_version_twice_is_a_conflict() {
         (err.code, err.kind.as_str()),
         (409, "ConflictStatusException")
     );
-    let names: Vec<String> = registry.defaults().iter().map(|m| m.key.to_string()).collect();
+    let names: Vec<String> = registry
+        .defaults()
+        .iter()
+        .map(|m| m.key.to_string())
+        .collect();
     assert_eq!(names, vec!["echo".to_string(), "spin".to_string()]);
 }

@@ -13,9 +13,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post};
 use common::*;
-use ferroserve_http::layers::{self, HttpLimits};
 use ferroserve_core::Registry;
 use ferroserve_http::inference;
+use ferroserve_http::layers::{self, HttpLimits};
 use ferroserve_test_fixtures as fx;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -359,7 +359,10 @@ async fn a_panicking_handler_is_500_json_and_the_listener_keeps_serving() {
 #[test]
 fn default_limits_are_the_server_configs() {
     let limits = HttpLimits::default();
-    assert_eq!(limits.max_body_bytes, 6_553_500, "TorchServe's max_request_size");
+    assert_eq!(
+        limits.max_body_bytes, 6_553_500,
+        "TorchServe's max_request_size"
+    );
     // One source of defaults: the same as `request_timeout_s` in ServerConfig.
     assert_eq!(limits.request_timeout, Duration::from_secs(300));
     assert_eq!(limits.max_concurrent, 1024);

@@ -78,10 +78,12 @@ async fn a_hostile_handler_is_a_5xx_and_leaves_others_untouched() {
         (err.code, err.kind.as_str()),
         (504, "HandlerDeadlineExceeded")
     );
-    let err = ferroserve_http::ApiError::from(pipeline(&sandbox, fx::PANIC, Duration::from_secs(1))
-        .infer(json("[1]"))
-        .await
-        .unwrap_err());
+    let err = ferroserve_http::ApiError::from(
+        pipeline(&sandbox, fx::PANIC, Duration::from_secs(1))
+            .infer(json("[1]"))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((err.code, err.kind.as_str()), (500, "HandlerPanicked"));
     assert!(err.message.contains("fixture panicked on purpose"));
     let ok = good.infer(json("[1]")).await.unwrap();

@@ -12,27 +12,82 @@ use serde_json::json;
 async fn registrations_survive_a_restart() {
     let t = TestApp::tokens();
     let a = t.tenant("a", "{}").await;
-    t.register(t.admin.as_deref(), "echo.mar", "&batch_size=3").await.ok();
-    t.register(t.admin.as_deref(), "echo-2.0.mar", "").await.ok();
-    t.call(On::Management, "PUT", "/models/echo/2.0/set-default", t.admin.as_deref(), Body::empty()).await.ok();
-    t.call(On::Management, "PUT", "/models/echo/1.0?min_worker=2&max_worker=2", t.admin.as_deref(), Body::empty()).await.ok();
+    t.register(t.admin.as_deref(), "echo.mar", "&batch_size=3")
+        .await
+        .ok();
+    t.register(t.admin.as_deref(), "echo-2.0.mar", "")
+        .await
+        .ok();
+    t.call(
+        On::Management,
+        "PUT",
+        "/models/echo/2.0/set-default",
+        t.admin.as_deref(),
+        Body::empty(),
+    )
+    .await
+    .ok();
+    t.call(
+        On::Management,
+        "PUT",
+        "/models/echo/1.0?min_worker=2&max_worker=2",
+        t.admin.as_deref(),
+        Body::empty(),
+    )
+    .await
+    .ok();
     let upload = std::fs::read(t.store.join("spin.mar")).unwrap();
-    t.call(On::Management, "POST", "/models", Some(&a), upload).await.ok();
+    t.call(On::Management, "POST", "/models", Some(&a), upload)
+        .await
+        .ok();
     let admin = t.admin.clone();
 
     let t = t.restart().await;
     assert_eq!(t.admin, admin, "the admin token is kept");
-    let all = t.call(On::Management, "GET", "/models/echo/all", admin.as_deref(), Body::empty()).await;
+    let all = t
+        .call(
+            On::Management,
+            "GET",
+            "/models/echo/all",
+            admin.as_deref(),
+            Body::empty(),
+        )
+        .await;
     let v1 = &all.ok()[0];
-    assert_eq!((&v1["modelVersion"], &v1["batchSize"], &v1["minWorkers"]), (&json!("1.0"), &json!(3), &json!(2)));
+    assert_eq!(
+        (&v1["modelVersion"], &v1["batchSize"], &v1["minWorkers"]),
+        (&json!("1.0"), &json!(3), &json!(2))
+    );
     assert_eq!(v1["isDefault"], false);
     assert_eq!(all.ok()[1]["isDefault"], true, "2.0 stays the default");
-    let d = t.call(On::Management, "GET", "/models/spin", Some(&a), Body::empty()).await;
-    assert!(d.ok()[0]["modelUrl"].as_str().unwrap().starts_with("upload:"));
-    t.call(On::Management, "GET", "/models/spin", admin.as_deref(), Body::empty())
-        .await
-        .error(404, "ModelNotFoundException");
-    assert_eq!(t.predict(admin.as_deref(), "echo", "[2]").await.ok()["outputs"]["output"], json!([4.0]));
+    let d = t
+        .call(
+            On::Management,
+            "GET",
+            "/models/spin",
+            Some(&a),
+            Body::empty(),
+        )
+        .await;
+    assert!(
+        d.ok()[0]["modelUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("upload:")
+    );
+    t.call(
+        On::Management,
+        "GET",
+        "/models/spin",
+        admin.as_deref(),
+        Body::empty(),
+    )
+    .await
+    .error(404, "ModelNotFoundException");
+    assert_eq!(
+        t.predict(admin.as_deref(), "echo", "[2]").await.ok()["outputs"]["output"],
+        json!([4.0])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,8 +50,8 @@ impl FakeModel {
 /// A model file the archive reader takes for TorchScript, holding `spec`.
 pub fn fake_model_file(spec: &FakeModel) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let stored = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let json = serde_json::to_vec(spec).expect("serializable");
     for (name, bytes) in [
         ("fake/data.pkl", &b"fake"[..]),

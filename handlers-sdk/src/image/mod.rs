@@ -73,22 +73,22 @@
 //! `benches/image.rs` has the native benchmarks.
 
 mod decode;
-mod rgb;
 mod jpeg;
 mod kernels;
 mod ops;
 mod pipeline;
 mod png;
 mod resample;
+mod rgb;
 #[cfg(test)]
 mod tests;
 
 pub use decode::{
     ImageFormat, decode, decode_for_resize, decode_with_limits, detect_format, read_header,
 };
-pub use rgb::{Limits, RgbImage};
 pub use ops::{
     center_crop, center_crop_offsets, resize, resize_shorter_side, shorter_side_size,
     to_chw_normalized,
 };
 pub use pipeline::ImagePipeline;
+pub use rgb::{Limits, RgbImage};

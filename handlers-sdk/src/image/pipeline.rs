@@ -1,9 +1,9 @@
 //! [`ImagePipeline`]: the whole preprocessing in one call, resize, crop and normalize fused.
 
 use super::decode::{decode_for_resize, decode_with_limits, read_header};
-use super::rgb::{Limits, RgbImage};
 use super::ops::{self, center_crop_offsets, shorter_side_size};
 use super::resample;
+use super::rgb::{Limits, RgbImage};
 use crate::{HandlerError, Tensor};
 
 /// Decode → resize the shorter side → center crop → normalize, into a `[3, H, W]` f32 tensor.

@@ -33,13 +33,7 @@ impl Audit {
         })
     }
 
-    pub fn record(
-        &self,
-        who: &Principal,
-        action: &str,
-        target: &str,
-        outcome: Result<(), &Error>,
-    ) {
+    pub fn record(&self, who: &Principal, action: &str, target: &str, outcome: Result<(), &Error>) {
         let (result, class, kind) = match outcome {
             Ok(()) => ("ok", None, None),
             Err(e) => ("error", Some(e.class().name()), Some(e.kind())),

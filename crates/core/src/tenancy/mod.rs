@@ -202,7 +202,10 @@ mod tests {
         tenants.create("a", Quotas::default()).unwrap();
         let a = Principal::Tenant(tenants.get("a").unwrap());
         assert_eq!(a.qualify("resnet").to_string(), "a/resnet");
-        assert_eq!(Principal::Open.qualify("resnet"), ModelKey::shared("resnet"));
+        assert_eq!(
+            Principal::Open.qualify("resnet"),
+            ModelKey::shared("resnet")
+        );
         assert!(!a.is_admin());
         assert_eq!(a.require_admin().unwrap_err().kind(), "Forbidden");
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig, RunError};
-use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
 use ferroserve_core::{Model, ModelInfo, ModelKey, Pipeline};
+use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
 use ferroserve_tensor::Tensor;
 use ferroserve_test_fixtures as fx;
 

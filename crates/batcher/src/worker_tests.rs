@@ -47,15 +47,20 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
-#[test]
-fn a_runner_panic_is_logged_with_the_model_name_and_fails_only_its_batch() {
-    let shared = Shared {
-        name: "tenant/resnet:1.0".into(),
+/// A model's shared state, as a worker sees it, for `name`.
+fn shared(name: &str) -> Shared {
+    Shared {
+        name: name.into(),
         capacity: 8,
         closing: AtomicBool::new(false),
         shutdown: Notify::new(),
         stats: Stats::default(),
-    };
+    }
+}
+
+#[test]
+fn a_runner_panic_is_logged_with_the_model_name_and_fails_only_its_batch() {
+    let shared = shared("tenant/resnet:1.0");
     let now = Instant::now();
     let x = Tensor::from_f32("x", vec![2], &[1.0, 2.0]).unwrap();
     let (entry, mut answer) = Entry::new(vec![x], now, now + Duration::from_secs(60));
@@ -89,13 +94,7 @@ impl BatchRunner for Slow {
 
 #[test]
 fn answers_say_how_long_each_request_queued_and_the_batch_ran() {
-    let shared = Shared {
-        name: "timed".into(),
-        capacity: 8,
-        closing: AtomicBool::new(false),
-        shutdown: Notify::new(),
-        stats: Stats::default(),
-    };
+    let shared = shared("timed");
     let now = Instant::now();
     let far = now + Duration::from_secs(60);
     let x = || Tensor::from_f32("x", vec![1], &[1.0]).unwrap();
@@ -122,13 +121,7 @@ impl BatchRunner for Fails {
 
 #[test]
 fn a_failed_batch_without_request_spans_is_logged_once() {
-    let shared = Shared {
-        name: "spanless".into(),
-        capacity: 8,
-        closing: AtomicBool::new(false),
-        shutdown: Notify::new(),
-        stats: Stats::default(),
-    };
+    let shared = shared("spanless");
     let now = Instant::now();
     let far = now + Duration::from_secs(60);
     let x = || Tensor::from_f32("x", vec![1], &[1.0]).unwrap();

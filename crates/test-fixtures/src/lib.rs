@@ -2,11 +2,13 @@
 //! well-behaved (`OK`) and several hostile ones, built once by this crate's build script
 //! (the pattern of wasmtime's `test-programs` artifacts). Each constant is the absolute path
 //! of a built `.wasm` component. The guests' source is in `guests/`; see its `src/lib.rs`
-//! files for what each one does. Not published: a dev-dependency only.
+//! files for what each one does. Also a recording tracing subscriber for tests that follow a
+//! request's span across threads (`spans`). Not published: a dev-dependency only.
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 pub mod images;
+pub mod spans;
 
 /// Read a fixture's component bytes.
 pub fn bytes(path: &str) -> Vec<u8> {

@@ -202,30 +202,10 @@ impl TestApp {
 
     /// `POST /predictions/{model}` with a JSON array.
     pub async fn predict(&self, token: Option<&str>, model: &str, input: &str) -> Answer {
-        let request = Request::builder()
-            .method("POST")
-            .uri(format!("/predictions/{model}"))
-            .header(header::CONTENT_TYPE, "application/json");
-        let request = match token {
-            Some(t) => request.header(header::AUTHORIZATION, format!("Bearer {t}")),
-            None => request,
-        };
-        let response = self
-            .app
-            .inference
-            .clone()
-            .oneshot(request.body(Body::from(input.to_owned())).unwrap())
+        let uri = format!("/predictions/{model}");
+        let json = [("content-type", "application/json")];
+        self.send(On::Inference, "POST", &uri, token, &json, input.to_owned())
             .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
     }
 
     /// Creates tenant `name` with `quotas` (JSON) as the admin; returns its token.

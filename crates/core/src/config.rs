@@ -27,6 +27,9 @@ pub struct ServerConfig {
     /// Models to load at start: `NAME=FILE.mar`, `FILE.mar`, or `all` (every archive in the
     /// model store).
     pub models: Vec<String>,
+    /// Models to load at start with their settings (what TorchServe's `model_snapshot`
+    /// holds); after `models`.
+    pub startup_models: Vec<StartupModel>,
     /// Snapshot, kept archives and extracted model files.
     pub state_dir: PathBuf,
     /// Save registrations and restore them at start.
@@ -72,9 +75,19 @@ pub struct ServerConfig {
     /// TorchServe's `key_file.json` (its inference and management keys are accepted as
     /// `Authorization: Bearer` on their APIs); turns auth on by itself.
     pub key_file: Option<PathBuf>,
-    /// With auth on, whether /metrics needs a token too (a tenant's token sees its own
-    /// models' series only).
+    /// Write fresh keys to `key_file` at every start (TorchServe's token authorization).
+    pub create_key_file: bool,
+    /// With `auth = "tokens"`, whether /metrics needs a token too (a tenant's token sees its
+    /// own models' series only). TorchServe's keys never guard /metrics.
     pub metrics_auth: bool,
+    /// Whether the management API may register and unregister models (TorchServe's
+    /// `enable_model_api`). Scale, describe and list are always served.
+    pub model_api: bool,
+    /// Whether the metrics listener is served at all (TorchServe's `enable_metrics_api`).
+    pub metrics_api: bool,
+    /// `ferroserve` (promtool-clean names) or `torchserve` (also TorchServe's own series:
+    /// `Requests2XX`, `ts_inference_latency_microseconds`, system metrics).
+    pub metrics_names: String,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +98,7 @@ impl Default for ServerConfig {
             metrics_address: ([127, 0, 0, 1], 8082).into(),
             model_store: None,
             models: Vec::new(),
+            startup_models: Vec::new(),
             state_dir: PathBuf::from("ferroserve-state"),
             snapshot: true,
             allowed_urls: Vec::new(),
@@ -109,9 +123,36 @@ impl Default for ServerConfig {
             log_format: "json".into(),
             auth: "none".into(),
             key_file: None,
+            create_key_file: false,
             metrics_auth: true,
+            model_api: true,
+            metrics_api: true,
+            metrics_names: "ferroserve".into(),
         }
     }
+}
+
+/// One model to load at start, with the settings a registration would give it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartupModel {
+    /// The name to serve it under.
+    pub name: String,
+    /// A file in the model store (or an allowed URL).
+    pub archive: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch_delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_workers: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_workers: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_timeout_s: Option<u64>,
+    /// Make this version the model's default once loaded.
+    #[serde(default)]
+    pub default_version: bool,
 }
 
 impl ServerConfig {

@@ -31,8 +31,9 @@ pub mod snapshot;
 mod store;
 pub mod tenancy;
 mod tenant_ops;
+pub mod torchserve_config;
 
-pub use config::ServerConfig;
+pub use config::{ServerConfig, StartupModel};
 pub use error::{Class, Error, RETRY_AFTER};
 pub use key::ModelKey;
 pub use load_request::LoadRequest;

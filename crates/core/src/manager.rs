@@ -306,7 +306,7 @@ impl Manager {
         restored
     }
 
-    async fn save(&self) -> Result<(), Error> {
+    pub(crate) async fn save(&self) -> Result<(), Error> {
         let Some(dir) = self.inner.snapshot_dir.clone() else {
             return Ok(());
         };

@@ -11,7 +11,9 @@ use ferroserve_sandbox::{Sandbox, SandboxConfig};
 use crate::snapshot::Snapshot;
 use crate::store::{ArchiveStore, Fetcher};
 use crate::tenancy::{self, Audit, Auth, KeyFile, Tenants};
-use crate::{Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig};
+use crate::{
+    Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig, StartupModel,
+};
 
 /// The protocol-free server. Cheap to clone.
 #[derive(Clone)]
@@ -121,6 +123,47 @@ impl Core {
                 Err(e) => return Err(fail(e)),
             }
         }
+        for m in &config.startup_models {
+            self.load_startup(m).await?;
+        }
+        Ok(())
+    }
+
+    /// One of `startup_models` (TorchServe's `model_snapshot`), with its settings.
+    async fn load_startup(&self, m: &StartupModel) -> Result<(), Error> {
+        let fail = |e: Error| Error::StartupModel {
+            spec: format!("{}={}", m.name, m.archive),
+            message: e.to_string(),
+        };
+        let archive = self.manager.store().resolve(&m.archive).await.map_err(fail)?;
+        let req = LoadRequest {
+            archive,
+            url: m.archive.clone(),
+            name: Some(m.name.clone()),
+            batch_size: m.batch_size,
+            max_batch_delay_ms: m.max_batch_delay_ms,
+            min_workers: m.min_workers,
+            max_workers: m.max_workers,
+            response_timeout_s: m.response_timeout_s,
+            loaded_at_startup: true,
+            tenant: None,
+        };
+        let model = match self.manager.load_and_register(req).await {
+            Ok(model) => model,
+            Err(Error::VersionExists { .. }) => {
+                tracing::info!(model = %m.name, "already restored from the snapshot");
+                return Ok(());
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        if m.default_version {
+            self.manager
+                .registry()
+                .set_default(&model.key, &model.version)
+                .map_err(fail)?;
+            self.manager.save().await.map_err(fail)?;
+        }
+        tracing::info!(model = %model.key, version = %model.version, "loaded at start");
         Ok(())
     }
 
@@ -157,7 +200,8 @@ fn expand_models(config: &ServerConfig) -> Result<Vec<String>, Error> {
 fn build_auth(config: &ServerConfig, tenants: Arc<Tenants>) -> Result<Auth, Error> {
     let mut auth = Auth::off();
     auth.tenants = tenants;
-    auth.metrics_need_token = config.metrics_auth;
+    // TorchServe's keys never guard /metrics; ferroserve's tokens do unless told otherwise.
+    auth.metrics_need_token = config.metrics_auth && config.auth == "tokens";
     match config.auth.as_str() {
         "none" => {}
         "tokens" => {
@@ -169,6 +213,12 @@ fn build_auth(config: &ServerConfig, tenants: Arc<Tenants>) -> Result<Auth, Erro
                 "auth = {other:?}: use \"none\" or \"tokens\""
             )));
         }
+    }
+    if let Some(path) = &config.key_file
+        && config.create_key_file
+    {
+        KeyFile::generate().write(path).map_err(Error::Setup)?;
+        tracing::warn!(path = %path.display(), "made TorchServe-style keys for the inference and management APIs; they are in this file (mode 0600)");
     }
     if let Some(path) = &config.key_file {
         let bad = |e: String| Error::Setup(format!("key_file {}: {e}", path.display()));

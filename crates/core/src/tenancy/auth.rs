@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Principal, Tenants, store::hash};
+use super::{Principal, Tenants, store::hash, store::new_secret};
 use crate::Error;
 
 /// Which API a request arrived on: keys and the metrics exemption depend on it.
@@ -20,15 +20,50 @@ pub enum Api {
 
 /// TorchServe's `key_file.json`: `{"management": {"key": …}, "inference": {"key": …},
 /// "API": {"key": …}}` (other fields, such as expiration times, are ignored).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyFile {
     pub management: Key,
     pub inference: Key,
+    /// TorchServe's key for its token-refresh API (not served here: keys do not expire).
+    #[serde(rename = "API", default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Key>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Key {
     pub key: String,
+}
+
+impl KeyFile {
+    /// Fresh random keys, as TorchServe makes at every start with token authorization on.
+    pub fn generate() -> KeyFile {
+        let key = || Key { key: new_secret() };
+        KeyFile {
+            management: key(),
+            inference: key(),
+            api: Some(key()),
+        }
+    }
+
+    /// Writes the file with mode 0600, replacing an older one (TorchServe's keys of a
+    /// previous run stop working).
+    pub fn write(&self, path: &std::path::Path) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        let json = serde_json::to_vec_pretty(self).expect("serializable");
+        file.write_all(&json).map_err(fail)
+    }
 }
 
 /// The authentication settings and stores, shared by every listener.

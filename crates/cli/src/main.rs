@@ -8,6 +8,7 @@ mod logging;
 mod runtime;
 mod serve;
 mod tenant;
+mod torchserve;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,17 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage tenants on a running server (admin token required).
     Tenant(tenant::TenantArgs),
+    /// TorchServe's launcher: `--start`/`--stop`, its flags and pid file (also what runs when
+    /// this binary is invoked as `torchserve`).
+    Torchserve(Box<torchserve::TorchServeArgs>),
+}
+
+/// The binary under the name `torchserve` (a symlink): TorchServe's command line as is.
+#[derive(Parser)]
+#[command(name = "torchserve", version)]
+struct AsTorchServe {
+    #[command(flatten)]
+    args: torchserve::TorchServeArgs,
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,8 +52,15 @@ fn main() -> std::process::ExitCode {
     // set; a trapping handler is an expected event here, not a host bug.
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let invoked_as = std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|n| n.to_owned()));
+    let command = if invoked_as.as_deref() == Some(std::ffi::OsStr::new("torchserve")) {
+        Command::Torchserve(Box::new(AsTorchServe::parse().args))
+    } else {
+        Cli::parse().command
+    };
+    let result = match command {
         Command::Handler(cmd) => {
             logging::init_default();
             handler::run(cmd)
@@ -55,6 +74,7 @@ fn main() -> std::process::ExitCode {
             logging::init_default();
             tenant::run(args)
         }
+        Command::Torchserve(args) => torchserve::run(*args),
     };
     match result {
         Ok(code) => code,

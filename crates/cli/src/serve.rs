@@ -4,24 +4,42 @@
 //! the REST `App` (`ferroserve-http`) with libtorch plugged in.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use ferroserve_core::ServerConfig;
+use ferroserve_core::torchserve_config::{self, Note, Outcome};
 use serde::Serialize;
 
 use crate::runtime::TorchRuntime;
 
 /// Every flag is also an environment variable and a key of the config file (same name,
 /// `snake_case`); docs/configuration.md lists them with their defaults.
-#[derive(Args, Serialize, Default)]
+#[derive(Args, Serialize, Default, Clone)]
 pub struct ServeArgs {
     /// A TOML file with any of the keys below.
     #[arg(long, env = "FERROSERVE_CONFIG")]
     #[serde(skip)]
     config: Option<PathBuf>,
+    /// TorchServe's config.properties, read as is (under the TOML file, the environment and
+    /// flags); docs/torchserve.md maps its keys. TorchServe's `TS_CONFIG_FILE` wins over it.
+    #[arg(long, env = "FERROSERVE_TS_CONFIG")]
+    #[serde(skip)]
+    pub(crate) ts_config: Option<PathBuf>,
+    /// TorchServe's flag: no token authorization (with --ts-config).
+    #[arg(long, visible_alias = "dt")]
+    #[serde(skip)]
+    pub(crate) disable_token_auth: bool,
+    /// TorchServe's flag: let the management API register and unregister (with --ts-config).
+    #[arg(long)]
+    #[serde(skip)]
+    pub(crate) enable_model_api: bool,
+    /// Accepted for TorchServe's command line: `serve` always runs in the foreground.
+    #[arg(long, hide = true)]
+    #[serde(skip)]
+    pub(crate) foreground: bool,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     #[serde(skip)]
@@ -38,19 +56,20 @@ pub struct ServeArgs {
     /// Directory of .mar files that registrations and --models may name.
     #[arg(long, env = "FERROSERVE_MODEL_STORE")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    model_store: Option<PathBuf>,
-    /// Models to load at start: NAME=FILE.mar,... or FILE.mar,... or `all`.
-    #[arg(long, env = "FERROSERVE_MODELS", value_delimiter = ',')]
+    pub(crate) model_store: Option<PathBuf>,
+    /// Models to load at start: NAME=FILE.mar,... or FILE.mar,... or `all` (TorchServe's
+    /// space-separated form works too).
+    #[arg(long, env = "FERROSERVE_MODELS", value_delimiter = ',', num_args = 1..)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    models: Vec<String>,
+    pub(crate) models: Vec<String>,
     /// Snapshot, kept archives, compiled handlers and extracted model files.
     #[arg(long, env = "FERROSERVE_STATE_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     state_dir: Option<PathBuf>,
-    /// Neither save nor restore registrations.
-    #[arg(long, env = "FERROSERVE_NO_SNAPSHOT")]
+    /// Neither save nor restore registrations (TorchServe's --ncs, --no-config-snapshots).
+    #[arg(long, env = "FERROSERVE_NO_SNAPSHOT", visible_aliases = ["ncs", "no-config-snapshots"])]
     #[serde(skip)]
-    no_snapshot: bool,
+    pub(crate) no_snapshot: bool,
     /// URL prefixes that registrations may fetch archives from (comma-separated).
     #[arg(long, env = "FERROSERVE_ALLOWED_URLS", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -122,42 +141,125 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_METRICS_AUTH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics_auth: Option<bool>,
+    /// Whether the management API registers and unregisters (true or false).
+    #[arg(long, env = "FERROSERVE_MODEL_API")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_api: Option<bool>,
+    /// Whether the metrics listener is served (true or false).
+    #[arg(long, env = "FERROSERVE_METRICS_API")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_api: Option<bool>,
+    /// ferroserve or torchserve (TorchServe's series beside ferroserve's).
+    #[arg(long, env = "FERROSERVE_METRICS_NAMES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_names: Option<String>,
+    /// Write fresh keys to --key-file at every start (true or false).
+    #[arg(long, env = "FERROSERVE_CREATE_KEY_FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create_key_file: Option<bool>,
     /// json or text.
     #[arg(long, env = "FERROSERVE_LOG_FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<String>,
 }
 
-/// File, then environment and flags (clap has already layered those two).
-pub fn effective_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
-    let file = match &args.config {
+/// The effective configuration and, when it came from a `config.properties`, what became
+/// of each TorchServe key (logged once logging is up).
+pub struct Effective {
+    pub config: ServerConfig,
+    pub torchserve: Option<(PathBuf, Vec<Note>)>,
+}
+
+/// TorchServe's file (translated), then the TOML file, then environment and flags (clap has
+/// already layered those two).
+pub fn effective_config(args: &ServeArgs) -> anyhow::Result<Effective> {
+    let (mut base, torchserve) = match ts_config_path(args) {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the config file {}", path.display()))?;
-            toml::from_str::<toml::Table>(&text)
-                .with_context(|| format!("{} is not valid TOML", path.display()))?
+            let (table, notes) = read_ts_config(&path, args)?;
+            (table, Some((path, notes)))
         }
-        None => toml::Table::new(),
+        None => (toml::Table::new(), None),
     };
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        let file = toml::from_str::<toml::Table>(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        base.extend(file);
+    }
     let mut overrides = toml::Table::try_from(args).context("collecting flags")?;
     if args.no_snapshot {
         overrides.insert("snapshot".into(), toml::Value::Boolean(false));
     }
-    let origin = args
-        .config
-        .as_ref()
-        .map_or("flags".into(), |p| format!("{} and flags", p.display()));
-    ServerConfig::layered(file, overrides)
-        .map_err(|e| anyhow::anyhow!("invalid configuration ({origin}): {e}"))
+    let files: Vec<String> = torchserve
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .chain(args.config.iter().map(|p| p.display().to_string()))
+        .collect();
+    let origin = match files.as_slice() {
+        [] => "flags".to_owned(),
+        files => format!("{} and flags", files.join(", ")),
+    };
+    let config = ServerConfig::layered(base, overrides)
+        .map_err(|e| anyhow::anyhow!("invalid configuration ({origin}): {e}"))?;
+    Ok(Effective { config, torchserve })
+}
+
+/// TorchServe's rule: `TS_CONFIG_FILE` in the environment wins over `--ts-config`.
+fn ts_config_path(args: &ServeArgs) -> Option<PathBuf> {
+    std::env::var_os("TS_CONFIG_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| args.ts_config.clone())
+}
+
+/// Reads and translates a `config.properties`. TorchServe's own flags write into the
+/// properties before its `TS_*` variables are applied, as TorchServe does.
+fn read_ts_config(path: &Path, args: &ServeArgs) -> anyhow::Result<(toml::Table, Vec<Note>)> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("--ts-config file not found or unreadable: {}", path.display()))?;
+    // Java reads properties as ISO-8859-1: every byte is one character.
+    let text: String = bytes.iter().map(|&b| b as char).collect();
+    let mut props = torchserve_config::parse_properties(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a properties file: {e}", path.display()))?;
+    if args.disable_token_auth {
+        props.insert("disable_token_authorization".into(), "true".into());
+    }
+    if args.enable_model_api {
+        props.insert("enable_model_api".into(), "true".into());
+    }
+    let t = torchserve_config::translate(props, std::env::vars())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok((t.table, t.notes))
+}
+
+/// One log line per TorchServe key: mapped, ignored (why), or unknown.
+fn log_notes(path: &Path, notes: &[Note]) {
+    for note in notes {
+        match &note.outcome {
+            Outcome::Mapped(keys) => {
+                tracing::info!(file = %path.display(), key = %note.key, becomes = ?keys, "TorchServe key mapped")
+            }
+            Outcome::Ignored(why) => {
+                tracing::warn!(file = %path.display(), key = %note.key, why, "TorchServe key ignored")
+            }
+            Outcome::Unknown => {
+                tracing::warn!(file = %path.display(), key = %note.key, "not a TorchServe key; ignored, as TorchServe does")
+            }
+        }
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
-    let config = effective_config(&args)?;
+    let Effective { config, torchserve } = effective_config(&args)?;
     if args.print_config {
         print!("{}", toml::to_string(&config)?);
         return Ok(std::process::ExitCode::SUCCESS);
     }
     crate::logging::init(&config.log_format)?;
+    if let Some((path, notes)) = &torchserve {
+        log_notes(path, notes);
+    }
     tune_allocator();
     let device = config
         .device
@@ -246,7 +348,7 @@ mod tests {
         let argv = ["ferroserve", config.as_str()]
             .into_iter()
             .chain(flags.iter().copied());
-        effective_config(&Cli::try_parse_from(argv)?.args)
+        Ok(effective_config(&Cli::try_parse_from(argv)?.args)?.config)
     }
 
     /// One test, so no other test of this binary reads the environment while it changes.

@@ -39,7 +39,7 @@ fn registrations_survive_sigkill() {
     assert_eq!(
         send(
             "PUT",
-            &format!("{m}/models/mlp/1.0?min_worker=2&max_worker=2"),
+            &format!("{m}/models/mlp/1.0?min_worker=2&max_worker=2&synchronous=true"),
             &[],
             b""
         )

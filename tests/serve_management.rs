@@ -57,7 +57,7 @@ fn register_describe_scale_default_and_unregister() {
     // Scale: workers follow.
     let reply = send(
         "PUT",
-        &format!("{m}/models/mlp?min_worker=2&max_worker=3"),
+        &format!("{m}/models/mlp?min_worker=2&max_worker=3&synchronous=true"),
         &[],
         b"",
     );
@@ -78,7 +78,7 @@ fn register_describe_scale_default_and_unregister() {
 
     // Default version: deleting it while 2.0 exists is refused; after set-default it goes.
     send("DELETE", &format!("{m}/models/mlp/1.0"), &[], b"")
-        .assert_error(409, "DefaultVersionInUse");
+        .assert_error(403, "DefaultVersionInUse");
     let reply = send("PUT", &format!("{m}/models/mlp/2.0/set-default"), &[], b"");
     assert_eq!(reply.status, 200, "{}", reply.text());
     let inference = server.predict_mlp();

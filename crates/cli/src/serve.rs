@@ -278,11 +278,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         let app = ferroserve_http::App::build(config, runtime)?;
         app.serve(
             |bound| {
-                tracing::info!(inference = %bound.inference, management = %bound.management, metrics = %bound.metrics, "listening");
+                let metrics = bound
+                    .metrics
+                    .map_or("off".to_owned(), |a| format!("http://{a}"));
+                tracing::info!(inference = %bound.inference, management = %bound.management, %metrics, "listening");
                 // For scripts and tests: one line on stdout with the bound addresses.
                 println!(
-                    "ferroserve listening: inference=http://{} management=http://{} metrics=http://{}",
-                    bound.inference, bound.management, bound.metrics
+                    "ferroserve listening: inference=http://{} management=http://{} metrics={metrics}",
+                    bound.inference, bound.management
                 );
             },
             shutdown_signal(),

@@ -231,9 +231,9 @@ impl Error {
             | E::TenantNotFound(_)
             | E::ActingForUnknownTenant(_)
             | E::TokenNotFound { .. } => C::NotFound,
-            E::VersionExists { .. } | E::DefaultVersionInUse { .. } | E::TenantExists(_) => {
-                C::Conflict
-            }
+            E::VersionExists { .. } | E::TenantExists(_) => C::Conflict,
+            // TorchServe answers 403 (InvalidModelVersionException) and its clients know it.
+            E::DefaultVersionInUse { .. } => C::Forbidden,
             E::ModelLoad(_)
             | E::HandlerLimitTooHigh { .. }
             | E::ModelStoreNotConfigured(_)

@@ -2,20 +2,25 @@
 //! three listeners' routers (inference, management, metrics), each with auth and the tower
 //! stack, binding nothing, so tests drive them with `oneshot`. [`App::serve`] binds the
 //! listeners, starts the core (snapshot, start-up models) before they answer, and shuts
-//! down gracefully.
+//! down gracefully. APIs configured on one address share its listener, routed by path (as
+//! TorchServe serves KServe's `inference_address` = `management_address`); a trailing
+//! slash is ignored everywhere, as TorchServe ignores it.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use tower::ServiceExt;
+use tower_http::normalize_path::NormalizePath;
 use ferroserve_core::tenancy::{Api, Auth};
 use ferroserve_core::{Core, ModelRuntime, ServerConfig};
 use tokio::net::TcpListener;
 
 use crate::fetch::HyperFetcher;
 use crate::{
-    HttpLimits, ServeError, auth, inference, kserve, layers, management, openapi, tenants,
+    HttpLimits, ServeError, auth, inference, kserve, kserve_v1, layers, management, openapi,
+    tenants,
 };
 
 /// The REST server: its core and one router per listener, every layer applied.
@@ -27,12 +32,13 @@ pub struct App {
     pub metrics: Router,
 }
 
-/// The addresses actually bound (port 0 resolved).
+/// The addresses actually bound (port 0 resolved); no metrics listener with
+/// `metrics_api = false`.
 #[derive(Debug, Clone, Copy)]
 pub struct Bound {
     pub inference: SocketAddr,
     pub management: SocketAddr,
-    pub metrics: SocketAddr,
+    pub metrics: Option<SocketAddr>,
 }
 
 impl App {
@@ -48,20 +54,29 @@ impl App {
         let guard = |router: Router, api: Api| guarded(router, &core.auth, api);
         let inference = inference::router(registry.clone())
             .merge(kserve::router(registry.clone()))
+            .merge(kserve_v1::router(registry.clone()))
             .merge(openapi::inference_description());
-        let management = management::router(core.manager.clone())
+        let management = management::router(core.manager.clone(), config.model_api)
             .merge(tenants::router(core.manager.clone()))
             .merge(openapi::management_description());
         let metrics = crate::metrics::router(core.manager.metrics(), registry);
         let limits = HttpLimits::of(config);
         App {
-            inference: layers::apply(guard(inference, Api::Inference), "inference", &limits),
-            management: layers::apply(
+            inference: outermost(layers::apply(
+                guard(inference, Api::Inference),
+                "inference",
+                &limits,
+            )),
+            management: outermost(layers::apply(
                 guard(management, Api::Management),
                 "management",
                 &HttpLimits::for_uploads(config),
-            ),
-            metrics: layers::apply(guard(metrics, Api::Metrics), "metrics", &limits),
+            )),
+            metrics: outermost(layers::apply(
+                guard(metrics, Api::Metrics),
+                "metrics",
+                &limits,
+            )),
             core,
         }
     }
@@ -80,14 +95,36 @@ impl App {
                 .await
                 .map_err(|source| ServeError::Bind { api, addr, source })
         };
-        let inference = listen("inference", config.inference_address).await?;
-        let management = listen("management", config.management_address).await?;
-        let metrics = listen("metrics", config.metrics_address).await?;
+        let mut apis = vec![
+            ("inference", config.inference_address, self.inference),
+            ("management", config.management_address, self.management),
+        ];
+        if config.metrics_api {
+            apis.push(("metrics", config.metrics_address, self.metrics));
+        }
+        // One listener per distinct address (port 0 always gets its own).
+        let mut listeners: Vec<(SocketAddr, TcpListener, Vec<(&'static str, Router)>)> = Vec::new();
+        for (api, addr, router) in apis {
+            match listeners
+                .iter_mut()
+                .find(|(a, _, _)| *a == addr && addr.port() != 0)
+            {
+                Some((_, _, routers)) => routers.push((api, router)),
+                None => listeners.push((addr, listen(api, addr).await?, vec![(api, router)])),
+            }
+        }
         self.core.start().await?;
+        let bound_of = |api: &str| -> Result<Option<SocketAddr>, ServeError> {
+            listeners
+                .iter()
+                .find(|(_, _, routers)| routers.iter().any(|(a, _)| *a == api))
+                .map(|(_, l, _)| l.local_addr().map_err(ServeError::Serve))
+                .transpose()
+        };
         let bound = Bound {
-            inference: inference.local_addr().map_err(ServeError::Serve)?,
-            management: management.local_addr().map_err(ServeError::Serve)?,
-            metrics: metrics.local_addr().map_err(ServeError::Serve)?,
+            inference: bound_of("inference")?.expect("always bound"),
+            management: bound_of("management")?.expect("always bound"),
+            metrics: bound_of("metrics")?,
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -104,11 +141,10 @@ impl App {
                     .await
             })
         };
-        let servers = [
-            run(inference, self.inference),
-            run(management, self.management),
-            run(metrics, self.metrics),
-        ];
+        let servers: Vec<_> = listeners
+            .into_iter()
+            .map(|(_, listener, routers)| run(listener, shared(routers)))
+            .collect();
         on_ready(bound);
         for server in servers {
             match server.await {
@@ -128,4 +164,40 @@ fn guarded(router: Router, auth: &Auth, api: Api) -> Router {
         (auth.clone(), api),
         auth::authenticate,
     ))
+}
+
+/// A trailing slash means nothing (`/models/m/` is `/models/m`). Applied around the whole
+/// router, because a layer inside it runs only after routing.
+fn outermost(router: Router) -> Router {
+    Router::new().fallback_service(NormalizePath::trim_trailing_slash(router))
+}
+
+/// Which API on a shared listener a path belongs to: TorchServe's management paths, the
+/// tenant API and `/metrics` by their prefixes, everything else inference.
+fn api_of(path: &str) -> &'static str {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "models" | "tenants" => "management",
+        "metrics" => "metrics",
+        _ => "inference",
+    }
+}
+
+/// One router for the APIs sharing a listener; a path for an API not on it goes to the
+/// first (whose fallback answers 404).
+fn shared(mut routers: Vec<(&'static str, Router)>) -> Router {
+    if routers.len() == 1 {
+        return routers.remove(0).1;
+    }
+    let dispatch = tower::service_fn(move |request: axum::extract::Request| {
+        let api = api_of(request.uri().path());
+        let router = routers
+            .iter()
+            .find(|(a, _)| *a == api)
+            .unwrap_or(&routers[0])
+            .1
+            .clone();
+        router.oneshot(request)
+    });
+    Router::new().fallback_service(dispatch)
 }

@@ -79,6 +79,10 @@ pub enum Edge {
     BadOutput(String),
     UnknownRoute,
     MethodNotAllowed,
+    /// Register or unregister while the model API is off (TorchServe's 405).
+    ModelApiDisabled,
+    /// `/explanations` (or `:explain`): handlers have no explain entry point.
+    ExplainUnsupported(String),
     BodyTooLarge {
         max: usize,
     },
@@ -116,6 +120,24 @@ impl From<Edge> for ApiError {
                 405,
                 "MethodNotAllowedException",
                 "Requested method is not allowed for this path; see OPTIONS / for the API".into(),
+                false,
+            ),
+            E::ModelApiDisabled => (
+                405,
+                "MethodNotAllowedException",
+                "Registering and unregistering models through this API is turned off; the \
+                 operator can start the server with --enable-model-api (enable_model_api=true, \
+                 or model_api = true)"
+                    .into(),
+                false,
+            ),
+            E::ExplainUnsupported(model) => (
+                501,
+                "ExplanationsNotSupported",
+                format!(
+                    "Model {model:?} cannot explain: handlers (ferroserve:handler@0.1.0) have no \
+                     explain entry point; use /predictions/{model}"
+                ),
                 false,
             ),
             E::BodyTooLarge { max } => (

@@ -1,13 +1,15 @@
-//! The inference API (TorchServe's port 8080): `GET /ping` and
-//! `POST /predictions/{model}[/{version}]` with a raw body or a multipart form (TorchServe's
-//! `data` or `body` field). KServe v2 routes are in `kserve.rs`.
+//! The inference API (TorchServe's port 8080): `/ping` and `/predictions/{model}[/{version}]`
+//! with a raw body or a multipart form (TorchServe's `data` or `body` field). As in
+//! TorchServe, any method runs a prediction except `OPTIONS`, which describes the model's
+//! API; `/explanations` finds the model and answers 501 (handlers cannot explain). KServe
+//! routes are in `kserve.rs` (v2) and `kserve_v1.rs`.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, any, post};
 use ferroserve_sandbox::HandlerRequest;
 
 use ferroserve_core::Registry;
@@ -16,12 +18,36 @@ use serde::Deserialize;
 use crate::{ApiError, Caller, Edge};
 
 pub fn router(registry: Registry) -> Router {
+    let predictions = || -> MethodRouter<Registry> {
+        post(predict).options(model_api).fallback(predict)
+    };
     Router::new()
-        .route("/ping", get(ping))
-        .route("/predictions/{model}", post(predict))
-        .route("/predictions/{model}/{version}", post(predict))
+        .route("/ping", any(ping))
+        .route("/predictions/{model}", predictions())
+        .route("/predictions/{model}/{version}", predictions())
+        .route("/explanations/{model}", any(explain))
+        .route("/explanations/{model}/{version}", any(explain))
         .fallback(unknown_route)
         .with_state(registry)
+}
+
+/// `OPTIONS /predictions/{m}`: the model's API, in TorchServe's per-model shape.
+async fn model_api(
+    State(registry): State<Registry>,
+    Caller(caller): Caller,
+    Path(target): Path<Target>,
+) -> Result<Response, ApiError> {
+    let model = registry.get(&caller.qualify(&target.model), target.version.as_deref())?;
+    Ok(axum::Json(crate::openapi::model_document(&model.name())).into_response())
+}
+
+async fn explain(
+    State(registry): State<Registry>,
+    Caller(caller): Caller,
+    Path(target): Path<Target>,
+) -> Result<Response, ApiError> {
+    let model = registry.get(&caller.qualify(&target.model), target.version.as_deref())?;
+    Err(Edge::ExplainUnsupported(model.name().to_string()).into())
 }
 
 /// `{model}` and, on the versioned routes, `{version}`.

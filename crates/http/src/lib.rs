@@ -16,10 +16,12 @@ mod error;
 mod fetch;
 pub mod inference;
 pub mod kserve;
+pub mod kserve_v1;
 pub mod layers;
 pub mod management;
 mod metrics;
 pub mod openapi;
+mod query;
 pub mod tenants;
 
 use std::net::SocketAddr;

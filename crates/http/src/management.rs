@@ -7,29 +7,36 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{delete, get, post, put};
 use ferroserve_core::{ByteStream, Manager, Register};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::inference::Target;
-use crate::{ApiError, Caller, Edge, describe::describe};
+use crate::{ApiError, Caller, Edge, describe::describe, query};
 
-pub fn router(manager: Manager) -> Router {
+/// `model_api`: whether registering and unregistering are served (TorchServe's
+/// `enable_model_api`); without it they answer 405, as TorchServe's do.
+pub fn router(manager: Manager, model_api: bool) -> Router {
+    let (register, unregister) = if model_api {
+        (post(register), delete(unregister))
+    } else {
+        (post(model_api_off), delete(model_api_off))
+    };
+    let one = || get(describe_model).put(scale).merge(unregister.clone());
     Router::new()
-        .route("/models", get(list).post(register))
-        .route(
-            "/models/{model}",
-            get(describe_model).put(scale).delete(unregister),
-        )
-        .route(
-            "/models/{model}/{version}",
-            get(describe_model).put(scale).delete(unregister),
-        )
+        .route("/models", get(list).merge(register))
+        .route("/models/{model}", one())
+        .route("/models/{model}/{version}", one())
         .route("/models/{model}/{version}/set-default", put(set_default))
         .fallback(crate::inference::unknown_route)
         .with_state(manager)
+}
+
+async fn model_api_off() -> Edge {
+    Edge::ModelApiDisabled
 }
 
 /// Query parameters that do not parse, as TorchServe's `BadRequestException`.
@@ -38,24 +45,36 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
         .map_err(|e| Edge::BadQuery(e.body_text()))
 }
 
-#[derive(Deserialize)]
+/// TorchServe's registration parameters (in the query, or as a JSON body).
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RegisterParams {
     url: Option<String>,
     model_name: Option<String>,
+    #[serde(default, deserialize_with = "query::number")]
     batch_size: Option<usize>,
+    #[serde(default, deserialize_with = "query::number")]
     max_batch_delay: Option<u64>,
+    #[serde(default, deserialize_with = "query::number")]
     initial_workers: Option<usize>,
-    /// Accepted for TorchServe compatibility; registration always completes before the
-    /// answer here, so errors reach the caller.
-    #[allow(dead_code)]
+    /// TorchServe's default is true; false answers 202 (the registration has still
+    /// completed here, so its errors reach the caller).
+    #[serde(default, deserialize_with = "query::boolean")]
     synchronous: Option<bool>,
+    #[serde(default, deserialize_with = "query::number")]
     response_timeout: Option<u64>,
-    /// TorchServe's, accepted and ignored: handlers come from the archive.
+    /// TorchServe's, accepted and ignored: handlers come from the archive, models load as
+    /// fast as they load, objects are fetched as given.
     #[allow(dead_code)]
     handler: Option<String>,
     #[allow(dead_code)]
     runtime: Option<String>,
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::number")]
+    startup_timeout: Option<u64>,
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::boolean")]
+    s3_sse_kms: Option<bool>,
 }
 
 /// The request body as the core's byte stream (read only for uploads).
@@ -63,13 +82,33 @@ fn byte_stream(body: Body) -> ByteStream {
     Box::pin(body.into_data_stream().map_err(|e| e.to_string()))
 }
 
+/// Registers from `url`, or from the archive in the body. A JSON body carries the
+/// parameters instead, as TorchServe's `RegisterModelRequest` reads them.
 async fn register(
     State(manager): State<Manager>,
     Caller(caller): Caller,
     params: Result<Query<RegisterParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let p = query(params)?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let (p, body) = if is_json {
+        let bytes = axum::body::to_bytes(body, 64 << 10)
+            .await
+            .map_err(|e| Edge::BadJson(format!("unreadable registration body: {e}")))?;
+        let p: RegisterParams = serde_json::from_slice(&bytes).map_err(|e| {
+            Edge::BadJson(format!(
+                "a JSON registration body holds the query's parameters ({e})"
+            ))
+        })?;
+        (p, Body::empty())
+    } else {
+        (query(params)?, body)
+    };
+    let synchronous = p.synchronous.unwrap_or(true);
     let r = Register {
         url: p.url,
         model_name: p.model_name,
@@ -80,29 +119,42 @@ async fn register(
     };
     let model = manager.register(&caller, r, byte_stream(body)).await?;
     let workers = model.pipeline.batcher().stats().workers;
-    Ok(status(format!(
-        "Model \"{}\" Version: {} registered with {workers} initial workers",
-        model.name(),
-        model.version
-    )))
+    let (name, version) = (model.name(), &model.version);
+    Ok(if workers == 0 {
+        status(format!(
+            "Model \"{name}\" Version: {version} registered with 0 initial workers. Use scale workers API to add workers for the model."
+        ))
+    } else if !synchronous {
+        accepted()
+    } else {
+        status(format!(
+            "Model \"{name}\" Version: {version} registered with {workers} initial workers"
+        ))
+    })
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
-    limit: Option<usize>,
-    next_page_token: Option<usize>,
+    #[serde(default, deserialize_with = "query::number")]
+    limit: Option<i64>,
+    #[serde(default, deserialize_with = "query::number")]
+    next_page_token: Option<u64>,
 }
 
-/// `{"models": [{"modelName", "modelUrl"}], "nextPageToken"?}`, 100 per page by default.
+/// `{"models": [{"modelName", "modelUrl"}], "nextPageToken"?}`: TorchServe's paging, 100 per
+/// page by default and at most (a limit out of 0..=100 means 100; 0 an empty page).
 async fn list(
     State(manager): State<Manager>,
     Caller(caller): Caller,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query(params)?;
-    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let start = p.next_page_token.unwrap_or(0);
+    let limit = match p.limit {
+        Some(n @ 0..=100) => n as usize,
+        _ => 100,
+    };
+    let start = usize::try_from(p.next_page_token.unwrap_or(0)).unwrap_or(usize::MAX);
     let all = manager
         .registry()
         .defaults_of(caller.tenant().map(|t| t.name.as_str()));
@@ -143,15 +195,23 @@ async fn describe_model(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScaleParams {
+    #[serde(default, deserialize_with = "query::number")]
     min_worker: Option<usize>,
+    #[serde(default, deserialize_with = "query::number")]
     max_worker: Option<usize>,
-    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::boolean")]
     synchronous: Option<bool>,
+    /// TorchServe's, accepted and ignored (its REST handler ignores them too).
     #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::number")]
+    number_gpu: Option<i64>,
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::number")]
     timeout: Option<i64>,
 }
 
-/// TorchServe's defaults: `min_worker` 1, `max_worker` = `min_worker`.
+/// TorchServe's defaults: `min_worker` 1, `max_worker` = `min_worker`, asynchronous (202).
+/// The workers have been started (or refused) before either answer here.
 async fn scale(
     State(manager): State<Manager>,
     Caller(caller): Caller,
@@ -165,18 +225,34 @@ async fn scale(
     let model = manager
         .scale(&caller, &key, target.version.as_deref(), min, max)
         .await?;
-    Ok(status(format!(
-        "Workers scaled to min {min}, max {max} for model: {}, version: {}",
-        model.name(),
-        model.version
-    )))
+    if !p.synchronous.unwrap_or(false) {
+        return Ok(accepted());
+    }
+    Ok(status(match &target.version {
+        None => format!("Workers scaled to {min} for model: {}", model.name()),
+        Some(v) => format!("Workers scaled to {min} for model: {}, version: {v}", model.name()),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnregisterParams {
+    /// TorchServe's, accepted and ignored: unregistering always completes before the answer.
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::boolean")]
+    synchronous: Option<bool>,
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "query::number")]
+    timeout: Option<i64>,
 }
 
 async fn unregister(
     State(manager): State<Manager>,
     Caller(caller): Caller,
     Path(target): Path<Target>,
+    params: Result<Query<UnregisterParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    query(params)?;
     let key = caller.qualify(&target.model);
     let version = target.version.as_deref();
     let model = manager.unregister(&caller, &key, version).await?;
@@ -205,4 +281,13 @@ async fn set_default(
 
 fn status(message: String) -> Response {
     axum::Json(json!({ "status": message })).into_response()
+}
+
+/// TorchServe's answer to an asynchronous request.
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "status": "Processing worker updates..." })),
+    )
+        .into_response()
 }

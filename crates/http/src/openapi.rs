@@ -6,20 +6,46 @@
 
 use std::sync::LazyLock;
 
-use axum::routing::options;
+use axum::routing::{any, options};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// `OPTIONS /`, and TorchServe's `/api-description` (any method).
 pub fn inference_description() -> Router {
     static DOC: LazyLock<Value> = LazyLock::new(inference_document);
-    Router::new().route("/", options(|| async { Json(&*DOC) }))
+    Router::new()
+        .route("/", options(|| async { Json(&*DOC) }))
+        .route("/api-description", any(|| async { Json(&*DOC) }))
 }
 
 pub fn management_description() -> Router {
     static DOC: LazyLock<Value> = LazyLock::new(management_document);
-    Router::new().route("/", options(|| async { Json(&*DOC) }))
+    Router::new()
+        .route("/", options(|| async { Json(&*DOC) }))
+        .route("/api-description", any(|| async { Json(&*DOC) }))
+}
+
+/// `OPTIONS /predictions/{m}`: TorchServe's per-model document (its paths are the ones a
+/// client can call this model on).
+pub fn model_document(name: &str) -> Value {
+    let predict = || {
+        json!({ "post": op(
+            &format!("A predict entry point for model: {name}."),
+            vec![],
+            "The handler's response, in its content type.",
+        ) })
+    };
+    let mut paths = serde_json::Map::new();
+    for path in [
+        format!("/predictions/{name}"),
+        format!("/v1/models/{name}:predict"),
+        format!("/v2/models/{name}/infer"),
+    ] {
+        paths.insert(path, predict());
+    }
+    document(&format!("RESTful API for: {name}"), Value::Object(paths))
 }
 
 fn inference_document() -> Value {
@@ -56,13 +82,28 @@ fn inference_document() -> Value {
     };
     let get =
         |summary: &str, params: Vec<Value>, ok: &str| json!({ "get": op(summary, params, ok) });
+    let explain = |params: Vec<Value>| {
+        json!({ "post": op("Explanations: 501, handlers have no explain entry point.", params, "Never: 501.") })
+    };
+    // TorchServe answers OPTIONS on a prediction path with the model's own document.
+    let with_options = |mut item: Value, params: Vec<Value>| {
+        item["options"] = op("The model's API (TorchServe's per-model document).", params, "OpenAPI 3.0 description of this model's routes.");
+        item
+    };
     let mut doc = document(
         "ferroserve inference API",
         json!({
             "/": describe_self(),
             "/ping": get("Health: 200 when every model has its minimum of workers, else 500.", vec![], "{\"status\": \"Healthy\"}"),
-            "/predictions/{model_name}": predict(vec![model()]),
-            "/predictions/{model_name}/{model_version}": predict(vec![model(), version()]),
+            "/api-description": get("This document (TorchServe's name for it; any method).", vec![], "OpenAPI 3.0 description of this listener."),
+            "/predictions/{model_name}": with_options(predict(vec![model()]), vec![model()]),
+            "/predictions/{model_name}/{model_version}": with_options(predict(vec![model(), version()]), vec![model(), version()]),
+            "/explanations/{model_name}": explain(vec![model()]),
+            "/explanations/{model_name}/{model_version}": explain(vec![model(), version()]),
+            "/v1/models": get("KServe v1: the models' names.", vec![], "{\"models\": [...]}"),
+            "/v1/models/{model_name}": get("KServe v1 readiness; 503 when not ready.", vec![model()], "{\"name\", \"ready\"}"),
+            "/v1/models/{model_name}:predict": { "post": op("KServe v1: {\"instances\": [...]}, each instance one request through the handler.", vec![model()], "{\"predictions\": [...]}") },
+            "/v1/models/{model_name}:explain": explain(vec![model()]),
             "/v2": get("KServe v2 server metadata.", vec![], "{\"name\", \"version\", \"extensions\"}"),
             "/v2/health/live": get("KServe v2 liveness.", vec![], "{\"live\": true}"),
             "/v2/health/ready": get("KServe v2 readiness: 503 with {\"ready\": false} when a model lacks workers.", vec![], "{\"ready\": true}"),
@@ -101,8 +142,9 @@ fn management_document() -> Value {
     let q = |name: &str, kind: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "schema": { "type": kind }, "description": description });
     let scale = || {
         vec![
-            q("min_worker", "integer", "Fewest worker threads kept."),
-            q("max_worker", "integer", "Most worker threads."),
+            q("min_worker", "integer", "Fewest worker threads kept (default 1; 0 allowed)."),
+            q("max_worker", "integer", "Most worker threads (default min_worker)."),
+            q("synchronous", "boolean", "true: 200 with the new count; else 202 (TorchServe's default)."),
         ]
     };
     let mut register = op(
@@ -125,7 +167,7 @@ fn management_document() -> Value {
                 "Milliseconds a partial batch waits.",
             ),
             q("initial_workers", "integer", "Worker threads to start."),
-            q("synchronous", "boolean", "Answer after the model is ready."),
+            q("synchronous", "boolean", "Default true; false answers 202. The model is registered before either answer."),
             q(
                 "response_timeout",
                 "integer",
@@ -136,10 +178,11 @@ fn management_document() -> Value {
     );
     register["requestBody"] = json!({ "required": false, "content": {
         "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
-        "application/zip": { "schema": { "type": "string", "format": "binary" } }
+        "application/zip": { "schema": { "type": "string", "format": "binary" } },
+        "application/json": { "schema": { "type": "object", "description": "The query's parameters as a JSON object (TorchServe's RegisterModelRequest)." } }
     }});
     let pages = vec![
-        q("limit", "integer", "Most models per page (default 100)."),
+        q("limit", "integer", "Models per page: 0 to 100, default (and anything else) 100."),
         q(
             "next_page_token",
             "string",
@@ -166,6 +209,7 @@ fn management_document() -> Value {
         "ferroserve management API",
         json!({
             "/": describe_self(),
+            "/api-description": { "get": op("This document (TorchServe's name for it; any method).", vec![], "OpenAPI 3.0 description of this listener.") },
             "/models": {
                 "get": op("List registered models, a page at a time.", pages, "{\"models\": [...], \"nextPageToken\"?}"),
                 "post": register,

@@ -144,14 +144,14 @@ async fn versions_scale_and_default() {
         .call(
             On::Management,
             "PUT",
-            "/models/echo/2.0?min_worker=2&max_worker=3",
+            "/models/echo/2.0?min_worker=2&max_worker=3&synchronous=true",
             None,
             Body::empty(),
         )
         .await;
     assert_eq!(
         s.ok()["status"],
-        "Workers scaled to min 2, max 3 for model: echo, version: 2.0"
+        "Workers scaled to 2 for model: echo, version: 2.0"
     );
     let d = t
         .call(
@@ -187,7 +187,7 @@ async fn versions_scale_and_default() {
         .await;
     assert!(
         in_use
-            .error(409, "DefaultVersionInUse")
+            .error(403, "DefaultVersionInUse")
             .contains("set-default")
     );
     let sd = t

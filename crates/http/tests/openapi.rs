@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::*;
 use ferroserve_core::Registry;
-use ferroserve_http::{inference, kserve, openapi};
+use ferroserve_http::{inference, kserve, kserve_v1, openapi};
 use ferroserve_test_fixtures as fx;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -20,8 +20,17 @@ use tower::ServiceExt;
 const INFERENCE_ROUTES: &[(&str, &str)] = &[
     ("options", "/"),
     ("get", "/ping"),
+    ("get", "/api-description"),
     ("post", "/predictions/{model_name}"),
     ("post", "/predictions/{model_name}/{model_version}"),
+    ("options", "/predictions/{model_name}"),
+    ("options", "/predictions/{model_name}/{model_version}"),
+    ("post", "/explanations/{model_name}"),
+    ("post", "/explanations/{model_name}/{model_version}"),
+    ("get", "/v1/models"),
+    ("get", "/v1/models/{model_name}"),
+    ("post", "/v1/models/{model_name}:predict"),
+    ("post", "/v1/models/{model_name}:explain"),
     ("get", "/v2"),
     ("get", "/v2/health/live"),
     ("get", "/v2/health/ready"),
@@ -41,6 +50,7 @@ const INFERENCE_ROUTES: &[(&str, &str)] = &[
 
 const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     ("options", "/"),
+    ("get", "/api-description"),
     ("get", "/models"),
     ("post", "/models"),
     ("get", "/models/{model_name}"),
@@ -59,7 +69,8 @@ fn inference_listener(sandbox: &ferroserve_sandbox::Sandbox) -> Router {
     let echo = pipeline(sandbox, fx::OK, Duration::from_secs(2));
     registry.insert(model("echo", "1.0", echo)).unwrap();
     inference::router(registry.clone())
-        .merge(kserve::router(registry))
+        .merge(kserve::router(registry.clone()))
+        .merge(kserve_v1::router(registry))
         .merge(openapi::inference_description())
 }
 
@@ -179,7 +190,13 @@ async fn the_management_document_lists_its_routes_and_parameters() {
     assert_eq!(params("get", "/models"), ["limit", "next_page_token"]);
     assert_eq!(
         params("put", "/models/{model_name}/{model_version}"),
-        ["model_name", "model_version", "min_worker", "max_worker"]
+        [
+            "model_name",
+            "model_version",
+            "min_worker",
+            "max_worker",
+            "synchronous"
+        ]
     );
     let upload = &doc["paths"]["/models"]["post"]["requestBody"]["content"];
     assert!(

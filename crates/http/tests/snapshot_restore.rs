@@ -30,7 +30,7 @@ async fn registrations_survive_a_restart() {
     t.call(
         On::Management,
         "PUT",
-        "/models/echo/1.0?min_worker=2&max_worker=2",
+        "/models/echo/1.0?min_worker=2&max_worker=2&synchronous=true",
         t.admin.as_deref(),
         Body::empty(),
     )

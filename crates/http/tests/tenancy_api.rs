@@ -451,7 +451,7 @@ async fn operations_are_audited_with_who_what_and_outcome() {
     t.call(
         On::Management,
         "PUT",
-        "/models/echo?min_worker=2",
+        "/models/echo?min_worker=2&synchronous=true",
         Some(&a),
         Body::empty(),
     )

@@ -38,6 +38,12 @@ impl Core {
         runtime: Arc<dyn ModelRuntime>,
         fetcher: Option<Arc<dyn Fetcher>>,
     ) -> Result<Core, Error> {
+        if !matches!(config.metrics_names.as_str(), "ferroserve" | "torchserve") {
+            return Err(Error::Setup(format!(
+                "metrics_names = {:?}: use \"ferroserve\" or \"torchserve\"",
+                config.metrics_names
+            )));
+        }
         let work_dir = config.state_dir.join("work");
         // Extracted files of a previous run are never reused: archives are extracted afresh.
         let _ = std::fs::remove_dir_all(&work_dir);
@@ -55,7 +61,7 @@ impl Core {
             runtime,
             work_dir,
             defaults: config.model_defaults(),
-            metrics: Metrics::new(),
+            metrics: Metrics::with_torchserve_series(config.metrics_names == "torchserve"),
         };
         let store = ArchiveStore {
             model_store: config.model_store.clone(),

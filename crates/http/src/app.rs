@@ -14,7 +14,10 @@ use axum::Router;
 use tower::ServiceExt;
 use tower_http::normalize_path::NormalizePath;
 use ferroserve_core::tenancy::{Api, Auth};
-use ferroserve_core::{Core, ModelRuntime, ServerConfig};
+use axum::extract::State;
+use axum::response::Response;
+use ferroserve_core::observe::Outcome;
+use ferroserve_core::{Core, Metrics, ModelRuntime, ServerConfig};
 use tokio::net::TcpListener;
 
 use crate::fetch::HyperFetcher;
@@ -61,22 +64,23 @@ impl App {
             .merge(openapi::management_description());
         let metrics = crate::metrics::router(core.manager.metrics(), registry);
         let limits = HttpLimits::of(config);
+        let counted = |router: Router| counted(router, core.manager.metrics());
         App {
-            inference: outermost(layers::apply(
+            inference: outermost(counted(layers::apply(
                 guard(inference, Api::Inference),
                 "inference",
                 &limits,
-            )),
-            management: outermost(layers::apply(
+            ))),
+            management: outermost(counted(layers::apply(
                 guard(management, Api::Management),
                 "management",
                 &HttpLimits::for_uploads(config),
-            )),
-            metrics: outermost(layers::apply(
+            ))),
+            metrics: outermost(counted(layers::apply(
                 guard(metrics, Api::Metrics),
                 "metrics",
                 &limits,
-            )),
+            ))),
             core,
         }
     }
@@ -163,6 +167,24 @@ fn guarded(router: Router, auth: &Auth, api: Api) -> Router {
     router.layer(axum::middleware::from_fn_with_state(
         (auth.clone(), api),
         auth::authenticate,
+    ))
+}
+
+/// Every response counted by class (TorchServe's host-level `Requests2XX/4XX/5XX`).
+fn counted(router: Router, metrics: Metrics) -> Router {
+    router.layer(axum::middleware::map_response_with_state(
+        metrics,
+        |State(metrics): State<Metrics>, response: Response| async move {
+            let status = response.status();
+            metrics.count_response(if status.is_success() {
+                Outcome::Ok
+            } else if status.is_client_error() {
+                Outcome::ClientError
+            } else {
+                Outcome::ServerError
+            });
+            response
+        },
     ))
 }
 

@@ -12,9 +12,16 @@
 //!
 //! plus latency histograms per stage
 //! (`ferroserve_request_duration_seconds{stage=queue|handler|inference|total}`), batch sizes,
-//! and gauges read from each batcher at scrape time.
+//! and gauges read from each batcher at scrape time. With `metrics_names = "torchserve"`,
+//! TorchServe's own series as well (`torchserve.rs`), system metrics included (`system.rs`).
 
+pub mod system;
+mod torchserve;
+
+use std::sync::Arc;
 use std::time::Duration;
+
+use torchserve::TorchServe;
 
 use crate::ModelKey;
 use crate::observe::{Observer, Outcome, Stage};
@@ -42,6 +49,7 @@ pub struct Metrics {
     stages: HistogramVec,
     batch_size: HistogramVec,
     gauges: [IntGaugeVec; 3],
+    torchserve: Option<Arc<TorchServe>>,
 }
 
 /// Labels every per-model family carries.
@@ -54,7 +62,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// ferroserve's names only (promtool-clean).
     pub fn new() -> Metrics {
+        Metrics::with_torchserve_series(false)
+    }
+
+    /// `true`: TorchServe's series too (`metrics_names = "torchserve"`).
+    pub fn with_torchserve_series(torchserve: bool) -> Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str| {
             let c = IntCounterVec::new(Opts::new(name, help), MODEL).expect("valid metric");
@@ -134,7 +148,20 @@ impl Metrics {
                     "The model's minimum worker count.",
                 ),
             ],
+            torchserve: torchserve.then(|| Arc::new(TorchServe::register(&registry))),
             registry,
+        }
+    }
+
+    /// One response on any API, by outcome (TorchServe's host-level `Requests2XX/4XX/5XX`,
+    /// which count everything, unknown routes and refusals included).
+    pub fn count_response(&self, outcome: Outcome) {
+        if let Some(ts) = &self.torchserve {
+            ts.response(match outcome {
+                Outcome::Ok => 200,
+                Outcome::ClientError => 400,
+                Outcome::ServerError | Outcome::Other => 500,
+            });
         }
     }
 
@@ -151,6 +178,13 @@ impl Metrics {
                 .map(|c| self.responses.with_label_values(&[name, version, c])),
             stages: Stage::ALL.map(stage),
             batch_size: self.batch_size.with_label_values(&labels),
+            torchserve: self.torchserve.as_ref().map(|ts| {
+                let labels = [name, version, ts.hostname.as_str()];
+                [
+                    ts.queue_us.with_label_values(&labels),
+                    ts.latency_us.with_label_values(&labels),
+                ]
+            }),
         }
     }
 
@@ -171,6 +205,11 @@ impl Metrics {
         let _ = self.batch_size.remove_label_values(&labels);
         for s in Stage::ALL {
             let _ = self.stages.remove_label_values(&[name, version, s.label()]);
+        }
+        if let Some(ts) = &self.torchserve {
+            let labels = [name, version, ts.hostname.as_str()];
+            let _ = ts.latency_us.remove_label_values(&labels);
+            let _ = ts.queue_us.remove_label_values(&labels);
         }
     }
 
@@ -201,7 +240,21 @@ impl Metrics {
     /// Only `tenant`'s models' series (their `model_name` is `tenant/name`); everything
     /// when `None`.
     pub fn render_for(&self, tenant: Option<&str>) -> String {
+        self.render_selected(tenant, &[])
+    }
+
+    /// [`render_for`](Self::render_for), only the families named in `names` (all when
+    /// empty): TorchServe's `/metrics?name[]=…`.
+    pub fn render_selected(&self, tenant: Option<&str>, names: &[String]) -> String {
+        if let Some(ts) = &self.torchserve
+            && tenant.is_none()
+        {
+            ts.refresh();
+        }
         let mut families = self.registry.gather();
+        if !names.is_empty() {
+            families.retain(|f| names.iter().any(|n| n == f.name()));
+        }
         if let Some(tenant) = tenant {
             let prefix = format!("{tenant}/");
             for family in &mut families {
@@ -246,6 +299,8 @@ pub struct ModelMetrics {
     by_class: [prometheus::IntCounter; 3],
     stages: [prometheus::Histogram; 4],
     batch_size: prometheus::Histogram,
+    /// TorchServe's queue and inference latency, in microseconds.
+    torchserve: Option<[prometheus::Counter; 2]>,
 }
 
 impl Observer for ModelMetrics {
@@ -257,9 +312,20 @@ impl Observer for ModelMetrics {
             Stage::Total => 3,
         };
         self.stages[i].observe(took.as_secs_f64());
+        let micros = took.as_secs_f64() * 1e6;
         match stage {
-            Stage::Queue => self.queue_s.inc_by(took.as_secs_f64()),
-            Stage::Total => self.inference_s.inc_by(took.as_secs_f64()),
+            Stage::Queue => {
+                self.queue_s.inc_by(took.as_secs_f64());
+                if let Some([queue, _]) = &self.torchserve {
+                    queue.inc_by(micros);
+                }
+            }
+            Stage::Total => {
+                self.inference_s.inc_by(took.as_secs_f64());
+                if let Some([_, latency]) = &self.torchserve {
+                    latency.inc_by(micros);
+                }
+            }
             Stage::Handler | Stage::Inference => {}
         }
     }
@@ -311,5 +377,49 @@ mod tests {
         ));
         metrics.forget(&key, "1.0");
         assert!(!metrics.render().contains(r#"model_name="mlp""#));
+    }
+}
+
+#[cfg(test)]
+mod torchserve_tests {
+    use super::*;
+
+    #[test]
+    fn torchserve_series_when_asked_and_never_otherwise() {
+        let plain = Metrics::new();
+        plain.count_response(Outcome::Ok);
+        let text = plain.render();
+        assert!(!text.contains("Requests2XX") && !text.contains("CPUUtilization"));
+
+        let metrics = Metrics::with_torchserve_series(true);
+        let key = ModelKey::shared("mlp");
+        let m = metrics.model(&key, "1.0");
+        m.stage(Stage::Queue, Duration::from_micros(250));
+        m.stage(Stage::Total, Duration::from_micros(1500));
+        metrics.count_response(Outcome::Ok);
+        metrics.count_response(Outcome::ClientError);
+        metrics.count_response(Outcome::Other);
+        let text = metrics.render();
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let host = host.trim();
+        for line in [
+            format!(r#"Requests2XX{{Hostname="{host}",Level="Host"}} 1"#),
+            format!(r#"Requests4XX{{Hostname="{host}",Level="Host"}} 1"#),
+            format!(r#"Requests5XX{{Hostname="{host}",Level="Host"}} 1"#),
+            format!(
+                r#"ts_queue_latency_microseconds{{hostname="{host}",model_name="mlp",model_version="1.0"}} 250"#
+            ),
+            format!(
+                r#"ts_inference_latency_microseconds{{hostname="{host}",model_name="mlp",model_version="1.0"}} 1500"#
+            ),
+            "# TYPE CPUUtilization gauge".to_string(),
+            "# HELP DiskUsage Torchserve prometheus gauge metric with unit: Gigabytes".to_string(),
+        ] {
+            assert!(text.contains(&line), "{line} missing from:\n{text}");
+        }
+        // A tenant sees its own models' series only: no host-level ones.
+        assert!(!metrics.render_for(Some("acme")).contains("Requests2XX"));
+        metrics.forget(&key, "1.0");
+        assert!(!metrics.render().contains("ts_queue_latency_microseconds{"));
     }
 }

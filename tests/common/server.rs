@@ -58,7 +58,8 @@ impl Reply {
 impl Server {
     /// Starts the server with `args` after the listener and state flags.
     pub fn start(state_dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferroserve"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ferroserve"));
+        command
             .arg("serve")
             .args(["--inference-address", "127.0.0.1:0"])
             .args(["--management-address", "127.0.0.1:0"])
@@ -67,7 +68,14 @@ impl Server {
             .arg(state_dir)
             .args(args)
             .env_clear()
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info");
+        Server::spawn(command, state_dir)
+    }
+
+    /// Runs `command` (which must end up printing the listening line on stdout) and waits
+    /// for the server to listen.
+    pub fn spawn(mut command: Command, state_dir: &Path) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -132,6 +140,16 @@ impl Server {
         let spinning = std::thread::spawn(move || post_json(&url, "[1]"));
         std::thread::sleep(Duration::from_millis(500));
         spinning
+    }
+
+    /// The pid of the process started (for a daemonizing launcher: the launcher's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process started is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     pub fn log(&self) -> String {
@@ -214,4 +232,14 @@ pub fn post_json(url: &str, body: &str) -> Reply {
         &[("content-type", "application/json")],
         body.as_bytes(),
     )
+}
+
+/// A port nothing listens on right now (for configs that need a fixed one, such as two
+/// APIs sharing an address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -181,6 +181,11 @@ impl Batcher {
         self.shared.stats.queued.load(Relaxed) + in_transit
     }
 
+    /// Requests the queue holds before refusing (`job_queue_size`).
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
     pub fn stats(&self) -> BatcherStats {
         let mut stats = self.shared.stats.snapshot();
         stats.queued = self.queue_len();

@@ -23,6 +23,15 @@ pub struct Described {
     pub queue_depth: usize,
     pub handler_limits: HandlerLimitsView,
     pub workers: Vec<WorkerView>,
+    /// TorchServe's queue view (KServe's wrapper and dashboards read it).
+    pub job_queue_status: JobQueueStatus,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobQueueStatus {
+    pub remaining_capacity: usize,
+    pub pending_requests: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,5 +82,13 @@ pub fn describe(model: &Model, is_default: bool) -> Described {
             deadline_ms: info.handler_deadline_ms,
         },
         workers,
+        job_queue_status: JobQueueStatus {
+            remaining_capacity: model
+                .pipeline
+                .batcher()
+                .capacity()
+                .saturating_sub(stats.queued),
+            pending_requests: stats.queued,
+        },
     }
 }

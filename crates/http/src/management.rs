@@ -211,7 +211,9 @@ struct ScaleParams {
 }
 
 /// TorchServe's defaults: `min_worker` 1, `max_worker` = `min_worker`, asynchronous (202).
-/// The workers have been started (or refused) before either answer here.
+/// The workers have been started (or refused) before either answer here. `min_worker=0`
+/// keeps one worker allowed, started on demand (TorchServe would leave the model with none
+/// and answer 503 until the next scale).
 async fn scale(
     State(manager): State<Manager>,
     Caller(caller): Caller,
@@ -220,7 +222,7 @@ async fn scale(
 ) -> Result<Response, ApiError> {
     let p = query(params)?;
     let min = p.min_worker.unwrap_or(1);
-    let max = p.max_worker.unwrap_or(min);
+    let max = p.max_worker.unwrap_or(min.max(1));
     let key = caller.qualify(&target.model);
     let model = manager
         .scale(&caller, &key, target.version.as_deref(), min, max)

@@ -7,6 +7,27 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
+/// A value from a query string (always text) or a JSON body (text, number or boolean).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+    Bool(bool),
+}
+
+impl Raw {
+    fn text(self) -> String {
+        match self {
+            Raw::Text(s) => s,
+            Raw::Unsigned(n) => n.to_string(),
+            Raw::Signed(n) => n.to_string(),
+            Raw::Bool(b) => b.to_string(),
+        }
+    }
+}
+
 /// `""` → `None`; otherwise the value parsed as `T`.
 pub fn number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
@@ -14,7 +35,7 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    let raw = Option::<String>::deserialize(d)?;
+    let raw = Option::<Raw>::deserialize(d)?.map(Raw::text);
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => v
@@ -29,7 +50,7 @@ pub fn boolean<'de, D>(d: D) -> Result<Option<bool>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let raw = Option::<String>::deserialize(d)?;
+    let raw = Option::<Raw>::deserialize(d)?.map(Raw::text);
     match raw.as_deref().map(str::trim) {
         None => Ok(None),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
@@ -77,5 +98,15 @@ mod tests {
         let e = parse("n=99999999999").unwrap_err();
         assert!(e.contains("99999999999"), "{e}");
         assert!(parse("b=yes").unwrap_err().contains("\"yes\""));
+    }
+
+    #[test]
+    fn json_bodies_bring_numbers_and_booleans() {
+        let p: P = serde_json::from_str(r#"{"n": 4, "b": true}"#).unwrap();
+        assert_eq!((p.n, p.b), (Some(4), Some(true)));
+        let p: P = serde_json::from_str(r#"{"n": "5", "b": "false"}"#).unwrap();
+        assert_eq!((p.n, p.b), (Some(5), Some(false)));
+        assert!(serde_json::from_str::<P>(r#"{"n": -1}"#).is_err());
+        assert!(serde_json::from_str::<P>(r#"{"n": [1]}"#).is_err());
     }
 }

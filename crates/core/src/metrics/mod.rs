@@ -99,11 +99,23 @@ impl Metrics {
                 .expect("unique metric");
             h
         };
-        Metrics {
-            requests: counter(
+        let ts = torchserve.then(|| Arc::new(TorchServe::register(&registry)));
+        // With TorchServe's series, TorchServe's labels (hostname too), so dashboards can
+        // divide its latency counters by it.
+        let requests = {
+            let labels = if ts.is_some() { torchserve::MODEL } else { MODEL };
+            let opts = Opts::new(
                 "ts_inference_requests_total",
                 "Inference requests received, per model.",
-            ),
+            );
+            let c = IntCounterVec::new(opts, labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        Metrics {
+            requests,
             inference_s: seconds(
                 "ts_inference_latency_seconds_total",
                 "Cumulative time from a request reaching the model to its response (TorchServe's ts_inference_latency_microseconds, in seconds).",
@@ -148,7 +160,7 @@ impl Metrics {
                     "The model's minimum worker count.",
                 ),
             ],
-            torchserve: torchserve.then(|| Arc::new(TorchServe::register(&registry))),
+            torchserve: ts,
             registry,
         }
     }
@@ -165,13 +177,20 @@ impl Metrics {
         }
     }
 
+    fn request_labels<'a>(&'a self, name: &'a str, version: &'a str) -> Vec<&'a str> {
+        match &self.torchserve {
+            Some(ts) => vec![name, version, ts.hostname.as_str()],
+            None => vec![name, version],
+        }
+    }
+
     /// Handles pre-labelled for one model version, so the request path does no lookups.
     pub fn model(&self, key: &ModelKey, version: &str) -> ModelMetrics {
         let name = &*key.to_string();
         let labels = [name, version];
         let stage = |s: Stage| self.stages.with_label_values(&[name, version, s.label()]);
         ModelMetrics {
-            requests: self.requests.with_label_values(&labels),
+            requests: self.requests.with_label_values(&self.request_labels(name, version)),
             inference_s: self.inference_s.with_label_values(&labels),
             queue_s: self.queue_s.with_label_values(&labels),
             by_class: ["2XX", "4XX", "5XX"]
@@ -192,7 +211,9 @@ impl Metrics {
     pub fn forget(&self, key: &ModelKey, version: &str) {
         let name = &*key.to_string();
         let labels = [name, version];
-        let _ = self.requests.remove_label_values(&labels);
+        let _ = self
+            .requests
+            .remove_label_values(&self.request_labels(name, version));
         for family in [&self.inference_s, &self.queue_s, &self.throttled_s] {
             let _ = family.remove_label_values(&labels);
         }

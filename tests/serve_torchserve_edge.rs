@@ -139,6 +139,16 @@ fn management_edge_cases_answer_as_torchserve_does() {
     )
     .assert_error(400, "BadRequestException");
     post("url=mlp.mar&model_name=a").assert_error(409, "ConflictStatusException");
+    // An archive sent with a JSON content type is still an upload.
+    let archive = std::fs::read(archives::store().join("mlp.mar")).unwrap();
+    let reply = send(
+        "POST",
+        &format!("{m}/models?model_name=e"),
+        &[("content-type", "application/json")],
+        &archive,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(send("DELETE", &format!("{m}/models/e"), &[], b"").status, 200);
 
     // List: empty parameters mean the defaults; past 100 means 100; 0 an empty page.
     let names = |v: &Value| -> Vec<String> {

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{delete, get, post, put};
 use ferroserve_core::{ByteStream, Manager, Register};
-use futures_util::TryStreamExt;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -82,8 +83,10 @@ fn byte_stream(body: Body) -> ByteStream {
     Box::pin(body.into_data_stream().map_err(|e| e.to_string()))
 }
 
-/// Registers from `url`, or from the archive in the body. A JSON body carries the
-/// parameters instead, as TorchServe's `RegisterModelRequest` reads them.
+/// Registers from `url`, or from the archive in the body. With a JSON content type, a body
+/// that is a JSON object carries the parameters instead, as TorchServe's
+/// `RegisterModelRequest` reads them; any other body (an archive sent with the wrong
+/// content type, or none) keeps the query's parameters and streams as an upload.
 async fn register(
     State(manager): State<Manager>,
     Caller(caller): Caller,
@@ -95,19 +98,51 @@ async fn register(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    let (p, body) = if is_json {
-        let bytes = axum::body::to_bytes(body, 64 << 10)
-            .await
-            .map_err(|e| Edge::BadJson(format!("unreadable registration body: {e}")))?;
-        let p: RegisterParams = serde_json::from_slice(&bytes).map_err(|e| {
-            Edge::BadJson(format!(
-                "a JSON registration body holds the query's parameters ({e})"
-            ))
-        })?;
-        (p, Body::empty())
-    } else {
-        (query(params)?, body)
-    };
+    if !is_json {
+        return register_with(manager, caller, query(params)?, byte_stream(body)).await;
+    }
+    let mut stream = body.into_data_stream();
+    let mut head = Vec::new();
+    // Enough of the body to see its first non-blank byte.
+    while head.iter().all(u8::is_ascii_whitespace) {
+        match stream.next().await {
+            Some(chunk) => head.extend_from_slice(
+                &chunk.map_err(|e| Edge::BadJson(format!("unreadable registration body: {e}")))?,
+            ),
+            None => break,
+        }
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let rest: ByteStream = Box::pin(stream.map_err(|e| e.to_string()));
+    if first != Some(b'{') {
+        let again = futures_util::stream::once(async move { Ok(Bytes::from(head)) });
+        let body: ByteStream = Box::pin(again.chain(rest));
+        return register_with(manager, caller, query(params)?, body).await;
+    }
+    let mut json = head;
+    let mut rest = rest;
+    while let Some(chunk) = rest.next().await {
+        json.extend_from_slice(
+            &chunk.map_err(|e| Edge::BadJson(format!("unreadable registration body: {e}")))?,
+        );
+        if json.len() > 64 << 10 {
+            return Err(Edge::BadJson("a JSON registration body is at most 64 KiB".into()).into());
+        }
+    }
+    let p: RegisterParams = serde_json::from_slice(&json).map_err(|e| {
+        Edge::BadJson(format!(
+            "a JSON registration body holds the query's parameters ({e})"
+        ))
+    })?;
+    register_with(manager, caller, p, ferroserve_core::no_bytes()).await
+}
+
+async fn register_with(
+    manager: Manager,
+    caller: ferroserve_core::tenancy::Principal,
+    p: RegisterParams,
+    body: ByteStream,
+) -> Result<Response, ApiError> {
     let synchronous = p.synchronous.unwrap_or(true);
     let r = Register {
         url: p.url,
@@ -117,7 +152,7 @@ async fn register(
         initial_workers: p.initial_workers,
         response_timeout_s: p.response_timeout,
     };
-    let model = manager.register(&caller, r, byte_stream(body)).await?;
+    let model = manager.register(&caller, r, body).await?;
     let workers = model.pipeline.batcher().stats().workers;
     let (name, version) = (model.name(), &model.version);
     Ok(if workers == 0 {

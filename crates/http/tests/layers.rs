@@ -124,7 +124,7 @@ async fn request_ids_are_kept_or_generated_and_returned_on_every_response() {
     assert_api_error(status, &json, "ResourceNotFoundException");
     assert!(is_uuid(headers["x-request-id"].to_str().unwrap()));
     let (status, headers, json) =
-        send(&router, Request::post("/ping").body(Body::empty()).unwrap()).await;
+        send(&router, Request::post("/log").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_api_error(status, &json, "MethodNotAllowedException");
     assert!(is_uuid(headers["x-request-id"].to_str().unwrap()));

@@ -70,13 +70,6 @@ impl Metrics {
     /// `true`: TorchServe's series too (`metrics_names = "torchserve"`).
     pub fn with_torchserve_series(torchserve: bool) -> Metrics {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| {
-            let c = IntCounterVec::new(Opts::new(name, help), MODEL).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
-        };
         let seconds = |name: &str, help: &str| {
             let c = CounterVec::new(Opts::new(name, help), MODEL).expect("valid metric");
             registry

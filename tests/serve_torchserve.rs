@@ -176,6 +176,9 @@ fn started_as_kserve_starts_torchserve_it_serves_v1_v2_and_torchserve_rest() {
 
     let refused = send("POST", &format!("{base}/predictions/mlp"), &[], b"[1,2,3,4]");
     assert_eq!(refused.status, 401, "{}", refused.text());
+    // The API descriptions need no key, as in TorchServe.
+    assert_eq!(get(&format!("{base}/api-description")).status, 200);
+    assert_eq!(send("OPTIONS", &format!("{base}/"), &[], b"").status, 200);
     let wrong_api = call("POST", "/predictions/mlp", &management, b"[1,2,3,4]");
     assert_eq!(wrong_api.status, 401, "the management key is not an inference key");
 

@@ -15,12 +15,19 @@ use crate::ApiError;
 /// The header an admin uses to act in a tenant's namespace.
 pub const TENANT_HEADER: &str = "x-ferroserve-tenant";
 
-/// The middleware.
+/// The middleware. The API descriptions (`OPTIONS /`, `/api-description`) need no token,
+/// as in TorchServe: they describe routes, not models.
 pub async fn authenticate(
     State((auth, api)): State<(Auth, Api)>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    if path == "/api-description" || (path == "/" && request.method() == axum::http::Method::OPTIONS)
+    {
+        request.extensions_mut().insert(Principal::Open);
+        return next.run(request).await;
+    }
     let headers = request.headers();
     let token = headers
         .get(header::AUTHORIZATION)

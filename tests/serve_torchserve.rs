@@ -325,3 +325,30 @@ fn the_environment_as_torchserve_reads_it() {
     assert!(log.contains("no_such_key") && log.contains("not a TorchServe key"), "{log}");
     assert!(log.contains("vmargs") && log.contains("TorchServe key ignored"), "{log}");
 }
+
+/// `ferroserve serve --ts-config` reads KServe's own sample, and ferroserve's flags still
+/// win over it.
+#[test]
+fn serve_reads_kserves_sample_config_under_its_own_flags() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kserve-config.properties");
+    let (code, out) = common::ferroserve(&[
+        "serve",
+        "--ts-config",
+        sample,
+        "--job-queue-size",
+        "7",
+        "--ncs",
+        "--print-config",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let config: toml::Table = toml::from_str(&out).unwrap();
+    assert_eq!(config["inference_address"].as_str(), Some("0.0.0.0:8085"));
+    assert_eq!(config["management_address"].as_str(), Some("0.0.0.0:8085"));
+    assert_eq!(config["model_store"].as_str(), Some("/mnt/models/model-store"));
+    assert_eq!(config["job_queue_size"].as_integer(), Some(7), "the flag wins");
+    assert_eq!(config["snapshot"].as_bool(), Some(false));
+    assert_eq!(config["metrics_names"].as_str(), Some("torchserve"));
+    let startup = config["startup_models"].as_array().unwrap();
+    assert_eq!(startup[0]["name"].as_str(), Some("mnist"));
+    assert_eq!(startup[0]["max_batch_delay_ms"].as_integer(), Some(500));
+}

@@ -83,7 +83,10 @@ impl Layout {
         vec![
             "--start".into(),
             format!("--model-store={}", self.path("model-store").display()),
-            format!("--ts-config={}", self.path("config/config.properties").display()),
+            format!(
+                "--ts-config={}",
+                self.path("config/config.properties").display()
+            ),
         ]
     }
 
@@ -126,7 +129,10 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value) {
     let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
     assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
     for (x, y) in a.iter().zip(b) {
-        assert!((x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-5, "{a:?} vs {b:?}");
+        assert!(
+            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-5,
+            "{a:?} vs {b:?}"
+        );
     }
 }
 
@@ -174,13 +180,21 @@ fn started_as_kserve_starts_torchserve_it_serves_v1_v2_and_torchserve_rest() {
         send(method, &format!("{base}{path}"), &all, body)
     };
 
-    let refused = send("POST", &format!("{base}/predictions/mlp"), &[], b"[1,2,3,4]");
+    let refused = send(
+        "POST",
+        &format!("{base}/predictions/mlp"),
+        &[],
+        b"[1,2,3,4]",
+    );
     assert_eq!(refused.status, 401, "{}", refused.text());
     // The API descriptions need no key, as in TorchServe.
     assert_eq!(get(&format!("{base}/api-description")).status, 200);
     assert_eq!(send("OPTIONS", &format!("{base}/"), &[], b"").status, 200);
     let wrong_api = call("POST", "/predictions/mlp", &management, b"[1,2,3,4]");
-    assert_eq!(wrong_api.status, 401, "the management key is not an inference key");
+    assert_eq!(
+        wrong_api.status, 401,
+        "the management key is not an inference key"
+    );
 
     // TorchServe's REST, POST and `curl -T` (PUT).
     let post = call("POST", "/predictions/mlp", &inference, b"[1,2,3,4]");
@@ -221,13 +235,23 @@ fn started_as_kserve_starts_torchserve_it_serves_v1_v2_and_torchserve_rest() {
     // The snapshot's settings, on the shared address, with the management key.
     let d = call("GET", "/models/mlp", &management, b"").json();
     assert_eq!(
-        (&d[0]["batchSize"], &d[0]["maxBatchDelay"], &d[0]["minWorkers"], &d[0]["maxWorkers"]),
+        (
+            &d[0]["batchSize"],
+            &d[0]["maxBatchDelay"],
+            &d[0]["minWorkers"],
+            &d[0]["maxWorkers"]
+        ),
         (&json!(2), &json!(20), &json!(1), &json!(5)),
         "{d}"
     );
     assert_eq!(d[0]["loadedAtStartup"], true);
     // The model API is off, as TorchServe has it by default: 405, with what to do.
-    let register = call("POST", "/models?url=mlp.mar&model_name=again", &management, b"");
+    let register = call(
+        "POST",
+        "/models?url=mlp.mar&model_name=again",
+        &management,
+        b"",
+    );
     let message = register.assert_error(405, "MethodNotAllowedException");
     assert!(message.contains("--enable-model-api"), "{message}");
     let delete = call("DELETE", "/models/mlp", &management, b"");
@@ -238,7 +262,10 @@ fn started_as_kserve_starts_torchserve_it_serves_v1_v2_and_torchserve_rest() {
     assert_eq!(metrics.status, 200);
     let text = metrics.text();
     assert!(text.contains("Requests2XX{"), "{text}");
-    assert!(text.contains(r#"ts_inference_latency_microseconds{hostname="#), "{text}");
+    assert!(
+        text.contains(r#"ts_inference_latency_microseconds{hostname="#),
+        "{text}"
+    );
 
     // `torchserve --stop`: SIGTERM, the keys and the pid file go, the server exits.
     let out = layout.torchserve(&["--stop"]).output().unwrap();
@@ -246,13 +273,18 @@ fn started_as_kserve_starts_torchserve_it_serves_v1_v2_and_torchserve_rest() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("TorchServe has stopped."));
     let until = Instant::now() + Duration::from_secs(30);
     while alive(daemon) {
-        assert!(Instant::now() < until, "the server did not stop after SIGTERM");
+        assert!(
+            Instant::now() < until,
+            "the server did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!layout.pid_file().exists());
     assert!(!layout.path("work/key_file.json").exists());
     let again = layout.torchserve(&["--stop"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&again.stdout).contains("TorchServe is not currently running."));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("TorchServe is not currently running.")
+    );
 }
 
 /// KServe's samples append `--disable-token-auth --enable-model-api` to the runtime's
@@ -274,12 +306,20 @@ fn kserves_appended_flags_open_the_apis() {
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
     // Registering works now; synchronous by default, as TorchServe's code has it.
-    let reply = send("POST", &format!("{base}/models?url=mlp.mar&model_name=twin"), &[], b"");
+    let reply = send(
+        "POST",
+        &format!("{base}/models?url=mlp.mar&model_name=twin"),
+        &[],
+        b"",
+    );
     assert_eq!(
         reply.json()["status"],
         "Model \"twin\" Version: 1.0 registered with 1 initial workers"
     );
-    assert_eq!(send("DELETE", &format!("{base}/models/twin/"), &[], b"").status, 200);
+    assert_eq!(
+        send("DELETE", &format!("{base}/models/twin/"), &[], b"").status,
+        200
+    );
     assert_eq!(server.terminate().code(), Some(0));
 }
 
@@ -288,8 +328,14 @@ fn kserves_appended_flags_open_the_apis() {
 #[test]
 fn torchserve_configs_that_cannot_be_honoured_are_refused_by_name() {
     for (extra, named) in [
-        ("inference_address=https://127.0.0.1:8443\n", "inference_address"),
-        ("allowed_urls=https://(a|b).example.com/.*\n", "allowed_urls"),
+        (
+            "inference_address=https://127.0.0.1:8443\n",
+            "inference_address",
+        ),
+        (
+            "allowed_urls=https://(a|b).example.com/.*\n",
+            "allowed_urls",
+        ),
         ("job_queue_size=lots\n", "job_queue_size"),
         ("model_store=$$NO_SUCH_VARIABLE$$\n", "NO_SUCH_VARIABLE"),
     ] {
@@ -311,7 +357,10 @@ fn the_environment_as_torchserve_reads_it() {
     let layout = Layout::new("no_such_key=1\nvmargs=-Xmx4g\n");
     std::fs::write(layout.path("config/other.properties"), "job_queue_size=1\n").unwrap();
     let mut args = layout.start_args();
-    args[2] = format!("--ts-config={}", layout.path("config/other.properties").display());
+    args[2] = format!(
+        "--ts-config={}",
+        layout.path("config/other.properties").display()
+    );
     args.extend(["--disable-token-auth", "--foreground"].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut command = layout.torchserve(&args);
@@ -322,15 +371,24 @@ fn the_environment_as_torchserve_reads_it() {
     let d = get(&format!("{}/models/mlp", server.management)).json();
     assert_eq!(d[0]["jobQueueStatus"]["remainingCapacity"], 3, "{d}");
     let log = server.log();
-    assert!(log.contains("no_such_key") && log.contains("not a TorchServe key"), "{log}");
-    assert!(log.contains("vmargs") && log.contains("TorchServe key ignored"), "{log}");
+    assert!(
+        log.contains("no_such_key") && log.contains("not a TorchServe key"),
+        "{log}"
+    );
+    assert!(
+        log.contains("vmargs") && log.contains("TorchServe key ignored"),
+        "{log}"
+    );
 }
 
 /// `ferroserve serve --ts-config` reads KServe's own sample, and ferroserve's flags still
 /// win over it.
 #[test]
 fn serve_reads_kserves_sample_config_under_its_own_flags() {
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/kserve-config.properties");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/kserve-config.properties"
+    );
     let (code, out) = common::ferroserve(&[
         "serve",
         "--ts-config",
@@ -344,8 +402,15 @@ fn serve_reads_kserves_sample_config_under_its_own_flags() {
     let config: toml::Table = toml::from_str(&out).unwrap();
     assert_eq!(config["inference_address"].as_str(), Some("0.0.0.0:8085"));
     assert_eq!(config["management_address"].as_str(), Some("0.0.0.0:8085"));
-    assert_eq!(config["model_store"].as_str(), Some("/mnt/models/model-store"));
-    assert_eq!(config["job_queue_size"].as_integer(), Some(7), "the flag wins");
+    assert_eq!(
+        config["model_store"].as_str(),
+        Some("/mnt/models/model-store")
+    );
+    assert_eq!(
+        config["job_queue_size"].as_integer(),
+        Some(7),
+        "the flag wins"
+    );
     assert_eq!(config["snapshot"].as_bool(), Some(false));
     assert_eq!(config["metrics_names"].as_str(), Some("torchserve"));
     let startup = config["startup_models"].as_array().unwrap();

@@ -27,9 +27,17 @@ fn predictions_answer_any_method_and_describe_the_model_on_options() {
     let i = &server.inference;
     let json_body = [("content-type", "application/json")];
     for method in ["POST", "PUT", "GET", "PATCH", "DELETE"] {
-        let reply = send(method, &format!("{i}/predictions/mlp"), &json_body, b"[1,2,3,4]");
+        let reply = send(
+            method,
+            &format!("{i}/predictions/mlp"),
+            &json_body,
+            b"[1,2,3,4]",
+        );
         assert_eq!(reply.status, 200, "{method}: {}", reply.text());
-        assert_eq!(reply.json()["outputs"]["output"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            reply.json()["outputs"]["output"].as_array().unwrap().len(),
+            3
+        );
     }
     // A trailing slash is ignored, with and without the version.
     for path in ["/predictions/mlp/", "/predictions/mlp/1.0/"] {
@@ -38,13 +46,21 @@ fn predictions_answer_any_method_and_describe_the_model_on_options() {
     }
     let doc = send("OPTIONS", &format!("{i}/predictions/mlp"), &[], b"").json();
     assert_eq!(doc["info"]["title"], "RESTful API for: mlp");
-    assert!(doc["paths"]["/v1/models/mlp:predict"]["post"].is_object(), "{doc}");
+    assert!(
+        doc["paths"]["/v1/models/mlp:predict"]["post"].is_object(),
+        "{doc}"
+    );
     send("OPTIONS", &format!("{i}/predictions/nope"), &[], b"")
         .assert_error(404, "ModelNotFoundException");
 
     // Explanations: the model is looked up, then 501 says why.
-    let m = send("POST", &format!("{i}/explanations/mlp"), &json_body, b"[1,2,3,4]")
-        .assert_error(501, "ExplanationsNotSupported");
+    let m = send(
+        "POST",
+        &format!("{i}/explanations/mlp"),
+        &json_body,
+        b"[1,2,3,4]",
+    )
+    .assert_error(501, "ExplanationsNotSupported");
     assert!(m.contains("/predictions/mlp"), "{m}");
     send("POST", &format!("{i}/explanations/nope"), &[], b"")
         .assert_error(404, "ModelNotFoundException");
@@ -57,28 +73,59 @@ fn predictions_answer_any_method_and_describe_the_model_on_options() {
             assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
         }
     }
-    assert_eq!(send("POST", &format!("{i}/ping"), &[], b"").json()["status"], "Healthy");
+    assert_eq!(
+        send("POST", &format!("{i}/ping"), &[], b"").json()["status"],
+        "Healthy"
+    );
 
     // KServe v1 errors a client can cause.
-    send("POST", &format!("{i}/v1/models/mlp:predict"), &json_body, b"{\"rows\": []}")
-        .assert_error(400, "BadRequestException");
-    send("POST", &format!("{i}/v1/models/nope:predict"), &json_body, b"{\"instances\": []}")
-        .assert_error(404, "ModelNotFoundException");
-    send("POST", &format!("{i}/v1/models/mlp:train"), &json_body, b"{}")
-        .assert_error(404, "ResourceNotFoundException");
+    send(
+        "POST",
+        &format!("{i}/v1/models/mlp:predict"),
+        &json_body,
+        b"{\"rows\": []}",
+    )
+    .assert_error(400, "BadRequestException");
+    send(
+        "POST",
+        &format!("{i}/v1/models/nope:predict"),
+        &json_body,
+        b"{\"instances\": []}",
+    )
+    .assert_error(404, "ModelNotFoundException");
+    send(
+        "POST",
+        &format!("{i}/v1/models/mlp:train"),
+        &json_body,
+        b"{}",
+    )
+    .assert_error(404, "ResourceNotFoundException");
     let bad = send(
         "POST",
         &format!("{i}/v1/models/mlp:predict"),
         &json_body,
         br#"{"instances": [[1,2,3,4], "not numbers"]}"#,
     );
-    assert_eq!(bad.status, 400, "one bad instance fails the request: {}", bad.text());
     assert_eq!(
-        send("POST", &format!("{i}/v1/models/mlp:predict"), &json_body, br#"{"instances": []}"#)
-            .json(),
+        bad.status,
+        400,
+        "one bad instance fails the request: {}",
+        bad.text()
+    );
+    assert_eq!(
+        send(
+            "POST",
+            &format!("{i}/v1/models/mlp:predict"),
+            &json_body,
+            br#"{"instances": []}"#
+        )
+        .json(),
         json!({"predictions": []})
     );
-    assert_eq!(get(&format!("{i}/v1/models")).json(), json!({"models": ["mlp"]}));
+    assert_eq!(
+        get(&format!("{i}/v1/models")).json(),
+        json!({"models": ["mlp"]})
+    );
 }
 
 #[test]
@@ -93,7 +140,11 @@ fn management_edge_cases_answer_as_torchserve_does() {
     assert_eq!(reply.status, 202, "{}", reply.text());
     assert_eq!(reply.json()["status"], "Processing worker updates...");
     let d = &get(&format!("{m}/models/mlp")).json()[0];
-    assert_eq!(d["workers"].as_array().unwrap().len(), 2, "the 202 came after the scale");
+    assert_eq!(
+        d["workers"].as_array().unwrap().len(),
+        2,
+        "the 202 came after the scale"
+    );
     let reply = put("/models/mlp/1.0?min_worker=0&synchronous=true");
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
@@ -102,7 +153,8 @@ fn management_edge_cases_answer_as_torchserve_does() {
     );
     let reply = put("/models/mlp/?min_worker=&max_worker=&synchronous=TRUE");
     assert_eq!(reply.json()["status"], "Workers scaled to 1 for model: mlp");
-    let message = put("/models/mlp?min_worker=3&max_worker=1").assert_error(400, "InvalidWorkerSettings");
+    let message =
+        put("/models/mlp?min_worker=3&max_worker=1").assert_error(400, "InvalidWorkerSettings");
     assert!(message.contains('3'), "{message}");
     // The stricter answer kept: a value that is there and is not a number.
     let message = put("/models/mlp?min_worker=dd").assert_error(400, "BadRequestException");
@@ -117,7 +169,10 @@ fn management_edge_cases_answer_as_torchserve_does() {
         "Model \"a\" Version: 1.0 registered with 1 initial workers"
     );
     let reply = post("url=mlp.mar&model_name=b&synchronous=false");
-    assert_eq!((reply.status, reply.json()["status"].clone()), (202, json!("Processing worker updates...")));
+    assert_eq!(
+        (reply.status, reply.json()["status"].clone()),
+        (202, json!("Processing worker updates..."))
+    );
     let reply = post("url=mlp.mar&model_name=c&initial_workers=0&batch_size=");
     assert_eq!(
         reply.json()["status"],
@@ -148,7 +203,10 @@ fn management_edge_cases_answer_as_torchserve_does() {
         &archive,
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(send("DELETE", &format!("{m}/models/e"), &[], b"").status, 200);
+    assert_eq!(
+        send("DELETE", &format!("{m}/models/e"), &[], b"").status,
+        200
+    );
 
     // List: empty parameters mean the defaults; past 100 means 100; 0 an empty page.
     let names = |v: &Value| -> Vec<String> {
@@ -161,18 +219,33 @@ fn management_edge_cases_answer_as_torchserve_does() {
     };
     let all = get(&format!("{m}/models?limit=&next_page_token=")).json();
     assert_eq!(names(&all), ["a", "b", "c", "d", "mlp"]);
-    assert_eq!(names(&get(&format!("{m}/models?limit=1000")).json()).len(), 5);
+    assert_eq!(
+        names(&get(&format!("{m}/models?limit=1000")).json()).len(),
+        5
+    );
     assert!(names(&get(&format!("{m}/models?limit=0")).json()).is_empty());
     let page = get(&format!("{m}/models/?limit=2&next_page_token=2")).json();
-    assert_eq!((names(&page), page["nextPageToken"].clone()), (vec!["c".into(), "d".into()], json!("4")));
+    assert_eq!(
+        (names(&page), page["nextPageToken"].clone()),
+        (vec!["c".into(), "d".into()], json!("4"))
+    );
 
     // Unregister: the default version while another remains is TorchServe's 403;
     // its tolerated parameters; a trailing slash.
     let two = send("POST", &format!("{m}/models?url=mlp-2.0.mar"), &[], b"");
     assert_eq!(two.status, 200, "{}", two.text());
-    send("DELETE", &format!("{m}/models/mlp/1.0"), &[], b"").assert_error(403, "DefaultVersionInUse");
-    let reply = send("DELETE", &format!("{m}/models/mlp/2.0/?synchronous=true&timeout=30"), &[], b"");
-    assert_eq!(reply.json()["status"], "Model \"mlp\" version: 2.0 unregistered");
+    send("DELETE", &format!("{m}/models/mlp/1.0"), &[], b"")
+        .assert_error(403, "DefaultVersionInUse");
+    let reply = send(
+        "DELETE",
+        &format!("{m}/models/mlp/2.0/?synchronous=true&timeout=30"),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        reply.json()["status"],
+        "Model \"mlp\" version: 2.0 unregistered"
+    );
     let reply = send("DELETE", &format!("{m}/models/a/"), &[], b"");
     assert_eq!(reply.json()["status"], "Model \"a\" unregistered");
     send("DELETE", &format!("{m}/models/a"), &[], b"").assert_error(404, "ModelNotFoundException");
@@ -182,30 +255,61 @@ fn management_edge_cases_answer_as_torchserve_does() {
 fn the_model_api_switch_refuses_registration_and_nothing_else() {
     let (_state, server) = start(&["--model-api", "false"]);
     let m = &server.management;
-    let message = send("POST", &format!("{m}/models?url=mlp.mar&model_name=x"), &[], b"")
-        .assert_error(405, "MethodNotAllowedException");
+    let message = send(
+        "POST",
+        &format!("{m}/models?url=mlp.mar&model_name=x"),
+        &[],
+        b"",
+    )
+    .assert_error(405, "MethodNotAllowedException");
     assert!(message.contains("--enable-model-api"), "{message}");
-    send("DELETE", &format!("{m}/models/mlp"), &[], b"").assert_error(405, "MethodNotAllowedException");
-    let reply = send("PUT", &format!("{m}/models/mlp?min_worker=2&synchronous=true"), &[], b"");
-    assert_eq!(reply.status, 200, "scaling is not registration: {}", reply.text());
-    assert_eq!(get(&format!("{m}/models/mlp")).json()[0]["modelName"], "mlp");
+    send("DELETE", &format!("{m}/models/mlp"), &[], b"")
+        .assert_error(405, "MethodNotAllowedException");
+    let reply = send(
+        "PUT",
+        &format!("{m}/models/mlp?min_worker=2&synchronous=true"),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        reply.status,
+        200,
+        "scaling is not registration: {}",
+        reply.text()
+    );
+    assert_eq!(
+        get(&format!("{m}/models/mlp")).json()[0]["modelName"],
+        "mlp"
+    );
 }
 
 /// Every TorchServe series present with its labels; the default mode has none of them.
 #[test]
 fn torchserve_metric_names_beside_ferroserves() {
     let (_state, plain) = start(&[]);
-    assert_eq!(post_json(&format!("{}/predictions/mlp", plain.inference), "[1,2,3,4]").status, 200);
+    assert_eq!(
+        post_json(&format!("{}/predictions/mlp", plain.inference), "[1,2,3,4]").status,
+        200
+    );
     let text = get(&format!("{}/metrics", plain.metrics)).text();
-    assert!(!text.contains("Requests2XX{") && !text.contains("CPUUtilization"), "{text}");
+    assert!(
+        !text.contains("Requests2XX{") && !text.contains("CPUUtilization"),
+        "{text}"
+    );
     drop(plain);
 
     let (_state, server) = start(&["--metrics-names", "torchserve"]);
     let i = &server.inference;
     for _ in 0..3 {
-        assert_eq!(post_json(&format!("{i}/predictions/mlp"), "[1,2,3,4]").status, 200);
+        assert_eq!(
+            post_json(&format!("{i}/predictions/mlp"), "[1,2,3,4]").status,
+            200
+        );
     }
-    assert_eq!(post_json(&format!("{i}/predictions/nope"), "[1]").status, 404);
+    assert_eq!(
+        post_json(&format!("{i}/predictions/nope"), "[1]").status,
+        404
+    );
     let text = get(&format!("{}/metrics", server.metrics)).text();
     let value = |prefix: &str| -> f64 {
         let line = text
@@ -257,8 +361,14 @@ fn a_real_prometheus_answers_torchserve_dashboard_queries() {
     let port = free_port();
     let mut prometheus = Killed(
         Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -273,7 +383,10 @@ fn a_real_prometheus_answers_torchserve_dashboard_queries() {
                 _ => format!("%{b:02X}"),
             })
             .collect();
-        get(&format!("http://127.0.0.1:{port}/api/v1/query?query={encoded}")).json()
+        get(&format!(
+            "http://127.0.0.1:{port}/api/v1/query?query={encoded}"
+        ))
+        .json()
     };
     let queries = [
         r#"sum by (Level) (rate(Requests2XX[10s]))"#,
@@ -289,11 +402,22 @@ fn a_real_prometheus_answers_torchserve_dashboard_queries() {
         assert!(
             Instant::now() < until,
             "unanswered: {:?}",
-            queries.iter().zip(&answered).filter(|(_, a)| !**a).map(|(q, _)| query(q)).collect::<Vec<_>>()
+            queries
+                .iter()
+                .zip(&answered)
+                .filter(|(_, a)| !**a)
+                .map(|(q, _)| query(q))
+                .collect::<Vec<_>>()
         );
-        assert!(prometheus.0.try_wait().unwrap().is_none(), "prometheus exited");
+        assert!(
+            prometheus.0.try_wait().unwrap().is_none(),
+            "prometheus exited"
+        );
         for _ in 0..20 {
-            post_json(&format!("{}/predictions/mlp", server.inference), "[1,2,3,4]");
+            post_json(
+                &format!("{}/predictions/mlp", server.inference),
+                "[1,2,3,4]",
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
         for (q, done) in queries.iter().zip(answered.iter_mut()) {

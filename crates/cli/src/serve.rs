@@ -216,8 +216,12 @@ fn ts_config_path(args: &ServeArgs) -> Option<PathBuf> {
 /// Reads and translates a `config.properties`. TorchServe's own flags write into the
 /// properties before its `TS_*` variables are applied, as TorchServe does.
 fn read_ts_config(path: &Path, args: &ServeArgs) -> anyhow::Result<(toml::Table, Vec<Note>)> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("--ts-config file not found or unreadable: {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "--ts-config file not found or unreadable: {}",
+            path.display()
+        )
+    })?;
     // Java reads properties as ISO-8859-1: every byte is one character.
     let text: String = bytes.iter().map(|&b| b as char).collect();
     let mut props = torchserve_config::parse_properties(&text)

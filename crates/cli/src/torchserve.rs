@@ -100,7 +100,11 @@ fn serve_args(args: &TorchServeArgs) -> anyhow::Result<ServeArgs> {
 
 /// The pid in the pid file, if that process is alive and is ferroserve.
 fn running() -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file()).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     String::from_utf8_lossy(&cmdline)
         .contains("ferroserve")

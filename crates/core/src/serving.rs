@@ -12,7 +12,8 @@ use crate::snapshot::Snapshot;
 use crate::store::{ArchiveStore, Fetcher};
 use crate::tenancy::{self, Audit, Auth, KeyFile, Tenants};
 use crate::{
-    Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig, StartupModel,
+    Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig,
+    StartupModel,
 };
 
 /// The protocol-free server. Cheap to clone.
@@ -141,7 +142,12 @@ impl Core {
             spec: format!("{}={}", m.name, m.archive),
             message: e.to_string(),
         };
-        let archive = self.manager.store().resolve(&m.archive).await.map_err(fail)?;
+        let archive = self
+            .manager
+            .store()
+            .resolve(&m.archive)
+            .await
+            .map_err(fail)?;
         let req = LoadRequest {
             archive,
             url: m.archive.clone(),

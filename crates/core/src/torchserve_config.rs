@@ -92,7 +92,11 @@ pub fn translate(
 /// TorchServe's: token authorization on (fresh keys in `./key_file.json`), registration and
 /// unregistration through the management API off, TorchServe's metric names.
 fn torchserve_defaults(props: &BTreeMap<String, String>, t: &mut toml::Table) {
-    let flag = |key: &str| props.get(key).is_some_and(|v| boolean(v.trim()) == Ok(true));
+    let flag = |key: &str| {
+        props
+            .get(key)
+            .is_some_and(|v| boolean(v.trim()) == Ok(true))
+    };
     if !flag("disable_token_authorization") {
         t.insert("key_file".into(), "key_file.json".into());
         t.insert("create_key_file".into(), true.into());
@@ -111,9 +115,9 @@ fn substitute(value: &str, env: &BTreeMap<String, String>) -> Result<String, Str
             break;
         };
         let name = &rest[start + 2..start + 2 + len];
-        let found = env
-            .get(name)
-            .ok_or_else(|| format!("the environment variable {name} (named as $${name}$$) is not set"))?;
+        let found = env.get(name).ok_or_else(|| {
+            format!("the environment variable {name} (named as $${name}$$) is not set")
+        })?;
         out.push_str(&rest[..start]);
         out.push_str(found);
         rest = &rest[start + 4 + len..];
@@ -170,9 +174,14 @@ fn rule(key: &str) -> Option<Rule> {
         }),
         "metrics_format" => Ignore("read by nothing in TorchServe either; metrics_mode decides"),
         "enable_envvars_config" => Ignore("read: TS_<KEY> variables override this file"),
-        "grpc_inference_port" | "grpc_management_port" | "grpc_inference_address"
-        | "grpc_management_address" | "enable_grpc_ssl" | "grpc_inference_max_connection_age_ms"
-        | "grpc_management_max_connection_age_ms" | "grpc_inference_max_connection_age_grace_ms"
+        "grpc_inference_port"
+        | "grpc_management_port"
+        | "grpc_inference_address"
+        | "grpc_management_address"
+        | "enable_grpc_ssl"
+        | "grpc_inference_max_connection_age_ms"
+        | "grpc_management_max_connection_age_ms"
+        | "grpc_inference_max_connection_age_grace_ms"
         | "grpc_management_max_connection_age_grace_ms" => {
             Ignore("gRPC is not served by this version; use the REST listeners")
         }
@@ -186,14 +195,29 @@ fn rule(key: &str) -> Option<Rule> {
         "number_of_netty_threads" | "netty_client_threads" => {
             Ignore("no Netty here: tokio sizes its threads to the cores")
         }
-        "install_py_dep_per_model" | "default_service_handler" | "vmargs" | "cpu_launcher_enable"
-        | "cpu_launcher_args" | "use_native_io" | "io_ratio" | "async_logging"
-        | "plugins_path" | "workflow_store" | "disable_system_metrics" | "system_metrics_cmd"
-        | "ipex_enable" | "enable_envvars_config_path" | "model_server_home"
-        | "preload_model" | "decode_input_request" | "initial_worker_port"
-        | "initial_distribution_port" | "max_workers" | "workflow_max_request_size" => {
-            Ignore("configures TorchServe's Java frontend or Python workers, which ferroserve has not")
-        }
+        "install_py_dep_per_model"
+        | "default_service_handler"
+        | "vmargs"
+        | "cpu_launcher_enable"
+        | "cpu_launcher_args"
+        | "use_native_io"
+        | "io_ratio"
+        | "async_logging"
+        | "plugins_path"
+        | "workflow_store"
+        | "disable_system_metrics"
+        | "system_metrics_cmd"
+        | "ipex_enable"
+        | "enable_envvars_config_path"
+        | "model_server_home"
+        | "preload_model"
+        | "decode_input_request"
+        | "initial_worker_port"
+        | "initial_distribution_port"
+        | "max_workers"
+        | "workflow_max_request_size" => Ignore(
+            "configures TorchServe's Java frontend or Python workers, which ferroserve has not",
+        ),
         "cors_allowed_origin" | "cors_allowed_methods" | "cors_allowed_headers" => {
             Ignore("CORS headers are not sent; put a proxy in front for browsers")
         }
@@ -205,7 +229,11 @@ fn rule(key: &str) -> Option<Rule> {
     })
 }
 
-fn set(t: &mut toml::Table, key: &'static str, value: toml::Value) -> Result<Vec<&'static str>, String> {
+fn set(
+    t: &mut toml::Table,
+    key: &'static str,
+    value: toml::Value,
+) -> Result<Vec<&'static str>, String> {
     t.insert(key.into(), value);
     Ok(vec![key])
 }
@@ -294,11 +322,7 @@ struct TsModel {
 
 /// `model_snapshot` is `{"models": {NAME: {VERSION: {...}}}, ...}`; `models` is the inner
 /// `{NAME: {VERSION: {...}}}`.
-fn startup_models(
-    v: &str,
-    t: &mut toml::Table,
-    key: &str,
-) -> Result<Vec<&'static str>, String> {
+fn startup_models(v: &str, t: &mut toml::Table, key: &str) -> Result<Vec<&'static str>, String> {
     type Versions = BTreeMap<String, BTreeMap<String, TsModel>>;
     let models: Versions = if key == "model_snapshot" {
         #[derive(Deserialize)]

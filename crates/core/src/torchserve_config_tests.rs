@@ -25,7 +25,10 @@ fn kserves_sample_is_read_whole() {
     assert_eq!(c.inference_address.to_string(), "0.0.0.0:8085");
     assert_eq!(c.management_address, c.inference_address);
     assert_eq!(c.metrics_address.to_string(), "0.0.0.0:8082");
-    assert_eq!(c.model_store.unwrap().to_str(), Some("/mnt/models/model-store"));
+    assert_eq!(
+        c.model_store.unwrap().to_str(),
+        Some("/mnt/models/model-store")
+    );
     assert_eq!(c.job_queue_size, 10);
     assert_eq!(
         c.startup_models,
@@ -44,7 +47,10 @@ fn kserves_sample_is_read_whole() {
         outcome(&t, "number_of_netty_threads"),
         Outcome::Ignored(_)
     ));
-    assert!(matches!(outcome(&t, "grpc_inference_port"), Outcome::Ignored(_)));
+    assert!(matches!(
+        outcome(&t, "grpc_inference_port"),
+        Outcome::Ignored(_)
+    ));
     assert!(
         t.notes.iter().all(|n| n.outcome != Outcome::Unknown),
         "{:?}",
@@ -89,7 +95,8 @@ fn model_snapshot_takes_the_place_of_load_models() {
 
 #[test]
 fn workers_and_timeouts() {
-    let c = config("default_workers_per_model=3\ndefault_response_timeout=30\nmax_request_size=100");
+    let c =
+        config("default_workers_per_model=3\ndefault_response_timeout=30\nmax_request_size=100");
     assert_eq!((c.min_workers, c.max_workers), (3, 3));
     assert_eq!(c.response_timeout_s, 30);
     assert_eq!(c.max_request_size, 100);
@@ -119,7 +126,9 @@ fn bad_values_name_the_key() {
 
 #[test]
 fn allowed_url_regexes_become_prefixes() {
-    let c = config(r"allowed_urls=file://.*|http(s)?://models\.example\.com/.*,https://s3.amazonaws.com/bucket/.*");
+    let c = config(
+        r"allowed_urls=file://.*|http(s)?://models\.example\.com/.*,https://s3.amazonaws.com/bucket/.*",
+    );
     assert_eq!(
         c.allowed_urls,
         [
@@ -160,7 +169,10 @@ fn number_of_gpu_picks_the_device() {
 #[test]
 fn torchserves_defaults_where_they_differ() {
     let c = config("");
-    assert_eq!(c.key_file.as_deref(), Some(std::path::Path::new("key_file.json")));
+    assert_eq!(
+        c.key_file.as_deref(),
+        Some(std::path::Path::new("key_file.json"))
+    );
     assert!(c.create_key_file && !c.model_api);
     assert_eq!(c.metrics_names, "torchserve");
     let c = config("disable_token_authorization=true\nenable_model_api=true");

@@ -11,14 +11,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use tower::ServiceExt;
-use tower_http::normalize_path::NormalizePath;
-use ferroserve_core::tenancy::{Api, Auth};
 use axum::extract::State;
 use axum::response::Response;
 use ferroserve_core::observe::Outcome;
+use ferroserve_core::tenancy::{Api, Auth};
 use ferroserve_core::{Core, Metrics, ModelRuntime, ServerConfig};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::normalize_path::NormalizePath;
 
 use crate::fetch::HyperFetcher;
 use crate::{
@@ -107,7 +107,7 @@ impl App {
             apis.push(("metrics", config.metrics_address, self.metrics));
         }
         // One listener per distinct address (port 0 always gets its own).
-        let mut listeners: Vec<(SocketAddr, TcpListener, Vec<(&'static str, Router)>)> = Vec::new();
+        let mut listeners: Vec<Listener> = Vec::new();
         for (api, addr, router) in apis {
             match listeners
                 .iter_mut()
@@ -161,6 +161,9 @@ impl App {
         Ok(())
     }
 }
+
+/// A bound address and the APIs it serves.
+type Listener = (SocketAddr, TcpListener, Vec<(&'static str, Router)>);
 
 /// `router` behind the bearer-token middleware for `api`.
 fn guarded(router: Router, auth: &Auth, api: Api) -> Router {

@@ -23,7 +23,8 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path == "/api-description" || (path == "/" && request.method() == axum::http::Method::OPTIONS)
+    if path == "/api-description"
+        || (path == "/" && request.method() == axum::http::Method::OPTIONS)
     {
         request.extensions_mut().insert(Principal::Open);
         return next.run(request).await;

@@ -18,9 +18,8 @@ use serde::Deserialize;
 use crate::{ApiError, Caller, Edge};
 
 pub fn router(registry: Registry) -> Router {
-    let predictions = || -> MethodRouter<Registry> {
-        post(predict).options(model_api).fallback(predict)
-    };
+    let predictions =
+        || -> MethodRouter<Registry> { post(predict).options(model_api).fallback(predict) };
     Router::new()
         .route("/ping", any(ping))
         .route("/predictions/{model}", predictions())
@@ -38,7 +37,7 @@ async fn model_api(
     Path(target): Path<Target>,
 ) -> Result<Response, ApiError> {
     let model = registry.get(&caller.qualify(&target.model), target.version.as_deref())?;
-    Ok(axum::Json(crate::openapi::model_document(&model.name())).into_response())
+    Ok(axum::Json(crate::openapi::model_document(model.name())).into_response())
 }
 
 async fn explain(

@@ -52,7 +52,11 @@ async fn ready(
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    Ok((status, Json(json!({ "name": model.name(), "ready": ready }))).into_response())
+    Ok((
+        status,
+        Json(json!({ "name": model.name(), "ready": ready })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -82,16 +86,14 @@ async fn predict(
     })?;
     let _permit = caller.admit().await?;
     let pipeline = &model.pipeline;
-    let calls = request.instances.into_iter().map(|instance| {
-        async move {
-            let request = HandlerRequest {
-                body: serde_json::to_vec(&instance).expect("a JSON value").into(),
-                content_type: Some("application/json".into()),
-                headers: Vec::new(),
-                parameters: Vec::new(),
-            };
-            pipeline.infer(request).await
-        }
+    let calls = request.instances.into_iter().map(|instance| async move {
+        let request = HandlerRequest {
+            body: serde_json::to_vec(&instance).expect("a JSON value").into(),
+            content_type: Some("application/json".into()),
+            headers: Vec::new(),
+            parameters: Vec::new(),
+        };
+        pipeline.infer(request).await
     });
     let responses = futures_util::future::try_join_all(calls).await?;
     let predictions: Vec<Value> = responses

@@ -6,11 +6,11 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use ferroserve_core::{ByteStream, Manager, Register};
 use bytes::Bytes;
+use ferroserve_core::{ByteStream, Manager, Register};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -267,7 +267,10 @@ async fn scale(
     }
     Ok(status(match &target.version {
         None => format!("Workers scaled to {min} for model: {}", model.name()),
-        Some(v) => format!("Workers scaled to {min} for model: {}, version: {v}", model.name()),
+        Some(v) => format!(
+            "Workers scaled to {min} for model: {}, version: {v}",
+            model.name()
+        ),
     }))
 }
 

@@ -82,12 +82,14 @@ fn inference_document() -> Value {
     };
     let get =
         |summary: &str, params: Vec<Value>, ok: &str| json!({ "get": op(summary, params, ok) });
-    let explain = |params: Vec<Value>| {
-        json!({ "post": op("Explanations: 501, handlers have no explain entry point.", params, "Never: 501.") })
-    };
+    let explain = |params: Vec<Value>| json!({ "post": op("Explanations: 501, handlers have no explain entry point.", params, "Never: 501.") });
     // TorchServe answers OPTIONS on a prediction path with the model's own document.
     let with_options = |mut item: Value, params: Vec<Value>| {
-        item["options"] = op("The model's API (TorchServe's per-model document).", params, "OpenAPI 3.0 description of this model's routes.");
+        item["options"] = op(
+            "The model's API (TorchServe's per-model document).",
+            params,
+            "OpenAPI 3.0 description of this model's routes.",
+        );
         item
     };
     let mut doc = document(
@@ -142,9 +144,21 @@ fn management_document() -> Value {
     let q = |name: &str, kind: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "schema": { "type": kind }, "description": description });
     let scale = || {
         vec![
-            q("min_worker", "integer", "Fewest worker threads kept (default 1; 0 allowed)."),
-            q("max_worker", "integer", "Most worker threads (default min_worker)."),
-            q("synchronous", "boolean", "true: 200 with the new count; else 202 (TorchServe's default)."),
+            q(
+                "min_worker",
+                "integer",
+                "Fewest worker threads kept (default 1; 0 allowed).",
+            ),
+            q(
+                "max_worker",
+                "integer",
+                "Most worker threads (default min_worker).",
+            ),
+            q(
+                "synchronous",
+                "boolean",
+                "true: 200 with the new count; else 202 (TorchServe's default).",
+            ),
         ]
     };
     let mut register = op(
@@ -167,7 +181,11 @@ fn management_document() -> Value {
                 "Milliseconds a partial batch waits.",
             ),
             q("initial_workers", "integer", "Worker threads to start."),
-            q("synchronous", "boolean", "Default true; false answers 202. The model is registered before either answer."),
+            q(
+                "synchronous",
+                "boolean",
+                "Default true; false answers 202. The model is registered before either answer.",
+            ),
             q(
                 "response_timeout",
                 "integer",
@@ -182,7 +200,11 @@ fn management_document() -> Value {
         "application/json": { "schema": { "type": "object", "description": "The query's parameters as a JSON object (TorchServe's RegisterModelRequest)." } }
     }});
     let pages = vec![
-        q("limit", "integer", "Models per page: 0 to 100, default (and anything else) 100."),
+        q(
+            "limit",
+            "integer",
+            "Models per page: 0 to 100, default (and anything else) 100.",
+        ),
         q(
             "next_page_token",
             "string",

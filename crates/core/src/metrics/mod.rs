@@ -96,7 +96,11 @@ impl Metrics {
         // With TorchServe's series, TorchServe's labels (hostname too), so dashboards can
         // divide its latency counters by it.
         let requests = {
-            let labels = if ts.is_some() { torchserve::MODEL } else { MODEL };
+            let labels = if ts.is_some() {
+                torchserve::MODEL
+            } else {
+                MODEL
+            };
             let opts = Opts::new(
                 "ts_inference_requests_total",
                 "Inference requests received, per model.",
@@ -183,7 +187,9 @@ impl Metrics {
         let labels = [name, version];
         let stage = |s: Stage| self.stages.with_label_values(&[name, version, s.label()]);
         ModelMetrics {
-            requests: self.requests.with_label_values(&self.request_labels(name, version)),
+            requests: self
+                .requests
+                .with_label_values(&self.request_labels(name, version)),
             inference_s: self.inference_s.with_label_values(&labels),
             queue_s: self.queue_s.with_label_values(&labels),
             by_class: ["2XX", "4XX", "5XX"]

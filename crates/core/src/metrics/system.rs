@@ -33,7 +33,10 @@ impl Probe {
             Some((busy, total)) => {
                 let mut last = self.last_cpu.lock().unwrap_or_else(|e| e.into_inner());
                 let (b0, t0) = last.replace((busy, total)).unwrap_or((0, 0));
-                percent(busy.saturating_sub(b0) as f64, total.saturating_sub(t0) as f64)
+                percent(
+                    busy.saturating_sub(b0) as f64,
+                    total.saturating_sub(t0) as f64,
+                )
             }
         };
         let (mem_total, mem_available) = std::fs::read_to_string("/proc/meminfo")
@@ -57,7 +60,11 @@ impl Probe {
 }
 
 fn percent(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { 100.0 * part / whole } else { 0.0 }
+    if whole > 0.0 {
+        100.0 * part / whole
+    } else {
+        0.0
+    }
 }
 
 /// `/proc/stat`'s `cpu` line: (busy, total); idle and iowait are not busy.

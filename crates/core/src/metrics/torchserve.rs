@@ -30,17 +30,24 @@ impl TorchServe {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into());
-        let host = [&*"Host", &*hostname];
+        let host = ["Host", hostname.as_str()];
         let counter = |name: &str| {
             let c = CounterVec::new(Opts::new(name, help("counter", "Microseconds")), MODEL)
                 .expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c
         };
         let requests = ["Requests2XX", "Requests4XX", "Requests5XX"].map(|name| {
-            let c = CounterVec::new(Opts::new(name, help("counter", "Count")), &["Level", "Hostname"])
-                .expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            let c = CounterVec::new(
+                Opts::new(name, help("counter", "Count")),
+                &["Level", "Hostname"],
+            )
+            .expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c.with_label_values(&host)
         });
         let system = [
@@ -55,7 +62,9 @@ impl TorchServe {
         .map(|(name, unit)| {
             let g = GaugeVec::new(Opts::new(name, help("gauge", unit)), &["Level", "Hostname"])
                 .expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("unique metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
             g.with_label_values(&host)
         });
         TorchServe {

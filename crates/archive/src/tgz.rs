@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn names_lose_dot_slash_and_directories_get_a_slash() {
-        let mut m = |name: &str, kind| {
+        let m = |name: &str, kind| {
             normalize(&mut Member {
                 name: name.as_bytes().to_vec(),
                 kind,

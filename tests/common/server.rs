@@ -134,6 +134,16 @@ impl Server {
         spinning
     }
 
+    /// The server's process id (to show it never restarted).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }

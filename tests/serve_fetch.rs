@@ -213,10 +213,10 @@ mod https {
     }
 }
 
-/// The state dir, the CA file and the server.
+/// The server and its state directory (dropped in this order: the process first).
 struct Setup {
-    state: tempfile::TempDir,
     server: Server,
+    state: tempfile::TempDir,
 }
 
 impl Setup {
@@ -227,7 +227,7 @@ impl Setup {
         let mut all = vec!["--model-store", store.as_str(), "--models", "mlp=mlp.mar"];
         all.extend_from_slice(args);
         let server = Server::start(state.path(), &all);
-        Setup { state, server }
+        Setup { server, state }
     }
 
     fn register(&self, query: &str) -> common::server::Reply {

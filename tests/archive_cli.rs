@@ -270,4 +270,42 @@ fn an_archive_made_by_torch_model_archiver_loads() {
         text.contains("handler implements the handler world: handler.wasm.py"),
         "{text}"
     );
+
+    // The same with --archive-format tgz: x.tar.gz, every file under x/, read the same.
+    let tgz = Command::new(&tool)
+        .current_dir(d)
+        .args([
+            "--model-name",
+            "x",
+            "--version",
+            "1.0",
+            "--serialized-file",
+            "model.pt",
+        ])
+        .args([
+            "--handler",
+            "handler.wasm",
+            "--archive-format",
+            "tgz",
+            "--export-path",
+            ".",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        tgz.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tgz.stderr)
+    );
+    let (code, tgz_text) = ferroserve(&["archive", "inspect", s(&d.join("x.tar.gz"))]);
+    assert_eq!(code, 0, "{tgz_text}");
+    assert!(
+        tgz_text.contains("ok   tar.gz structure: 3 entries under x/"),
+        "{tgz_text}"
+    );
+    assert_eq!(printed_manifest(&tgz_text).model, m.model);
+    assert!(
+        tgz_text.contains("handler implements the handler world: handler.wasm.py"),
+        "{tgz_text}"
+    );
 }

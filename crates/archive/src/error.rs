@@ -13,13 +13,21 @@ pub enum ArchiveError {
     )]
     ArchiveTooLarge { size: u64, limit: u64 },
     #[error(
-        "not a zip archive ({0}); a model archive is a zip file with MAR-INF/MANIFEST.json, made by `ferroserve archive` or torch-model-archiver"
+        "not a model archive ({0}); a model archive is a zip file (.mar) or a gzip-compressed tar (.tar.gz) with MAR-INF/MANIFEST.json, made by `ferroserve archive` or torch-model-archiver"
     )]
     NotAZip(String),
     #[error("the zip archive is damaged ({0}); build it again")]
     CorruptZip(String),
+    #[error("the .tar.gz archive is damaged ({0}); build it again")]
+    CorruptTgz(String),
     #[error("the archive has {count} entries, over the limit of {limit}; ship fewer, larger files")]
     TooManyEntries { count: u64, limit: u64 },
+    #[error("the archive has more than {limit} entries (the limit); ship fewer, larger files")]
+    TarTooManyEntries { limit: u64 },
+    #[error(
+        "the .tar.gz has entries under more than one top-level name ({tops}) and no MAR-INF/MANIFEST.json at its root; put every file under one folder (as torch-model-archiver --archive-format tgz does) or at the root"
+    )]
+    TarLayout { tops: String },
     #[error(
         "entry name {name:?} is not allowed: {reason}; entry names must be relative paths inside the archive"
     )]
@@ -28,10 +36,16 @@ pub enum ArchiveError {
         "entry {name:?} is a symbolic link; archives may hold only regular files and directories"
     )]
     SymlinkEntry { name: String },
+    #[error("entry {name:?} is a hard link; archives may hold only regular files and directories")]
+    HardlinkEntry { name: String },
     #[error(
         "entry {name:?} is a special file (unix mode {mode:o}); archives may hold only regular files and directories"
     )]
     SpecialFileEntry { name: String, mode: u32 },
+    #[error(
+        "entry {name:?} is a tar entry of type {entry_type}; archives may hold only regular files and directories"
+    )]
+    UnsupportedEntryType { name: String, entry_type: String },
     #[error("entry {name:?} appears more than once; every name in an archive must be unique")]
     DuplicateEntry { name: String },
     #[error("entry {name:?} is encrypted; ferroserve reads only unencrypted archives")]
@@ -49,6 +63,14 @@ pub enum ArchiveError {
     )]
     CompressionRatio {
         name: String,
+        compressed: u64,
+        limit: u64,
+    },
+    #[error(
+        "the .tar.gz inflates to more than {limit}x its compressed size ({inflated} bytes from {compressed}), which is what a gzip bomb does; ship such data in a zip .mar with that file stored uncompressed"
+    )]
+    StreamRatio {
+        inflated: u64,
         compressed: u64,
         limit: u64,
     },
@@ -118,17 +140,20 @@ impl ArchiveError {
             Io(_) => "ArchiveIo",
             ArchiveTooLarge { .. } => "ArchiveTooLarge",
             NotAZip(_) => "ArchiveNotAZip",
-            CorruptZip(_) => "ArchiveCorrupt",
-            TooManyEntries { .. } => "ArchiveTooManyEntries",
+            CorruptZip(_) | CorruptTgz(_) => "ArchiveCorrupt",
+            TooManyEntries { .. } | TarTooManyEntries { .. } => "ArchiveTooManyEntries",
+            TarLayout { .. } => "ArchiveTarLayout",
             UnsafePath { .. } => "ArchiveUnsafePath",
             SymlinkEntry { .. } => "ArchiveSymlinkEntry",
+            HardlinkEntry { .. } => "ArchiveHardlinkEntry",
             SpecialFileEntry { .. } => "ArchiveSpecialFileEntry",
+            UnsupportedEntryType { .. } => "ArchiveUnsupportedEntryType",
             DuplicateEntry { .. } => "ArchiveDuplicateEntry",
             EncryptedEntry { .. } => "ArchiveEncryptedEntry",
             UnsupportedCompression { .. } => "ArchiveUnsupportedCompression",
             EntryTooLarge { .. } => "ArchiveEntryTooLarge",
             TotalTooLarge { .. } => "ArchiveTotalTooLarge",
-            CompressionRatio { .. } => "ArchiveCompressionRatio",
+            CompressionRatio { .. } | StreamRatio { .. } => "ArchiveCompressionRatio",
             SizeMismatch { .. } => "ArchiveSizeMismatch",
             OverlappingEntries => "ArchiveOverlappingEntries",
             MissingManifest => "ManifestMissing",

@@ -1,13 +1,14 @@
 //! Extraction of an archive's extra files into a directory the caller owns: created fresh
-//! here (it must not exist), entries re-validated and re-hashed as they are written, files
-//! opened with `create_new` so nothing is followed or overwritten.
+//! here (it must not exist), entries re-validated and re-hashed as they are written (in
+//! one pass over the archive, zip or `.tar.gz`), files opened with `create_new` so nothing
+//! is followed or overwritten.
 
+use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use zip::ZipArchive;
-
+use crate::source::Source;
 use crate::stream::{Declared, Keep, read_capped};
 use crate::{ArchiveError, ArchiveInfo, ReadLimits};
 
@@ -45,13 +46,9 @@ fn extract_into(
     dest: &Path,
     limits: &ReadLimits,
 ) -> Result<(), ArchiveError> {
-    let mut zip = ZipArchive::new(BufReader::new(fs::File::open(archive)?))
-        .map_err(|e| ArchiveError::CorruptZip(e.to_string()))?;
-    let mut total = 0u64;
     for name in &info.extra_files {
         // Names were checked by the reader; check again, as this is where it matters.
         crate::names::check_name(name)?;
-        let target = dest.join(name);
         let mut dir = dest.to_path_buf();
         let parts: Vec<&str> = name.split('/').collect();
         for part in &parts[..parts.len() - 1] {
@@ -62,9 +59,9 @@ fn extract_into(
                 Err(_) => fs::create_dir(&dir).map_err(|e| out_err(&dir, e.to_string()))?,
             }
         }
-        write_entry(&mut zip, info, name, &target, limits, &mut total)?;
     }
-    Ok(())
+    let wanted: HashSet<&str> = info.extra_files.iter().map(String::as_str).collect();
+    write_entries(archive, info, &wanted, limits, &|name| dest.join(name))
 }
 
 /// Write the archive's serialized model to `target` (a new file; its directory must exist),
@@ -75,51 +72,55 @@ pub fn extract_model_file(
     target: &Path,
     limits: &ReadLimits,
 ) -> Result<(), ArchiveError> {
-    let mut zip = ZipArchive::new(BufReader::new(fs::File::open(archive)?))
-        .map_err(|e| ArchiveError::CorruptZip(e.to_string()))?;
-    let result = write_entry(
-        &mut zip,
-        info,
-        &info.manifest.model.serialized_file,
-        target,
-        limits,
-        &mut 0,
-    );
+    let wanted = HashSet::from([info.manifest.model.serialized_file.as_str()]);
+    let result = write_entries(archive, info, &wanted, limits, &|_| target.to_path_buf());
     if result.is_err() {
         let _ = fs::remove_file(target);
     }
     result
 }
 
-fn write_entry(
-    zip: &mut ZipArchive<BufReader<fs::File>>,
+/// Streams the archive once, writing each entry of `wanted` to `target(name)` (a new
+/// file), checked against what the reader saw.
+fn write_entries(
+    archive: &Path,
     info: &ArchiveInfo,
-    name: &str,
-    target: &Path,
+    wanted: &HashSet<&str>,
     limits: &ReadLimits,
-    total: &mut u64,
+    target: &dyn Fn(&str) -> PathBuf,
 ) -> Result<(), ArchiveError> {
-    let entry = info
-        .entry(name)
-        .ok_or_else(|| ArchiveError::CorruptZip(format!("entry {name:?} is not in the archive")))?;
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(target)
-        .map_err(|e| out_err(target, e.to_string()))?;
-    let mut f = zip
-        .by_name(name)
-        .map_err(|e| ArchiveError::CorruptZip(format!("{name}: {e}")))?;
-    let d = Declared {
-        name,
-        size: entry.size,
-        compressed: entry.compressed_size,
-    };
-    let (sha, _) = read_capped(&mut f, &d, limits, total, Keep::Write(&mut out))?;
-    if sha != entry.sha256 {
-        return Err(ArchiveError::CorruptZip(format!(
-            "entry {name:?} changed since it was validated; upload it again"
-        )));
+    let file = BufReader::new(fs::File::open(archive)?);
+    let mut source = Source::reopen(file, &info.container, limits)?;
+    let mut total = 0u64;
+    let mut written = HashSet::new();
+    source.each(&|name| wanted.contains(name), &mut |name, reader| {
+        let entry = info.entry(name).ok_or_else(|| changed(name))?;
+        let target = target(name);
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| out_err(&target, e.to_string()))?;
+        let d = Declared {
+            name,
+            size: entry.size,
+            compressed: entry.compressed_size,
+        };
+        let (sha, _) = read_capped(reader, &d, limits, &mut total, Keep::Write(&mut out))?;
+        if sha != entry.sha256 {
+            return Err(changed(name));
+        }
+        written.insert(name.to_owned());
+        Ok(())
+    })?;
+    match wanted.iter().find(|name| !written.contains(**name)) {
+        Some(missing) => Err(changed(missing)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+fn changed(name: &str) -> ArchiveError {
+    ArchiveError::CorruptZip(format!(
+        "entry {name:?} changed since it was validated; upload it again"
+    ))
 }

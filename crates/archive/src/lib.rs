@@ -1,16 +1,19 @@
 //! Model archives: TorchServe's `.mar` layout (a zip with `MAR-INF/MANIFEST.json`, the
 //! TorchScript file, the handler `.wasm` component, extra files and an optional model
-//! config YAML whose `ferroserve:` key holds ferroserve's own settings). This crate owns
-//! the format ([`Manifest`], [`ModelConfig`]; docs/archive-format.md), the validating
-//! reader ([`read_archive`]: caps checked while inflating, path and entry-type rules,
-//! schema errors naming the field, a structural TorchScript check, the handler checked
-//! through the [`HandlerCheck`] seam), extraction into a fresh directory
-//! ([`extract_extra_files`]) and the writer ([`write_archive`]).
+//! config YAML whose `ferroserve:` key holds ferroserve's own settings), or the same files
+//! in a `.tar.gz` under one folder (`torch-model-archiver --archive-format tgz`). This
+//! crate owns the format ([`Manifest`], [`ModelConfig`]; docs/archive-format.md), the
+//! validating reader ([`read_archive`]: either container told apart by its magic bytes and
+//! turned into one stream of entries that pass the same checks: caps checked while
+//! inflating, path and entry-type rules, schema errors naming the field, a structural
+//! TorchScript check, the handler checked through the [`HandlerCheck`] seam), extraction
+//! into a fresh directory ([`extract_extra_files`]) and the writer ([`write_archive`]).
 //!
 //! The handler world check itself is the sandbox's (`ferroserve-sandbox`); the CLI
 //! (`crates/cli/src/archive.rs`) plugs it in. Serving a model is `ferroserve-core`.
 
 mod config;
+mod entries;
 mod error;
 mod extract;
 mod limits;
@@ -18,9 +21,12 @@ mod manifest;
 mod names;
 mod precheck;
 mod reader;
+mod source;
 mod stream;
+mod tgz;
 mod torchscript;
 mod writer;
+mod zipfmt;
 
 use std::path::Path;
 
@@ -62,11 +68,26 @@ impl HandlerCheck for PreambleOnly {
     }
 }
 
+/// Which container an archive came in, told by its first bytes (not its file name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Container {
+    /// A zip: TorchServe's `.mar`.
+    Zip,
+    /// A gzip-compressed tar (`torch-model-archiver --archive-format tgz`).
+    TarGz {
+        /// The folder every entry sat under (`<model>/`), stripped from the entry names;
+        /// `None` when the manifest was at the tar's root.
+        root: Option<String>,
+    },
+}
+
 /// One entry of a validated archive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryInfo {
+    /// The name inside the archive (for a `.tar.gz`, without the model's folder).
     pub name: String,
     pub size: u64,
+    /// For a `.tar.gz`, whose entries are compressed as one stream, the entry's size.
     pub compressed_size: u64,
     /// Hex sha256 of the inflated bytes (empty for directories).
     pub sha256: String,
@@ -83,6 +104,7 @@ pub struct Check {
 /// A validated archive.
 #[derive(Debug, Clone)]
 pub struct ArchiveInfo {
+    pub container: Container,
     pub manifest: Manifest,
     pub config: Option<ModelConfig>,
     pub entries: Vec<EntryInfo>,

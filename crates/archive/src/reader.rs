@@ -1,91 +1,15 @@
-//! Reading and validating an archive: metadata checks on every entry first (no inflating),
-//! then one streaming pass that hashes each entry under the caps and keeps only what must
-//! be parsed (manifest, config, handler) plus the serialized file's tail.
+//! Reading and validating an archive, zip or `.tar.gz` alike ([`Source`]): metadata checks
+//! on every entry first (no inflating), then the manifest, then one streaming pass that
+//! hashes each entry under the caps and keeps only what must be parsed (config, handler)
+//! plus the serialized file's tail.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
 
-use zip::{CompressionMethod, ZipArchive};
-
 use crate::manifest::{MANIFEST_PATH, Manifest};
+use crate::source::Source;
 use crate::stream::{Declared, Keep, TailBuffer, read_capped};
 use crate::{ArchiveError, ArchiveInfo, Check, EntryInfo, HandlerCheck, ModelConfig, ReadLimits};
-
-fn zip_err(e: zip::result::ZipError) -> ArchiveError {
-    match e {
-        zip::result::ZipError::Io(io) => {
-            ArchiveError::CorruptZip(format!("it is truncated or unreadable: {io}"))
-        }
-        other => ArchiveError::CorruptZip(other.to_string()),
-    }
-}
-
-/// Pass 1: every entry's metadata, without inflating anything.
-fn check_entries<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
-    limits: &ReadLimits,
-) -> Result<Vec<EntryInfo>, ArchiveError> {
-    let mut entries = Vec::with_capacity(zip.len());
-    let mut declared_total = 0u64;
-    for i in 0..zip.len() {
-        let f = zip.by_index_raw(i).map_err(zip_err)?;
-        let name = std::str::from_utf8(f.name_raw())
-            .map_err(|_| ArchiveError::UnsafePath {
-                name: String::from_utf8_lossy(f.name_raw()).into(),
-                reason: "it is not UTF-8",
-            })?
-            .to_string();
-        crate::names::check_name(&name)?;
-        if let Some(mode) = f.unix_mode() {
-            match mode & 0o170000 {
-                0o120000 => return Err(ArchiveError::SymlinkEntry { name }),
-                0 | 0o100000 | 0o040000 => {}
-                _ => return Err(ArchiveError::SpecialFileEntry { name, mode }),
-            }
-        }
-        if f.encrypted() {
-            return Err(ArchiveError::EncryptedEntry { name });
-        }
-        if !matches!(
-            f.compression(),
-            CompressionMethod::Stored | CompressionMethod::Deflated
-        ) {
-            return Err(ArchiveError::UnsupportedCompression {
-                name,
-                method: format!("{:?}", f.compression()),
-            });
-        }
-        let (size, compressed) = (f.size(), f.compressed_size());
-        if size > limits.max_entry_bytes {
-            return Err(ArchiveError::EntryTooLarge {
-                name,
-                limit: limits.max_entry_bytes,
-            });
-        }
-        declared_total = declared_total.saturating_add(size);
-        if declared_total > limits.max_total_bytes {
-            return Err(ArchiveError::TotalTooLarge {
-                limit: limits.max_total_bytes,
-            });
-        }
-        if size > limits.ratio_floor_bytes && size > compressed.saturating_mul(limits.max_ratio) {
-            return Err(ArchiveError::CompressionRatio {
-                name,
-                compressed,
-                limit: limits.max_ratio,
-            });
-        }
-        let is_dir = name.ends_with('/');
-        entries.push(EntryInfo {
-            name,
-            size,
-            compressed_size: compressed,
-            sha256: String::new(),
-            is_dir,
-        });
-    }
-    Ok(entries)
-}
 
 /// Read and validate an archive from any seekable source.
 pub fn read_archive_from<R: Read + Seek>(
@@ -111,71 +35,107 @@ pub fn inspect_from<R: Read + Seek>(
     (checks, result)
 }
 
-fn read_inner<R: Read + Seek>(
-    mut source: R,
+/// Which entries pass 2 keeps, by index.
+#[derive(Default)]
+struct Roles {
+    manifest: Option<usize>,
+    handler: Option<usize>,
+    config: Option<usize>,
+    serialized: Option<usize>,
+}
+
+/// What pass 2 keeps of the entries streaming past.
+struct Kept {
+    manifest: Vec<u8>,
+    handler: Vec<u8>,
+    config: Vec<u8>,
+    /// The serialized file's tail, for the TorchScript check.
+    tail: TailBuffer,
+}
+
+/// Streams the entries `want` accepts under the caps, hashing each and keeping what
+/// `roles` names.
+#[allow(clippy::too_many_arguments)]
+fn stream_entries<R: Read + Seek>(
+    source: &mut Source<R>,
+    entries: &mut [EntryInfo],
+    index: &HashMap<String, usize>,
     limits: &ReadLimits,
-    handler_check: &dyn HandlerCheck,
-    checks: &mut Vec<Check>,
-) -> Result<ArchiveInfo, ArchiveError> {
-    let mut check = |name: &'static str, detail: String| checks.push(Check { name, detail });
-    let size = crate::precheck::precheck(&mut source, limits)?;
-    check(
-        "archive size and entry count",
-        format!("{size} bytes (limit {})", limits.max_archive_bytes),
-    );
-    let mut zip = ZipArchive::new(source).map_err(zip_err)?;
-    check(
-        "zip structure",
-        format!("{} entries (limit {})", zip.len(), limits.max_entries),
-    );
-    if zip.has_duplicate_names() {
-        let dir_start = zip.central_directory_start();
-        let mut inner = zip.into_inner();
-        let name = crate::precheck::first_duplicate(&mut inner, dir_start)
-            .unwrap_or_else(|| "(unknown)".into());
-        return Err(ArchiveError::DuplicateEntry { name });
-    }
-    let mut entries = check_entries(&mut zip, limits)?;
-    check(
-        "entry names, types and declared sizes",
-        "no absolute paths, `..`, links or duplicates".into(),
-    );
-    if zip.has_overlapping_files().map_err(zip_err)? {
-        return Err(ArchiveError::OverlappingEntries);
-    }
-    let index: HashMap<String, usize> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.name.clone(), i))
-        .collect();
-    let mut total = 0u64;
-    let mut read_one = |zip: &mut ZipArchive<R>,
-                        entries: &mut Vec<EntryInfo>,
-                        i: usize,
-                        keep: Keep<'_>|
-     -> Result<(), ArchiveError> {
+    total: &mut u64,
+    want: &dyn Fn(&str) -> bool,
+    roles: &Roles,
+    kept: &mut Kept,
+) -> Result<(), ArchiveError> {
+    source.each(want, &mut |name, reader| {
+        let &i = index.get(name).ok_or_else(|| changed(name))?;
         let e = &entries[i];
         let d = Declared {
             name: &e.name,
             size: e.size,
             compressed: e.compressed_size,
         };
-        let mut f = zip.by_index(i).map_err(zip_err)?;
-        let (sha, _) = read_capped(&mut f, &d, limits, &mut total, keep)?;
+        let keep = if Some(i) == roles.manifest {
+            Keep::All(&mut kept.manifest, limits.max_metadata_bytes)
+        } else if Some(i) == roles.handler {
+            Keep::All(&mut kept.handler, limits.max_handler_bytes)
+        } else if Some(i) == roles.config {
+            Keep::All(&mut kept.config, limits.max_metadata_bytes)
+        } else if Some(i) == roles.serialized {
+            Keep::Tail(&mut kept.tail)
+        } else {
+            Keep::Nothing
+        };
+        let (sha, _) = read_capped(reader, &d, limits, total, keep)?;
         entries[i].sha256 = sha;
         Ok(())
+    })
+}
+
+fn changed(name: &str) -> ArchiveError {
+    ArchiveError::Io(std::io::Error::other(format!(
+        "entry {name:?} was not in the archive when it was listed; the file changed while it was read"
+    )))
+}
+
+fn read_inner<R: Read + Seek>(
+    source: R,
+    limits: &ReadLimits,
+    handler_check: &dyn HandlerCheck,
+    checks: &mut Vec<Check>,
+) -> Result<ArchiveInfo, ArchiveError> {
+    let (mut source, mut entries) = Source::open(source, limits, &mut |c| checks.push(c))?;
+    let mut check = |name: &'static str, detail: String| checks.push(Check { name, detail });
+    let index: HashMap<String, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.clone(), i))
+        .collect();
+    let mut total = 0u64;
+    let mut kept = Kept {
+        manifest: Vec::new(),
+        handler: Vec::new(),
+        config: Vec::new(),
+        tail: TailBuffer::new(4 << 20),
     };
     let &mi = index
         .get(MANIFEST_PATH)
+        .filter(|&&i| !entries[i].is_dir)
         .ok_or(ArchiveError::MissingManifest)?;
-    let mut manifest_bytes = Vec::new();
-    read_one(
-        &mut zip,
+    let roles = Roles {
+        manifest: Some(mi),
+        ..Roles::default()
+    };
+    stream_entries(
+        &mut source,
         &mut entries,
-        mi,
-        Keep::All(&mut manifest_bytes, limits.max_metadata_bytes),
+        &index,
+        limits,
+        &mut total,
+        &|n| n == MANIFEST_PATH,
+        &roles,
+        &mut kept,
     )?;
-    let manifest = Manifest::parse(&manifest_bytes)?;
+    let manifest = Manifest::parse(&kept.manifest)?;
     check(
         "manifest schema",
         format!(
@@ -213,23 +173,31 @@ fn read_inner<R: Read + Seek>(
         "files named by the manifest are present",
         format!("{}, {}", entries[si].name, entries[hi].name),
     );
-    let (mut handler, mut config_bytes, mut tail) =
-        (Vec::new(), Vec::new(), TailBuffer::new(4 << 20));
-    for i in 0..entries.len() {
-        if i == mi || entries[i].is_dir {
-            continue;
-        }
-        let keep = if i == hi {
-            Keep::All(&mut handler, limits.max_handler_bytes)
-        } else if Some(i) == ci {
-            Keep::All(&mut config_bytes, limits.max_metadata_bytes)
-        } else if i == si {
-            Keep::Tail(&mut tail)
-        } else {
-            Keep::Nothing
-        };
-        read_one(&mut zip, &mut entries, i, keep)?;
+    let roles = Roles {
+        manifest: None,
+        handler: Some(hi),
+        config: ci,
+        serialized: Some(si),
+    };
+    stream_entries(
+        &mut source,
+        &mut entries,
+        &index,
+        limits,
+        &mut total,
+        &|n| n != MANIFEST_PATH && !n.ends_with('/'),
+        &roles,
+        &mut kept,
+    )?;
+    if let Some(missing) = entries.iter().find(|e| !e.is_dir && e.sha256.is_empty()) {
+        return Err(changed(&missing.name));
     }
+    let Kept {
+        handler,
+        config: config_bytes,
+        tail,
+        ..
+    } = kept;
     check(
         "sizes, totals and ratios while inflating",
         format!(
@@ -285,6 +253,7 @@ fn read_inner<R: Read + Seek>(
         .map(|(_, e)| e.name.clone())
         .collect();
     Ok(ArchiveInfo {
+        container: source.container(),
         manifest,
         config,
         entries,

@@ -98,6 +98,11 @@ pub(crate) fn read_capped(
 }
 
 fn entry_io_error(d: &Declared<'_>, at: u64, e: std::io::Error) -> ArchiveError {
+    // A `.tar.gz` pass stopped by its guard (a cap, a damaged stream) says why itself.
+    let e = match crate::tgz::unwrap_io(e, ArchiveError::Io) {
+        ArchiveError::Io(e) => e,
+        stopped => return stopped,
+    };
     // The zip crate also stops at the declared size; same failure, same error.
     if e.to_string().contains("larger than its declared") {
         return ArchiveError::SizeMismatch {

@@ -74,6 +74,18 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_ALLOWED_URLS", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     allowed_urls: Vec<String>,
+    /// PEM file of CA certificates trusted for https:// fetches (besides the webpki roots).
+    #[arg(long, env = "FERROSERVE_FETCH_CA_FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetch_ca_file: Option<PathBuf>,
+    /// Where s3://BUCKET/KEY is fetched from: ENDPOINT/BUCKET/KEY (unsigned).
+    #[arg(long, env = "FERROSERVE_S3_ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3_endpoint: Option<String>,
+    /// Seconds a fetch waits for the response, and for each next part of the body.
+    #[arg(long, env = "FERROSERVE_FETCH_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetch_timeout_s: Option<u64>,
     #[arg(long, env = "FERROSERVE_MAX_REQUEST_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_request_size: Option<usize>,

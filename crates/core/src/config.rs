@@ -34,8 +34,18 @@ pub struct ServerConfig {
     pub state_dir: PathBuf,
     /// Save registrations and restore them at start.
     pub snapshot: bool,
-    /// URL prefixes registrations may fetch archives from; empty: no remote fetch.
+    /// URL prefixes registrations may fetch archives from (`http://`, `https://`,
+    /// `s3://`), matched against the URL as written; empty: no remote fetch.
     pub allowed_urls: Vec<String>,
+    /// A PEM file of CA certificates trusted for `https://` fetches, besides the built-in
+    /// webpki roots (Mozilla's list).
+    pub fetch_ca_file: Option<PathBuf>,
+    /// Where `s3://bucket/key` URLs are fetched from: `{s3_endpoint}/{bucket}/{key}`,
+    /// unsigned (public objects; presigned URLs are plain `https://`).
+    pub s3_endpoint: String,
+    /// How long a fetch waits for the response and, after it, for each next part of the
+    /// body, in seconds.
+    pub fetch_timeout_s: u64,
     /// Largest request body on the inference listener, in bytes (TorchServe's default).
     pub max_request_size: usize,
     /// Largest archive upload or fetch, in bytes.
@@ -102,6 +112,9 @@ impl Default for ServerConfig {
             state_dir: PathBuf::from("ferroserve-state"),
             snapshot: true,
             allowed_urls: Vec::new(),
+            fetch_ca_file: None,
+            s3_endpoint: "https://s3.amazonaws.com".into(),
+            fetch_timeout_s: 30,
             max_request_size: 6_553_500,
             max_upload_size: 2 << 30,
             request_timeout_s: 300,

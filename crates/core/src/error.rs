@@ -10,6 +10,8 @@ use ferroserve_archive::ArchiveError;
 use ferroserve_batcher::BatchError;
 use ferroserve_sandbox::SandboxError;
 
+use crate::FetchError;
+
 /// What kind of failure, independent of any protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
@@ -116,11 +118,19 @@ pub enum Error {
     #[error("{url}: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error(
-        "{0}: only http:// URLs can be fetched (put a TLS-terminating proxy on the allowed prefix), or upload the archive"
+        "{0}: only http://, https:// and s3:// URLs can be fetched; upload the archive instead"
     )]
     UnsupportedUrlScheme(String),
-    #[error("fetching {url} failed: {reason}")]
-    DownloadFailed { url: String, reason: String },
+    #[error(
+        "{url} redirects to {to}, which is not under any URL prefix this server allows (allowed_urls); register the final URL if it is allowed, or ask the operator to allow its prefix"
+    )]
+    RedirectNotAllowed { url: String, to: String },
+    #[error(
+        "{0}: this server cannot fetch URLs (it was built without a fetcher); upload the archive in the request body instead"
+    )]
+    FetchUnavailable(String),
+    #[error("fetching {url} failed: {problem}")]
+    Fetch { url: String, problem: FetchError },
     #[error("reading the uploaded archive failed: {0}; send it again")]
     UploadFailed(String),
     #[error(
@@ -197,7 +207,9 @@ impl Error {
             E::UrlNotAllowed(_) => "UrlNotAllowed",
             E::InvalidUrl { .. } => "InvalidUrl",
             E::UnsupportedUrlScheme(_) => "UnsupportedUrlScheme",
-            E::DownloadFailed { .. } => "DownloadArchiveException",
+            E::RedirectNotAllowed { .. } => "UrlNotAllowed",
+            E::FetchUnavailable(_) => "UrlFetchUnavailable",
+            E::Fetch { problem, .. } => problem.kind(),
             E::UploadFailed(_) => "UploadFailed",
             E::MissingArchive => "MissingArchive",
             E::UploadTooLarge(_) => "ArchiveTooLarge",
@@ -240,12 +252,13 @@ impl Error {
             | E::InvalidArchiveName(_)
             | E::InvalidUrl { .. }
             | E::UnsupportedUrlScheme(_)
+            | E::FetchUnavailable(_)
             | E::UploadFailed(_)
             | E::MissingArchive
             | E::InvalidTenantName(_) => C::BadRequest,
-            E::UrlNotAllowed(_) | E::Forbidden(_) => C::Forbidden,
+            E::UrlNotAllowed(_) | E::RedirectNotAllowed { .. } | E::Forbidden(_) => C::Forbidden,
             E::Unauthorized(_) => C::Unauthenticated,
-            E::DownloadFailed { .. } => C::Upstream,
+            E::Fetch { problem, .. } => problem.class(),
             E::UploadTooLarge(_) => C::TooLarge,
             E::QuotaExceeded { .. } => C::Quota,
             E::ArchiveStore(_)

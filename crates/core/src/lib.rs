@@ -14,6 +14,7 @@
 
 mod config;
 mod error;
+mod fetch;
 mod key;
 mod limits;
 mod load_request;
@@ -35,6 +36,7 @@ pub mod torchserve_config;
 
 pub use config::{ServerConfig, StartupModel};
 pub use error::{Class, Error, RETRY_AFTER};
+pub use fetch::{FetchError, Fetched, Fetcher, MAX_REDIRECTS};
 pub use key::ModelKey;
 pub use load_request::LoadRequest;
 pub use loader::{Loader, ModelRuntime};
@@ -45,7 +47,7 @@ pub use pipeline::{Pipeline, Processor};
 pub use registry::Registry;
 pub use serving::Core;
 pub use settings::{ModelDefaults, Settings};
-pub use store::{ArchiveStore, ByteStream, Fetcher, no_bytes};
+pub use store::{ArchiveStore, ByteStream, no_bytes};
 
 /// `2026-11-24T10:00:00Z`: whole seconds, UTC.
 pub fn rfc3339(t: std::time::SystemTime) -> String {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use ferroserve_sandbox::{Sandbox, SandboxConfig};
 
+use crate::fetch::Fetcher;
 use crate::snapshot::Snapshot;
-use crate::store::{ArchiveStore, Fetcher};
+use crate::store::ArchiveStore;
 use crate::tenancy::{self, Audit, Auth, KeyFile, Tenants};
 use crate::{
     Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig,
@@ -64,11 +65,23 @@ impl Core {
             defaults: config.model_defaults(),
             metrics: Metrics::with_torchserve_series(config.metrics_names == "torchserve"),
         };
+        if !config.s3_endpoint.starts_with("http://") && !config.s3_endpoint.starts_with("https://")
+        {
+            return Err(Error::Setup(format!(
+                "s3_endpoint = {:?}: give an http:// or https:// URL, like https://s3.eu-west-1.amazonaws.com",
+                config.s3_endpoint
+            )));
+        }
+        if config.fetch_timeout_s == 0 {
+            return Err(Error::Setup("fetch_timeout_s must be at least 1".into()));
+        }
         let store = ArchiveStore {
             model_store: config.model_store.clone(),
             kept: config.state_dir.join("archives"),
             allowed_urls: config.allowed_urls.clone(),
             max_bytes: config.max_upload_size,
+            s3_endpoint: config.s3_endpoint.clone(),
+            fetch_timeout: std::time::Duration::from_secs(config.fetch_timeout_s),
             fetcher,
         };
         let snapshot_dir = config.snapshot.then(|| config.state_dir.clone());
@@ -185,7 +198,8 @@ impl Core {
     }
 }
 
-/// `all` means every `.mar` in the model store, sorted.
+/// `all` means every archive in the model store (`.mar`, or torch-model-archiver's
+/// `.tar.gz` / `.tgz`), sorted.
 fn expand_models(config: &ServerConfig) -> Result<Vec<String>, Error> {
     if !config.models.iter().any(|m| m == "all") {
         return Ok(config.models.clone());
@@ -201,7 +215,7 @@ fn expand_models(config: &ServerConfig) -> Result<Vec<String>, Error> {
     let mut names: Vec<String> = std::fs::read_dir(store)
         .map_err(|e| all(format!("{}: {e}", store.display())))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".mar"))
+        .filter(|n| [".mar", ".tar.gz", ".tgz"].iter().any(|x| n.ends_with(x)))
         .collect();
     names.sort();
     Ok(names)

@@ -1,13 +1,16 @@
 //! Where registered archives come from, and where the server keeps them: a file in the
 //! operator's model store (read-only to the server), an archive uploaded in the request
-//! body, or an `http://` URL under a prefix the operator allowed. Uploaded and fetched
-//! archives are kept, content-addressed, under `<state dir>/archives/` so a restart can load
-//! them again; the model store is never written. Fetching is the [`Fetcher`] seam's (the
-//! HTTP crate implements it with hyper), so this crate speaks no protocol.
+//! body, or a URL (`http://`, `https://`, `s3://`) under a prefix the operator allowed
+//! (`fetch.rs`: the policy; the [`Fetcher`] seam: the transport, which the HTTP crate
+//! implements, so this crate speaks no protocol). Uploaded and fetched archives are kept,
+//! content-addressed, under `<state dir>/archives/<sha256>.mar` (whichever container they
+//! are: the reader tells a zip from a `.tar.gz` by its bytes) so a restart can load them
+//! again; the model store is never written.
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -15,6 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::Error;
+use crate::fetch::Fetcher;
 
 /// An archive's bytes as they arrive; an `Err` is the transport's reason.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -22,14 +26,6 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 /// No bytes (a registration that names its archive reads no upload).
 pub fn no_bytes() -> ByteStream {
     Box::pin(futures_util::stream::empty())
-}
-
-/// The seam to whatever fetches archives from allowed URLs.
-#[async_trait::async_trait]
-pub trait Fetcher: Send + Sync {
-    /// The body of `url`, or why not: [`Error::InvalidUrl`], [`Error::UnsupportedUrlScheme`]
-    /// or [`Error::DownloadFailed`].
-    async fn get(&self, url: &str) -> Result<ByteStream, Error>;
 }
 
 /// The archive sources this server accepts.
@@ -42,12 +38,16 @@ pub struct ArchiveStore {
     pub allowed_urls: Vec<String>,
     /// Largest archive accepted by upload or fetch.
     pub max_bytes: u64,
+    /// What `s3://bucket/key` is fetched from: `{s3_endpoint}/{bucket}/{key}`.
+    pub s3_endpoint: String,
+    /// How long a fetch waits for the response, and for each next part of the body.
+    pub fetch_timeout: Duration,
     /// `None`: URL registrations are refused even under an allowed prefix.
     pub fetcher: Option<Arc<dyn Fetcher>>,
 }
 
 impl ArchiveStore {
-    /// An archive named by `url`: a model-store file name or an allowed URL.
+    /// An archive named by `url`: a model-store file name, or an allowed URL (fetched).
     pub async fn resolve(&self, url: &str) -> Result<PathBuf, Error> {
         if url.contains("://") {
             return self.fetch(url).await;
@@ -87,28 +87,6 @@ impl ArchiveStore {
         self.keep(body, limit, Error::UploadFailed).await
     }
 
-    async fn fetch(&self, url: &str) -> Result<PathBuf, Error> {
-        if !self
-            .allowed_urls
-            .iter()
-            .any(|prefix| url.starts_with(prefix.as_str()))
-        {
-            return Err(Error::UrlNotAllowed(url.to_owned()));
-        }
-        let Some(fetcher) = &self.fetcher else {
-            return Err(Error::UnsupportedUrlScheme(url.to_owned()));
-        };
-        let body = fetcher.get(url).await?;
-        let failed = |reason| Error::DownloadFailed {
-            url: url.to_owned(),
-            reason,
-        };
-        Ok(self
-            .keep(body, Limit::Server(self.max_bytes), failed)
-            .await?
-            .0)
-    }
-
     async fn keep(
         &self,
         mut body: ByteStream,
@@ -125,13 +103,13 @@ impl ArchiveStore {
 
 /// Which limit an archive's size is held to: the server's (413) or a tenant's quota (429).
 #[derive(Clone, Copy)]
-enum Limit {
+pub(crate) enum Limit {
     Server(u64),
     Quota(u64),
 }
 
 /// A temporary file being filled and hashed, renamed to its hash when complete.
-struct Sink {
+pub(crate) struct Sink {
     file: tokio::fs::File,
     tmp: PathBuf,
     hash: Sha256,
@@ -139,7 +117,7 @@ struct Sink {
 }
 
 impl Sink {
-    async fn create(dir: &Path) -> Result<Sink, Error> {
+    pub(crate) async fn create(dir: &Path) -> Result<Sink, Error> {
         let io = |e: std::io::Error| {
             Error::ArchiveStore(format!(
                 "cannot write to {}: {e}; check --state-dir",
@@ -157,7 +135,7 @@ impl Sink {
         })
     }
 
-    async fn write(&mut self, chunk: &[u8], limit: Limit) -> Result<(), Error> {
+    pub(crate) async fn write(&mut self, chunk: &[u8], limit: Limit) -> Result<(), Error> {
         self.len += chunk.len() as u64;
         if let Limit::Quota(q) = limit
             && self.len > q
@@ -177,7 +155,11 @@ impl Sink {
             .map_err(|e| Error::ArchiveStore(format!("writing the archive failed: {e}")))
     }
 
-    async fn finish(self, dir: &Path) -> Result<(PathBuf, String), Error> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) async fn finish(self, dir: &Path) -> Result<(PathBuf, String), Error> {
         let io =
             |e: std::io::Error| Error::ArchiveStore(format!("keeping the archive failed: {e}"));
         if self.len == 0 {

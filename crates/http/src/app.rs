@@ -46,7 +46,8 @@ pub struct Bound {
 
 impl App {
     pub fn build(config: ServerConfig, runtime: Arc<dyn ModelRuntime>) -> Result<App, ServeError> {
-        let core = Core::build(config, runtime, Some(Arc::new(HyperFetcher)))?;
+        let fetcher = HyperFetcher::new(config.fetch_ca_file.as_deref())?;
+        let core = Core::build(config, runtime, Some(Arc::new(fetcher)))?;
         Ok(App::around(core))
     }
 

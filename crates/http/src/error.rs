@@ -285,6 +285,47 @@ mod tests {
     }
 
     #[test]
+    fn fetch_failures_map_by_what_went_wrong() {
+        use ferroserve_core::FetchError as F;
+        let fetch = |problem| {
+            ApiError::from(Error::Fetch {
+                url: "https://m.test/a.mar".into(),
+                problem,
+            })
+        };
+        let untrusted = fetch(F::CertificateUntrusted("UnknownIssuer".into()));
+        assert_eq!(
+            (untrusted.code, untrusted.kind.as_str()),
+            (502, "DownloadCertificateUntrusted")
+        );
+        let stalled = fetch(F::Stalled(Duration::from_secs(30)));
+        assert_eq!(
+            (stalled.code, stalled.kind.as_str()),
+            (504, "DownloadTimeout")
+        );
+        let status = fetch(F::Status {
+            status: "404 Not Found".into(),
+        });
+        assert_eq!(
+            (status.code, status.kind.as_str()),
+            (502, "DownloadArchiveException")
+        );
+        let redirect = ApiError::from(Error::RedirectNotAllowed {
+            url: "https://m.test/a.mar".into(),
+            to: "https://evil.test/a.mar".into(),
+        });
+        assert_eq!(
+            (redirect.code, redirect.kind.as_str()),
+            (403, "UrlNotAllowed")
+        );
+        let none = ApiError::from(Error::FetchUnavailable("https://m.test/a.mar".into()));
+        assert_eq!(
+            (none.code, none.kind.as_str()),
+            (400, "UrlFetchUnavailable")
+        );
+    }
+
+    #[test]
     fn every_class_has_a_distinct_status_but_cancelled() {
         use std::collections::HashSet;
         let samples = [
@@ -299,9 +340,9 @@ mod tests {
             Error::from(BatchError::Timeout {
                 waited: Duration::ZERO,
             }),
-            Error::DownloadFailed {
+            Error::Fetch {
                 url: "u".into(),
-                reason: "r".into(),
+                problem: ferroserve_core::FetchError::Broken("r".into()),
             },
             Error::Internal("x".into()),
         ];

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod corpus;
+pub mod rawtar;
 pub mod rawzip;
 
 use std::io::Write;

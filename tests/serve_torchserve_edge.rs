@@ -126,6 +126,20 @@ fn predictions_answer_any_method_and_describe_the_model_on_options() {
         get(&format!("{i}/v1/models")).json(),
         json!({"models": ["mlp"]})
     );
+    // A million tiny instances in one body: refused before any reaches a handler.
+    let many = format!("{{\"instances\": [{}[]]}}", "[],".repeat(1_000_000));
+    let m = send(
+        "POST",
+        &format!("{i}/v1/models/mlp:predict"),
+        &json_body,
+        many.as_bytes(),
+    )
+    .assert_error(400, "InvalidInferenceRequest");
+    assert!(m.contains("at most 1024"), "{m}");
+    assert_eq!(
+        post_json(&format!("{i}/predictions/mlp"), "[1,2,3,4]").status,
+        200
+    );
 }
 
 #[test]
@@ -194,6 +208,16 @@ fn management_edge_cases_answer_as_torchserve_does() {
     )
     .assert_error(400, "BadRequestException");
     post("url=mlp.mar&model_name=a").assert_error(409, "ConflictStatusException");
+    // A JSON body past 64 KiB is refused without being kept.
+    let huge = format!("{{\"url\": \"{}\"}}", "a".repeat(100 << 10));
+    let message = send(
+        "POST",
+        &format!("{m}/models"),
+        &[("content-type", "application/json")],
+        huge.as_bytes(),
+    )
+    .assert_error(400, "BadRequestException");
+    assert!(message.contains("64 KiB"), "{message}");
     // An archive sent with a JSON content type is still an upload.
     let archive = std::fs::read(archives::store().join("mlp.mar")).unwrap();
     let reply = send(
@@ -447,4 +471,57 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// TorchServe's `enable_metrics_api=false` binds no metrics listener; APIs given one
+/// address share it, each still behind its own routes.
+#[test]
+fn the_metrics_listener_can_be_off_or_share_the_inference_address() {
+    let (_state, server) = start(&["--metrics-api", "false"]);
+    assert_eq!(server.metrics, "off");
+    assert_eq!(
+        post_json(
+            &format!("{}/predictions/mlp", server.inference),
+            "[1,2,3,4]"
+        )
+        .status,
+        200
+    );
+    drop(server);
+
+    let state = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferroserve"));
+    command
+        .args([
+            "serve",
+            "--inference-address",
+            &addr,
+            "--metrics-address",
+            &addr,
+        ])
+        .args(["--management-address", "127.0.0.1:0", "--state-dir"])
+        .arg(state.path())
+        .args([
+            "--model-store",
+            archives::store().to_str().unwrap(),
+            "--models",
+            "mlp.mar",
+        ])
+        .env_clear();
+    let server = Server::spawn(command, state.path());
+    assert_eq!(server.inference, server.metrics);
+    let i = &server.inference;
+    assert_eq!(
+        post_json(&format!("{i}/predictions/mlp"), "[1,2,3,4]").status,
+        200
+    );
+    assert!(
+        get(&format!("{i}/metrics"))
+            .text()
+            .contains("ts_inference_requests_total")
+    );
+    // Management is elsewhere: its paths are not served here.
+    send("GET", &format!("{i}/models"), &[], b"").assert_error(404, "ResourceNotFoundException");
+    assert_eq!(get(&format!("{}/models", server.management)).status, 200);
 }

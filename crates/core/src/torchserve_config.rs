@@ -55,10 +55,21 @@ pub fn translate(
         *value = substitute(value, &env).map_err(|e| format!("{key}={value}: {e}"))?;
     }
     if props.get("enable_envvars_config").map(|v| v.trim()) == Some("true") {
+        // TorchServe reads TS_ALLOWED_URLS only when the file says so.
+        let env_urls = props.get("use_env_allowed_urls").map(|v| v.trim()) == Some("true");
         for (name, value) in &env {
-            if let Some(key) = name.strip_prefix("TS_") {
-                props.insert(key.to_ascii_lowercase(), value.clone());
-            }
+            let Some(key) = name.strip_prefix("TS_") else {
+                continue;
+            };
+            let key = match key {
+                // The variables whose names are not TS_ + the key.
+                "TOKEN_EXPIRATION_TIME_MIN" => "token_expiration_min".to_owned(),
+                "ALLOWED_URLS" if !env_urls => continue,
+                // TS_CONFIG_FILE names the file itself.
+                "CONFIG_FILE" => continue,
+                other => other.to_ascii_lowercase(),
+            };
+            props.insert(key, value.clone());
         }
     }
     let mut t = Translation::default();
@@ -224,6 +235,34 @@ fn rule(key: &str) -> Option<Rule> {
         "keystore" | "keystore_pass" | "keystore_type" | "certificate_file"
         | "private_key_file" => Ignore("TLS is not terminated here; put a proxy in front"),
         "model_control_mode" => Ignore("registration is controlled by enable_model_api"),
+        "default_startup_timeout" => {
+            Ignore("a model loads as fast as it loads; registration waits for it")
+        }
+        "use_env_allowed_urls" => Ignore("read: TS_ALLOWED_URLS applies only with it"),
+        "ts_open_inference_protocol" => {
+            Ignore("KServe v2 (the Open Inference Protocol) is always served")
+        }
+        "model_metrics_auto_detect" | "metric_time_interval" => {
+            Ignore("metrics are read at scrape time; there is no collection interval")
+        }
+        "blacklist_env_vars" => Ignore("handlers see no environment at all"),
+        "limit_max_image_pixels" => {
+            Ignore("image decoding is the handler's, inside its memory cap")
+        }
+        "prefer_direct_buffer"
+        | "cpp_log_config"
+        | "ipex_gpu_enable"
+        | "debug"
+        | "python"
+        | "version"
+        | "tsconfigfile"
+        | "tsConfigFile" => Ignore(
+            "configures TorchServe's Java frontend or Python workers, which ferroserve has not",
+        ),
+        "ts_header_key_sequence_id"
+        | "ts_header_key_sequence_start"
+        | "ts_header_key_sequence_end"
+        | "open_inference_protocol" => Ignore("stateful sequence batching is not supported"),
         "token_expiration_min" => Ignore("ferroserve's keys do not expire; rotate the key file"),
         _ => return None,
     })

@@ -196,3 +196,63 @@ fn a_snapshot_with_no_models_counted_loads_none() {
     let c = config(r#"model_snapshot={"modelCount":0,"models":{"m":{"1.0":{"marName":"m.mar"}}}}"#);
     assert!(c.startup_models.is_empty());
 }
+
+#[test]
+fn allowed_urls_from_the_environment_only_when_the_file_allows_it() {
+    let env = || {
+        vec![(
+            "TS_ALLOWED_URLS".to_string(),
+            "https://evil.example/.*".to_string(),
+        )]
+    };
+    let base = "enable_envvars_config=true\nallowed_urls=https://models.example/.*\n";
+    let c = |text: &str| {
+        let t = translate(parse_properties(text).unwrap(), env()).unwrap();
+        ServerConfig::layered(t.table, toml::Table::new())
+            .unwrap()
+            .allowed_urls
+    };
+    assert_eq!(c(base), ["https://models.example/"]);
+    assert_eq!(
+        c(&format!("{base}use_env_allowed_urls=true\n")),
+        ["https://evil.example/"]
+    );
+}
+
+#[test]
+fn every_documented_key_is_known() {
+    // The keys of TorchServe 0.12's ConfigManager and launcher (docs/torchserve.md).
+    let text = "inference_address=http://127.0.0.1:8080\nmanagement_address=http://127.0.0.1:8081\n\
+        metrics_address=http://127.0.0.1:8082\ngrpc_inference_address=127.0.0.1\n\
+        grpc_management_address=127.0.0.1\ngrpc_inference_port=7070\ngrpc_management_port=7071\n\
+        grpc_inference_max_connection_age_ms=1\ngrpc_management_max_connection_age_ms=1\n\
+        grpc_inference_max_connection_age_grace_ms=1\ngrpc_management_max_connection_age_grace_ms=1\n\
+        enable_grpc_ssl=false\nts_open_inference_protocol=false\nmodel_store=/m\nworkflow_store=/w\n\
+        load_models=all\ndefault_workers_per_model=1\nnumber_of_gpu=0\njob_queue_size=100\n\
+        default_response_timeout=120\ndefault_startup_timeout=120\nunregister_model_timeout=120\n\
+        max_request_size=6553500\nmax_response_size=6553500\nnumber_of_netty_threads=0\n\
+        netty_client_threads=0\nallowed_urls=https://x.example/.*\nuse_env_allowed_urls=false\n\
+        metrics_mode=prometheus\nmetrics_config=/c.yaml\nmodel_metrics_auto_detect=false\n\
+        enable_metrics_api=true\ndisable_system_metrics=false\nsystem_metrics_cmd=\n\
+        metric_time_interval=60\ndisable_token_authorization=true\ntoken_expiration_min=60\n\
+        enable_model_api=true\nservice_envelope=kserve\ndefault_service_handler=x\n\
+        install_py_dep_per_model=false\nblacklist_env_vars=\ndecode_input_request=true\n\
+        limit_max_image_pixels=true\nprefer_direct_buffer=false\nasync_logging=false\n\
+        cors_allowed_origin=*\ncors_allowed_methods=GET\ncors_allowed_headers=*\nkeystore=k\n\
+        keystore_pass=p\nkeystore_type=PKCS12\nprivate_key_file=k\ncertificate_file=c\n\
+        model_server_home=/h\ninitial_worker_port=9000\ninitial_distribution_port=29500\n\
+        cpp_log_config=l\nipex_enable=false\nipex_gpu_enable=false\ncpu_launcher_enable=false\n\
+        cpu_launcher_args=\nts_header_key_sequence_id=a\nts_header_key_sequence_start=b\n\
+        ts_header_key_sequence_end=c\ndebug=false\nuse_native_io=true\nio_ratio=50\n\
+        enable_envvars_config=false\nvmargs=-Xmx1g\nplugins_path=/p\nmodels={}\n\
+        model_snapshot={\"models\":{}}\n";
+    let t = translated(text).unwrap();
+    let unknown: Vec<&str> = t
+        .notes
+        .iter()
+        .filter(|n| n.outcome == Outcome::Unknown)
+        .map(|n| n.key.as_str())
+        .collect();
+    assert!(unknown.is_empty(), "{unknown:?}");
+    ServerConfig::layered(t.table, toml::Table::new()).unwrap();
+}

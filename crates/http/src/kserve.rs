@@ -42,7 +42,7 @@ use ferroserve_core::{Model, Registry};
 
 use crate::{ApiError, Caller};
 
-mod codec;
+pub(crate) mod codec;
 
 pub fn router(registry: Registry) -> Router {
     Router::new()

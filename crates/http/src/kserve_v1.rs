@@ -4,7 +4,8 @@
 //! `{"instances": [...]}` goes through the model's handler: each instance is one request
 //! (its JSON as the body, `application/json`), all submitted at once so the batcher batches
 //! them; each handler response becomes one entry of `{"predictions": [...]}` (parsed as JSON
-//! when it is JSON, else kept as a string). One failed instance fails the request.
+//! when it is JSON, else kept as a string). One failed instance fails the request; at most
+//! 1024 instances per request, as for v2's samples.
 //! `:explain` answers 501: handlers have no explain entry point. Errors are TorchServe's
 //! JSON, as TorchServe's own v1 routes give them.
 
@@ -84,6 +85,14 @@ async fn predict(
             "a KServe v1 request is {{\"instances\": [...]}} ({e})"
         ))
     })?;
+    let max = crate::kserve::codec::MAX_SAMPLES;
+    if request.instances.len() as u64 > max {
+        return Err(Edge::InvalidInference(format!(
+            "{} instances in one request; at most {max} (as for v2 samples), split it",
+            request.instances.len()
+        ))
+        .into());
+    }
     let _permit = caller.admit().await?;
     let pipeline = &model.pipeline;
     let calls = request.instances.into_iter().map(|instance| async move {

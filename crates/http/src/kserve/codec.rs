@@ -9,7 +9,7 @@ use crate::{ApiError, Edge};
 
 /// Most samples (dim 0) in one request: each becomes a queued request and a task, so an
 /// unbounded count (shape `[1e9, 0]` is a few bytes of JSON) would cost unbounded memory.
-pub(super) const MAX_SAMPLES: u64 = 1024;
+pub(crate) const MAX_SAMPLES: u64 = 1024;
 
 /// One input tensor of an inference request.
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::ServerConfig;
+use crate::{ServerConfig, StartupModel};
 
 fn translated(text: &str) -> Result<Translation, String> {
     translate(parse_properties(text)?, Vec::new())
@@ -16,7 +16,7 @@ fn outcome<'a>(t: &'a Translation, key: &str) -> &'a Outcome {
 }
 
 /// KServe's sample, as it mounts it at /mnt/models/config/config.properties.
-const KSERVE: &str = include_str!("../../../tests/fixtures/kserve-config.properties");
+const KSERVE: &str = include_str!("../../../../tests/fixtures/kserve-config.properties");
 
 #[test]
 fn kserves_sample_is_read_whole() {

@@ -417,3 +417,44 @@ fn serve_reads_kserves_sample_config_under_its_own_flags() {
     assert_eq!(startup[0]["name"].as_str(), Some("mnist"));
     assert_eq!(startup[0]["max_batch_delay_ms"].as_integer(), Some(500));
 }
+
+/// As a container's entrypoint (PID 1), `torchserve --start` stays in the foreground:
+/// returning would end the container. Run in a fresh PID namespace where unshare(1) may.
+#[test]
+fn as_pid_1_start_stays_in_the_foreground() {
+    let may = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !may {
+        eprintln!("skipped: this machine does not let unshare(1) make a PID namespace");
+        return;
+    }
+    let layout = Layout::new("disable_token_authorization=true\n");
+    let link = {
+        drop(layout.torchserve(&[]));
+        layout.path("bin/torchserve")
+    };
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"])
+        .arg(link)
+        .args(layout.start_args())
+        .current_dir(layout.path("work"))
+        .env_clear()
+        .env("TMPDIR", layout.path("tmp"));
+    let mut server = Server::spawn(command, &layout.path("work"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(server.is_running(), "the launcher returned as PID 1");
+    assert!(
+        !layout.pid_file().exists(),
+        "no background server, so no pid file"
+    );
+    let reply = send(
+        "POST",
+        &format!("{}/predictions/mlp", server.inference),
+        &[("content-type", "application/json")],
+        b"[1,2,3,4]",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}

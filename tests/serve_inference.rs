@@ -3,21 +3,13 @@
 
 mod common;
 
-use common::archives;
 use common::server::{Server, get, post_json, send};
 
 fn start(extra: &[&str]) -> (tempfile::TempDir, Server) {
-    let state = tempfile::tempdir().unwrap();
-    let store = archives::store().to_str().unwrap().to_owned();
-    let mut args = vec![
-        "--model-store",
-        &store,
-        "--models",
+    Server::with_store(
         "mlp=mlp.mar,spin.mar,membomb.mar,panic.mar,malformed.mar",
-    ];
-    args.extend_from_slice(extra);
-    let server = Server::start(state.path(), &args);
-    (state, server)
+        extra,
+    )
 }
 
 #[test]

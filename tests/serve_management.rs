@@ -10,12 +10,7 @@ use common::archives;
 use common::server::{Server, get, post_json, send};
 
 fn start(extra: &[&str]) -> (tempfile::TempDir, Server) {
-    let state = tempfile::tempdir().unwrap();
-    let store = archives::store().to_str().unwrap().to_owned();
-    let mut args = vec!["--model-store", store.as_str()];
-    args.extend_from_slice(extra);
-    let server = Server::start(state.path(), &args);
-    (state, server)
+    Server::with_store("", extra)
 }
 
 #[test]

@@ -8,17 +8,7 @@ use common::server::{Server, get, post_json, send};
 use serde_json::json;
 
 fn start(extra: &[&str]) -> (tempfile::TempDir, Server) {
-    let state = tempfile::tempdir().unwrap();
-    let store = archives::store().to_str().unwrap().to_owned();
-    let mut args = vec![
-        "--model-store",
-        store.as_str(),
-        "--models",
-        "mlp.mar,spin.mar",
-    ];
-    args.extend_from_slice(extra);
-    let server = Server::start(state.path(), &args);
-    (state, server)
+    Server::with_store("mlp.mar,spin.mar", extra)
 }
 
 #[test]

@@ -13,12 +13,7 @@ use common::server::{Server, free_port, get, post_json, send};
 use serde_json::{Value, json};
 
 fn start(extra: &[&str]) -> (tempfile::TempDir, Server) {
-    let state = tempfile::tempdir().unwrap();
-    let store = archives::store().to_str().unwrap().to_owned();
-    let mut args = vec!["--model-store", store.as_str(), "--models", "mlp.mar"];
-    args.extend_from_slice(extra);
-    let server = Server::start(state.path(), &args);
-    (state, server)
+    Server::with_store("mlp.mar", extra)
 }
 
 #[test]

@@ -72,6 +72,20 @@ impl Server {
         Server::spawn(command, state_dir)
     }
 
+    /// A fresh state directory, the test archives' model store, `--models MODELS` (none
+    /// when empty), then `extra`.
+    pub fn with_store(models: &str, extra: &[&str]) -> (tempfile::TempDir, Server) {
+        let state = tempfile::tempdir().unwrap();
+        let store = super::archives::store().to_str().unwrap().to_owned();
+        let mut args = vec!["--model-store", store.as_str()];
+        if !models.is_empty() {
+            args.extend(["--models", models]);
+        }
+        args.extend_from_slice(extra);
+        let server = Server::start(state.path(), &args);
+        (state, server)
+    }
+
     /// Runs `command` (which must end up printing the listening line on stdout) and waits
     /// for the server to listen.
     pub fn spawn(mut command: Command, state_dir: &Path) -> Server {

@@ -65,7 +65,15 @@ impl App {
             .merge(openapi::management_description());
         let metrics = crate::metrics::router(core.manager.metrics(), registry);
         let limits = HttpLimits::of(config);
-        let counted = |router: Router| counted(router, core.manager.metrics());
+        // Only TorchServe's host-level counters need every response's class.
+        let torchserve_series = config.metrics_names == "torchserve";
+        let counted = |router: Router| {
+            if torchserve_series {
+                counted(router, core.manager.metrics())
+            } else {
+                router
+            }
+        };
         App {
             inference: outermost(counted(layers::apply(
                 guard(inference, Api::Inference),

@@ -82,3 +82,33 @@ pub fn with_file(name: &str, data: Option<&[u8]>) -> Vec<(String, Vec<u8>)> {
     }
     files
 }
+
+/// A hostile case: a label, the archive's bytes, the error type it must get, and a text
+/// the message must contain.
+pub type Case = (&'static str, Vec<u8>, &'static str, String);
+
+/// Reads each case from a file named `case.mar` (the reader goes by the bytes, not the
+/// name) and asserts its specific error, and that nothing was written beside it.
+pub fn assert_each_refused(cases: Vec<Case>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (label, bytes, kind, text) in cases {
+        let path = dir.path().join("case.mar");
+        std::fs::write(&path, &bytes).unwrap();
+        let result = ferroserve_archive::read_archive(
+            &path,
+            &ferroserve_archive::ReadLimits::default(),
+            &ferroserve_archive::PreambleOnly,
+        );
+        let e = result.expect_err(label);
+        assert_eq!(e.kind(), kind, "{label}: {e}");
+        assert!(
+            e.to_string().contains(&text),
+            "{label}: {e:?} lacks {text:?}"
+        );
+        let listing: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(listing, vec!["case.mar"], "{label} wrote something");
+    }
+}

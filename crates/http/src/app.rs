@@ -3,15 +3,15 @@
 //! stack, binding nothing, so tests drive them with `oneshot`. [`App::serve`] binds the
 //! listeners, starts the core (snapshot, start-up models) before they answer, and shuts
 //! down gracefully. APIs configured on one address share its listener, routed by path (as
-//! TorchServe serves KServe's `inference_address` = `management_address`); a trailing
-//! slash is ignored everywhere, as TorchServe ignores it.
+//! TorchServe serves KServe's `inference_address` = `management_address`); a served
+//! listener ignores a trailing slash, as TorchServe does.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::response::Response;
 use ferroserve_core::observe::Outcome;
 use ferroserve_core::tenancy::{Api, Auth};
@@ -75,21 +75,21 @@ impl App {
             }
         };
         App {
-            inference: outermost(counted(layers::apply(
+            inference: counted(layers::apply(
                 guard(inference, Api::Inference),
                 "inference",
                 &limits,
-            ))),
-            management: outermost(counted(layers::apply(
+            )),
+            management: counted(layers::apply(
                 guard(management, Api::Management),
                 "management",
                 &HttpLimits::for_uploads(config),
-            ))),
-            metrics: outermost(counted(layers::apply(
+            )),
+            metrics: counted(layers::apply(
                 guard(metrics, Api::Metrics),
                 "metrics",
                 &limits,
-            ))),
+            )),
             core,
         }
     }
@@ -146,8 +146,11 @@ impl App {
         });
         let run = |listener: TcpListener, app: Router| {
             let mut stop = stop_rx.clone();
+            // A trailing slash means nothing (`/models/m/` is `/models/m`): trimmed before
+            // routing, around the whole router (a layer inside one runs after routing).
+            let app = NormalizePath::trim_trailing_slash(app);
             tokio::spawn(async move {
-                axum::serve(listener, app)
+                axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
                     .with_graceful_shutdown(async move {
                         let _ = stop.wait_for(|s| *s).await;
                     })
@@ -198,12 +201,6 @@ fn counted(router: Router, metrics: Metrics) -> Router {
             response
         },
     ))
-}
-
-/// A trailing slash means nothing (`/models/m/` is `/models/m`). Applied around the whole
-/// router, because a layer inside it runs only after routing.
-fn outermost(router: Router) -> Router {
-    Router::new().fallback_service(NormalizePath::trim_trailing_slash(router))
 }
 
 /// Which API on a shared listener a path belongs to: TorchServe's management paths, the

@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::*;
+use crate::{Class, Fetcher};
 
 /// What the fake answers for a URL.
 #[derive(Clone)]

@@ -12,9 +12,11 @@
 //! TorchScript (`ferroserve-torch`, plugged in by the binary), the archive format
 //! (`ferroserve-archive`), flags and process setup (`crates/cli`).
 
+mod byte_stream;
 mod config;
 mod error;
 mod fetch;
+mod fetcher;
 mod key;
 mod limits;
 mod load_request;
@@ -34,9 +36,11 @@ pub mod tenancy;
 mod tenant_ops;
 pub mod torchserve_config;
 
+pub use byte_stream::{ByteStream, no_bytes};
 pub use config::{ServerConfig, StartupModel};
 pub use error::{Class, Error, RETRY_AFTER};
-pub use fetch::{FetchError, Fetched, Fetcher, MAX_REDIRECTS};
+pub use fetch::MAX_REDIRECTS;
+pub use fetcher::{FetchError, Fetched, Fetcher};
 pub use key::ModelKey;
 pub use load_request::LoadRequest;
 pub use loader::{Loader, ModelRuntime};
@@ -47,7 +51,7 @@ pub use pipeline::{Pipeline, Processor};
 pub use registry::Registry;
 pub use serving::Core;
 pub use settings::{ModelDefaults, Settings};
-pub use store::{ArchiveStore, ByteStream, no_bytes};
+pub use store::ArchiveStore;
 
 /// `2026-11-24T10:00:00Z`: whole seconds, UTC.
 pub fn rfc3339(t: std::time::SystemTime) -> String {

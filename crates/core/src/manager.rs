@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::byte_stream::ByteStream;
 use crate::snapshot::Snapshot;
-use crate::store::{ArchiveStore, ByteStream};
+use crate::store::ArchiveStore;
 use crate::tenancy::{Audit, Principal, Tenants};
 use crate::{Error, LoadRequest, Loader, Model, ModelKey, Registry};
 

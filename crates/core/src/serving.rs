@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ferroserve_sandbox::{Sandbox, SandboxConfig};
 
-use crate::fetch::Fetcher;
+use crate::fetcher::Fetcher;
 use crate::snapshot::Snapshot;
 use crate::store::ArchiveStore;
 use crate::tenancy::{self, Audit, Auth, KeyFile, Tenants};

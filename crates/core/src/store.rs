@@ -8,25 +8,16 @@
 //! again; the model store is never written.
 
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::Error;
-use crate::fetch::Fetcher;
-
-/// An archive's bytes as they arrive; an `Err` is the transport's reason.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
-
-/// No bytes (a registration that names its archive reads no upload).
-pub fn no_bytes() -> ByteStream {
-    Box::pin(futures_util::stream::empty())
-}
+use crate::byte_stream::ByteStream;
+use crate::fetcher::Fetcher;
 
 /// The archive sources this server accepts.
 #[derive(Clone)]

@@ -150,11 +150,14 @@ impl App {
             // routing, around the whole router (a layer inside one runs after routing).
             let app = NormalizePath::trim_trailing_slash(app);
             tokio::spawn(async move {
-                axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
+                axum::serve(
+                    listener,
+                    axum::ServiceExt::<Request>::into_make_service(app),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
             })
         };
         let servers: Vec<_> = listeners

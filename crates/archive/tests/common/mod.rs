@@ -112,3 +112,35 @@ pub fn assert_each_refused(cases: Vec<Case>) {
         assert_eq!(listing, vec!["case.mar"], "{label} wrote something");
     }
 }
+
+/// Each of a tenant's caps refuses `valid` (a valid archive, either format) with its own
+/// error; `too_many` recognises the format's entry-count error.
+pub fn assert_caps_refuse(
+    valid: &[u8],
+    too_many: impl Fn(&ferroserve_archive::ArchiveError) -> bool,
+) {
+    use ferroserve_archive::{PreambleOnly, ReadLimits, read_archive_from};
+    let read = |limits: ReadLimits| {
+        read_archive_from(std::io::Cursor::new(valid), &limits, &PreambleOnly).unwrap_err()
+    };
+    let e = read(ReadLimits {
+        max_archive_bytes: 1000,
+        ..ReadLimits::default()
+    });
+    assert_eq!(e.kind(), "ArchiveTooLarge");
+    let e = read(ReadLimits {
+        max_entries: 5,
+        ..ReadLimits::default()
+    });
+    assert!(too_many(&e), "{e:?}");
+    let e = read(ReadLimits {
+        max_total_bytes: 1000,
+        ..ReadLimits::default()
+    });
+    assert_eq!(e.kind(), "ArchiveTotalTooLarge");
+    let e = read(ReadLimits {
+        max_handler_bytes: 1000,
+        ..ReadLimits::default()
+    });
+    assert!(e.to_string().contains("handler.wasm"), "{e}");
+}

@@ -458,3 +458,44 @@ fn as_pid_1_start_stays_in_the_foreground() {
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+/// A stale pid file naming another live process: `--stop` signals nothing, `--start`
+/// replaces the file.
+#[test]
+fn a_stale_pid_file_never_gets_another_process_signalled() {
+    let layout = Layout::new("disable_token_authorization=true\n");
+    // Named like the server, so only its executable tells it apart.
+    let mut bystander = Command::new("bash")
+        .args(["-c", "exec -a ferroserve sleep 60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(layout.pid_file(), bystander.id().to_string()).unwrap();
+    let out = layout.torchserve(&["--stop"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("TorchServe is not currently running."),
+        "{out:?}"
+    );
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the bystander was signalled"
+    );
+    let args = layout.start_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::spawn(layout.torchserve(&args), &layout.path("work"));
+    assert!(
+        String::from_utf8_lossy(&std::fs::read(layout.pid_file()).unwrap())
+            != bystander.id().to_string()
+    );
+    assert_eq!(get(&format!("{}/ping", server.inference)).status, 200);
+    assert!(
+        layout
+            .torchserve(&["--stop"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+}

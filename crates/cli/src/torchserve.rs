@@ -98,17 +98,17 @@ fn serve_args(args: &TorchServeArgs) -> anyhow::Result<ServeArgs> {
     Ok(serve)
 }
 
-/// The pid in the pid file, if that process is alive and is ferroserve.
+/// The pid in the pid file, if that process is alive and runs this very executable (a
+/// stale file naming a recycled pid must not get another process signalled).
 fn running() -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(pid_file())
         .ok()?
         .trim()
         .parse()
         .ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline)
-        .contains("ferroserve")
-        .then_some(pid)
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let ours = std::env::current_exe().ok()?;
+    (exe == ours).then_some(pid)
 }
 
 /// Runs this binary again with `--foreground`, inheriting stdout and stderr (TorchServe's

@@ -29,8 +29,9 @@ fi
 # Small extras, installed only when missing (pip is slow even when satisfied), each as
 # "requirement:module to import". torchvision 0.28.0 is the release built against torch
 # 2.13.0 (examples/models/make_test_models.py uses its ResNet-18); torch-model-archiver is
-# for the archive compatibility test; scikit-learn ships the digits data the example trains on.
-extras=("numpy:numpy" "torchvision==0.28.0:torchvision" "torch-model-archiver==0.12.0:model_archiver" "scikit-learn:sklearn")
+# for the archive compatibility test; scikit-learn ships the digits data the example trains on;
+# kubernetes-validate (with jsonschema and PyYAML) checks deploy/'s manifests offline.
+extras=("numpy:numpy" "torchvision==0.28.0:torchvision" "torch-model-archiver==0.12.0:model_archiver" "scikit-learn:sklearn" "kubernetes-validate==1.37.0:kubernetes_validate")
 missing=()
 for entry in "${extras[@]}"; do
   "$venv/bin/python" -c "import ${entry##*:}" 2>/dev/null || missing+=("${entry%:*}")

@@ -12,6 +12,13 @@ if ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q prometheus >/dev/null \
     || { "${apt_get[@]}" update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q prometheus >/dev/null; }
 fi
+# HAProxy (Debian's package) balances the two replicas of tests/replicas.rs.
+if ! command -v haproxy >/dev/null; then
+  echo "[test] installing haproxy (Debian package)" >&2
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q haproxy >/dev/null \
+    || { "${apt_get[@]}" update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q haproxy >/dev/null; }
+fi
 # wasmtime errors capture host backtraces when RUST_BACKTRACE is set; tests don't need them.
 export RUST_LIB_BACKTRACE=0
 cargo test --workspace --all-features --locked "$@"

@@ -12,10 +12,7 @@ use crate::fetcher::Fetcher;
 use crate::snapshot::Snapshot;
 use crate::store::ArchiveStore;
 use crate::tenancy::{self, Audit, Auth, KeyFile, Tenants};
-use crate::{
-    Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig,
-    StartupModel,
-};
+use crate::{Error, LoadRequest, Loader, Manager, Metrics, ModelRuntime, Registry, ServerConfig};
 
 /// The protocol-free server. Cheap to clone.
 #[derive(Clone)]
@@ -105,8 +102,9 @@ impl Core {
         })
     }
 
-    /// The snapshot first (what was registered at runtime), then `models` from the config;
-    /// a start-up model the snapshot already restored is not loaded twice.
+    /// The snapshot first (what was registered at runtime), then `models` and
+    /// `startup_models` from the config; a start-up model the snapshot already restored is
+    /// not loaded twice.
     pub async fn start(&self) -> Result<(), Error> {
         let config = &self.config;
         if config.snapshot
@@ -118,70 +116,58 @@ impl Core {
         }
         for spec in expand_models(config)? {
             let (name, file) = match spec.split_once('=') {
-                Some((n, f)) => (Some(n.to_owned()), f.to_owned()),
-                None => (None, spec.clone()),
+                Some((n, f)) => (Some(n.to_owned()), f),
+                None => (None, spec.as_str()),
             };
-            let fail = |e: Error| Error::StartupModel {
-                spec: spec.clone(),
-                message: e.to_string(),
-            };
-            let archive = self.manager.store().resolve(&file).await.map_err(fail)?;
             let req = LoadRequest {
-                archive,
-                url: file.clone(),
                 name,
-                loaded_at_startup: true,
                 ..LoadRequest::default()
             };
-            match self.manager.load_and_register(req).await {
-                Ok(m) => {
-                    tracing::info!(model = %m.key, version = %m.version, "loaded at start")
-                }
-                Err(Error::VersionExists { .. }) => {
-                    tracing::info!(%spec, "already restored from the snapshot")
-                }
-                Err(e) => return Err(fail(e)),
-            }
+            self.load_at_start(&spec, file, req, false).await?;
         }
         for m in &config.startup_models {
-            self.load_startup(m).await?;
+            let req = LoadRequest {
+                name: Some(m.name.clone()),
+                batch_size: m.batch_size,
+                max_batch_delay_ms: m.max_batch_delay_ms,
+                min_workers: m.min_workers,
+                max_workers: m.max_workers,
+                response_timeout_s: m.response_timeout_s,
+                ..LoadRequest::default()
+            };
+            let spec = format!("{}={}", m.name, m.archive);
+            self.load_at_start(&spec, &m.archive, req, m.default_version)
+                .await?;
         }
         Ok(())
     }
 
-    /// One of `startup_models` (TorchServe's `model_snapshot`), with its settings.
-    async fn load_startup(&self, m: &StartupModel) -> Result<(), Error> {
+    /// One start-up model (`spec` names it in errors): the archive at `url` with `req`'s
+    /// name and settings; made the default version when asked. One the snapshot already
+    /// restored is left as restored.
+    async fn load_at_start(
+        &self,
+        spec: &str,
+        url: &str,
+        mut req: LoadRequest,
+        default_version: bool,
+    ) -> Result<(), Error> {
         let fail = |e: Error| Error::StartupModel {
-            spec: format!("{}={}", m.name, m.archive),
+            spec: spec.to_owned(),
             message: e.to_string(),
         };
-        let archive = self
-            .manager
-            .store()
-            .resolve(&m.archive)
-            .await
-            .map_err(fail)?;
-        let req = LoadRequest {
-            archive,
-            url: m.archive.clone(),
-            name: Some(m.name.clone()),
-            batch_size: m.batch_size,
-            max_batch_delay_ms: m.max_batch_delay_ms,
-            min_workers: m.min_workers,
-            max_workers: m.max_workers,
-            response_timeout_s: m.response_timeout_s,
-            loaded_at_startup: true,
-            tenant: None,
-        };
+        req.archive = self.manager.store().resolve(url).await.map_err(fail)?;
+        req.url = url.to_owned();
+        req.loaded_at_startup = true;
         let model = match self.manager.load_and_register(req).await {
             Ok(model) => model,
             Err(Error::VersionExists { .. }) => {
-                tracing::info!(model = %m.name, "already restored from the snapshot");
+                tracing::info!(%spec, "already restored from the snapshot");
                 return Ok(());
             }
             Err(e) => return Err(fail(e)),
         };
-        if m.default_version {
+        if default_version {
             self.manager
                 .registry()
                 .set_default(&model.key, &model.version)

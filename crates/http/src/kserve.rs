@@ -86,7 +86,8 @@ async fn live() -> Json<Value> {
     Json(json!({ "live": true }))
 }
 
-fn readiness(ready: bool, body: Value) -> Response {
+/// 200, or 503 when not ready, so probes can read the status alone.
+pub(crate) fn readiness(ready: bool, body: Value) -> Response {
     let status = if ready {
         StatusCode::OK
     } else {

@@ -13,7 +13,6 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ferroserve_core::Registry;
@@ -48,16 +47,10 @@ async fn ready(
 ) -> Result<Response, ApiError> {
     let model = registry.get(&caller.qualify(&target), None)?;
     let ready = model.is_healthy();
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    Ok((
-        status,
-        Json(json!({ "name": model.name(), "ready": ready })),
-    )
-        .into_response())
+    Ok(crate::kserve::readiness(
+        ready,
+        json!({ "name": model.name(), "ready": ready }),
+    ))
 }
 
 #[derive(Deserialize)]

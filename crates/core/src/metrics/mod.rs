@@ -166,11 +166,7 @@ impl Metrics {
     /// which count everything, unknown routes and refusals included).
     pub fn count_response(&self, outcome: Outcome) {
         if let Some(ts) = &self.torchserve {
-            ts.response(match outcome {
-                Outcome::Ok => 200,
-                Outcome::ClientError => 400,
-                Outcome::ServerError | Outcome::Other => 500,
-            });
+            ts.response(outcome);
         }
     }
 

@@ -8,6 +8,7 @@
 use prometheus::{CounterVec, GaugeVec, Opts, Registry};
 
 use super::system::Probe;
+use crate::observe::Outcome;
 
 /// TorchServe's help text, so a dashboard's tooltips read the same.
 fn help(kind: &str, unit: &str) -> String {
@@ -77,13 +78,13 @@ impl TorchServe {
         }
     }
 
-    /// One response on any listener, by status class (TorchServe counts every status that
-    /// is neither 2xx nor 4xx as 5XX).
-    pub fn response(&self, status: u16) {
-        let i = match status {
-            200..=299 => 0,
-            400..=499 => 1,
-            _ => 2,
+    /// One response on any listener, by class (TorchServe counts every status that is
+    /// neither 2xx nor 4xx as 5XX).
+    pub fn response(&self, outcome: Outcome) {
+        let i = match outcome {
+            Outcome::Ok => 0,
+            Outcome::ClientError => 1,
+            Outcome::ServerError | Outcome::Other => 2,
         };
         self.requests[i].inc();
     }

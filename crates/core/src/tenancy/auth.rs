@@ -48,21 +48,14 @@ impl KeyFile {
     /// Writes the file with mode 0600, replacing an older one (TorchServe's keys of a
     /// previous run stop working).
     pub fn write(&self, path: &std::path::Path) -> Result<(), String> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
         match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot replace {}: {e}", path.display()));
+            }
             _ => {}
         }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(fail)?;
         let json = serde_json::to_vec_pretty(self).expect("serializable");
-        file.write_all(&json).map_err(fail)
+        super::create_private(path, &json)
     }
 }
 

@@ -131,24 +131,30 @@ pub fn admin_token(state_dir: &std::path::Path) -> Result<String, String> {
     match std::fs::read_to_string(&path) {
         Ok(token) => Ok(store::hash(token.trim())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
             std::fs::create_dir_all(state_dir)
                 .map_err(|e| format!("{}: {e}", state_dir.display()))?;
             let token = store::new_secret();
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            file.write_all(token.as_bytes())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            create_private(&path, token.as_bytes())?;
             tracing::warn!(path = %path.display(), "created the admin token; it is in this file (mode 0600)");
             Ok(store::hash(&token))
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
+}
+
+/// A new file only its owner may read (mode 0600), holding `bytes`; an existing one is an
+/// error, so a secret is never written through a file someone else made.
+pub(crate) fn create_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -30,8 +30,11 @@ fi
 # "requirement:module to import". torchvision 0.28.0 is the release built against torch
 # 2.13.0 (examples/models/make_test_models.py uses its ResNet-18); torch-model-archiver is
 # for the archive compatibility test; scikit-learn ships the digits data the example trains on;
-# kubernetes-validate (with jsonschema and PyYAML) checks deploy/'s manifests offline.
-extras=("numpy:numpy" "torchvision==0.28.0:torchvision" "torch-model-archiver==0.12.0:model_archiver" "scikit-learn:sklearn" "kubernetes-validate==1.37.0:kubernetes_validate")
+# kubernetes-validate (with jsonschema and PyYAML) checks deploy/'s manifests offline;
+# tritonclient, kserve (KServe's Python SDK) and grpcio-tools (stubs from TorchServe's
+# protos) are the real clients the protocol tests drive. tritonclient and kserve both
+# register protobuf package `inference`: never import them in one process.
+extras=("numpy:numpy" "torchvision==0.28.0:torchvision" "torch-model-archiver==0.12.0:model_archiver" "scikit-learn:sklearn" "kubernetes-validate==1.37.0:kubernetes_validate" "tritonclient[all]==2.73.0:tritonclient.grpc" "kserve==0.21.0:kserve" "grpcio-tools==1.81.1:grpc_tools")
 missing=()
 for entry in "${extras[@]}"; do
   "$venv/bin/python" -c "import ${entry##*:}" 2>/dev/null || missing+=("${entry%:*}")

@@ -3,41 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::server::{Server, post_json, send};
-
-/// The example archives, built once per test process by the same script the demo uses.
-fn examples() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples");
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("bash")
-            .arg(root.join("scripts/build-examples.sh"))
-            .arg(&dir)
-            .env("FERROSERVE_BIN", env!("CARGO_BIN_EXE_ferroserve"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "build-examples.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
-}
-
-fn python() -> String {
-    std::env::var("FERROSERVE_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/ferroserve/venv/bin/python",
-            std::env::var("HOME").unwrap()
-        )
-    })
-}
+use common::{examples, python};
 
 fn serve(models: &str) -> (tempfile::TempDir, Server) {
     let state = tempfile::tempdir().unwrap();

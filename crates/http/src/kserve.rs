@@ -31,14 +31,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use ferroserve_core::tenancy::Principal;
+use ferroserve_core::{Model, Registry, tensors};
 use ferroserve_tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::task::JoinSet;
-use tracing::Instrument;
-
-use ferroserve_core::tenancy::Principal;
-use ferroserve_core::{Model, Registry};
 
 use crate::{ApiError, Caller};
 
@@ -126,33 +123,18 @@ async fn metadata(
     Path(target): Path<Target>,
 ) -> Result<Json<Value>, ApiError> {
     let model = target.find(&registry, &caller)?;
-    let versions: Vec<String> = registry
-        .versions(&model.key)?
-        .into_iter()
-        .map(|(m, _)| m.version.clone())
-        .collect();
-    // Archive specs have no batch dimension; v2 shapes include it, variable (-1).
-    let inputs: Vec<Value> = model
-        .info
-        .inputs
-        .iter()
-        .map(|spec| {
-            let shape: Vec<i64> = std::iter::once(-1)
-                .chain(spec.shape.iter().copied())
-                .collect();
-            json!({
-                "name": spec.name,
-                "datatype": codec::archive_dtype_name(&spec.dtype),
-                "shape": shape,
-            })
-        })
-        .collect();
+    let meta = tensors::metadata(&registry, &model)?;
+    let specs = |list: &[tensors::TensorMeta]| -> Vec<Value> {
+        list.iter()
+            .map(|t| json!({ "name": t.name, "datatype": t.datatype, "shape": t.shape }))
+            .collect()
+    };
     Ok(Json(json!({
-        "name": model.name(),
-        "versions": versions,
-        "platform": "pytorch_torchscript",
-        "inputs": inputs,
-        "outputs": [],
+        "name": meta.name,
+        "versions": meta.versions,
+        "platform": meta.platform,
+        "inputs": specs(&meta.inputs),
+        "outputs": specs(&meta.outputs),
     })))
 }
 
@@ -197,9 +179,13 @@ async fn infer(
         .iter()
         .map(codec::decode)
         .collect::<Result<Vec<Tensor>, ApiError>>()?;
-    let samples = codec::split_batch(inputs)?;
-    let results = run_samples(&model, samples).await?;
-    let outputs = select(codec::stack_outputs(results)?, request.outputs)?;
+    let wanted: Vec<String> = request
+        .outputs
+        .into_iter()
+        .flatten()
+        .map(|o| o.name)
+        .collect();
+    let outputs = tensors::infer_batch(&model, inputs, &wanted).await?;
     Ok(Json(InferResponse {
         model_name: model.name(),
         model_version: &model.version,
@@ -207,52 +193,4 @@ async fn infer(
         outputs: outputs.iter().map(codec::encode).collect(),
     })
     .into_response())
-}
-
-/// Every sample through the model's batcher at once; the outcomes in sample order.
-async fn run_samples(
-    model: &Arc<Model>,
-    samples: Vec<Vec<Tensor>>,
-) -> Result<Vec<Vec<Tensor>>, ApiError> {
-    let mut results: Vec<Vec<Tensor>> = vec![Vec::new(); samples.len()];
-    let mut tasks = JoinSet::new();
-    for (i, sample) in samples.into_iter().enumerate() {
-        let model = model.clone();
-        let run = async move { (i, model.pipeline.infer_tensors(sample).await) };
-        // The request's span follows the task, so its log lines keep the request id.
-        tasks.spawn(run.in_current_span());
-    }
-    // Returning early drops the set, which aborts (and so withdraws) the other samples.
-    while let Some(joined) = tasks.join_next().await {
-        let (i, outcome) = joined
-            .map_err(|e| ferroserve_core::Error::Internal(format!("inference task failed: {e}")))?;
-        results[i] = outcome?;
-    }
-    Ok(results)
-}
-
-/// The outputs the request named, in its order; all of them when it named none.
-fn select(
-    outputs: Vec<Tensor>,
-    wanted: Option<Vec<RequestedOutput>>,
-) -> Result<Vec<Tensor>, ApiError> {
-    let Some(wanted) = wanted.filter(|w| !w.is_empty()) else {
-        return Ok(outputs);
-    };
-    wanted
-        .iter()
-        .map(|w| {
-            outputs
-                .iter()
-                .find(|t| t.name() == w.name)
-                .cloned()
-                .ok_or_else(|| {
-                    let names: Vec<&str> = outputs.iter().map(Tensor::name).collect();
-                    codec::bad_request(format!(
-                        "requested output `{}` is not one the model returns: {names:?}",
-                        w.name
-                    ))
-                })
-        })
-        .collect()
 }

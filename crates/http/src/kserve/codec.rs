@@ -1,5 +1,6 @@
-//! KServe v2 JSON tensors ⇄ [`Tensor`]: datatype names, flat or nested `data`, splitting a
-//! request's batch into samples and stacking the samples' outputs back into one batch.
+//! KServe v2 JSON tensors ⇄ [`Tensor`]: datatype names, flat or nested `data`, each value
+//! checked against its datatype. Splitting a batch into samples is the core's
+//! (`ferroserve_core::tensors`).
 
 use ferroserve_tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -7,9 +8,6 @@ use serde_json::Value;
 
 use crate::{ApiError, Edge};
 
-/// Most samples (dim 0) in one request: each becomes a queued request and a task, so an
-/// unbounded count (shape `[1e9, 0]` is a few bytes of JSON) would cost unbounded memory.
-pub(crate) const MAX_SAMPLES: u64 = 1024;
 
 /// One input tensor of an inference request.
 #[derive(Deserialize)]
@@ -57,16 +55,6 @@ const LISTED: [DType; 9] = [
 
 pub(super) fn bad_request(message: String) -> ApiError {
     ApiError::from(Edge::InvalidInference(message))
-}
-
-/// The archive config's dtype names (`float32`, checked when the archive was read) in v2
-/// spelling; `int16`, which archives may declare but tensors cannot hold, is `INT16`.
-pub(super) fn archive_dtype_name(name: &str) -> &str {
-    match DType::from_archive_name(name) {
-        Some(dtype) => dtype.kserve_name(),
-        None if name == "int16" => "INT16",
-        None => name,
-    }
 }
 
 /// A request input as a tensor, checking datatype, element count and each value's range.
@@ -140,45 +128,6 @@ fn push(out: &mut Vec<u8>, dtype: DType, v: &Value) -> Option<()> {
 
 /// Splits every input along dim 0 into per-sample tensors without it (the batcher adds the
 /// batch dimension back): `samples[i][j]` is input `j` of sample `i`.
-pub(super) fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, ApiError> {
-    let first = inputs
-        .first()
-        .ok_or_else(|| bad_request("the request has no inputs; send at least one".into()))?;
-    let n = first.shape().first().copied().unwrap_or(0);
-    for t in &inputs {
-        if t.shape().contains(&0) || t.shape().is_empty() {
-            return Err(bad_request(format!(
-                "input `{}` has shape {:?}; dim 0 is the batch, and no dimension may be 0",
-                t.name(),
-                t.shape()
-            )));
-        }
-        if t.shape()[0] != n {
-            return Err(bad_request(format!(
-                "input `{}` has a batch (dim 0) of {} but input `{}` has {n}; every input \
-                 must have the same dim 0",
-                t.name(),
-                t.shape()[0],
-                first.name()
-            )));
-        }
-    }
-    if n > MAX_SAMPLES {
-        return Err(bad_request(format!(
-            "the batch (dim 0) is {n}; at most {MAX_SAMPLES} samples per request, split it"
-        )));
-    }
-    ferroserve_tensor::split_samples(inputs, n as usize).map_err(|e| bad_request(e.to_string()))
-}
-
-/// Stacks each output of the samples (all alike: the batcher split one batch, or several
-/// batches of one model) along a new dim 0.
-pub(super) fn stack_outputs(samples: Vec<Vec<Tensor>>) -> Result<Vec<Tensor>, ApiError> {
-    ferroserve_tensor::stack_samples(samples)
-        .map_err(|e| ApiError::from(Edge::BadOutput(e.to_string())))
-}
-
-/// An output tensor as v2 JSON, `data` flat in row-major order.
 pub(super) fn encode(t: &Tensor) -> WireOutput {
     let d = t.data();
     let data = match t.dtype() {
@@ -303,30 +252,5 @@ mod tests {
         let nested = decode(&wire("INT32", vec![2, 2], json!([[1, 2], [3, 4]]))).unwrap();
         let flat = decode(&wire("INT32", vec![2, 2], json!([1, 2, 3, 4]))).unwrap();
         assert_eq!(nested, flat);
-    }
-
-    #[test]
-    fn splits_along_dim_0_and_stacks_back() {
-        let x = decode(&wire("FP32", vec![3, 2], json!([1, 2, 3, 4, 5, 6]))).unwrap();
-        let samples = split_batch(vec![x.clone()]).unwrap();
-        assert_eq!(samples.len(), 3);
-        assert_eq!(samples[1][0].shape(), &[2]);
-        assert_eq!(samples[1][0].to_f32().unwrap(), vec![3.0, 4.0]);
-        assert_eq!(stack_outputs(samples).unwrap(), vec![x]);
-    }
-
-    #[test]
-    fn empty_or_huge_batches_are_refused() {
-        let zero = decode(&wire("FP32", vec![1_000_000_000, 0], json!([]))).unwrap();
-        assert_eq!(split_batch(vec![zero]).unwrap_err().code, 400);
-        let many = MAX_SAMPLES + 1;
-        let big = decode(&wire("UINT8", vec![many], json!(vec![0; many as usize]))).unwrap();
-        let err = split_batch(vec![big]).unwrap_err();
-        assert!(
-            err.message.contains("at most 1024 samples"),
-            "{}",
-            err.message
-        );
-        assert_eq!(split_batch(Vec::new()).unwrap_err().code, 400);
     }
 }

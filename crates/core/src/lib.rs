@@ -28,6 +28,7 @@ mod model_dir;
 pub mod observe;
 mod pipeline;
 mod registry;
+pub mod repository;
 mod serving;
 mod settings;
 pub mod snapshot;

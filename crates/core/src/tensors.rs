@@ -168,6 +168,14 @@ pub fn metadata(registry: &Registry, model: &Model) -> Result<Metadata, Error> {
     })
 }
 
+/// A v2 datatype (`FP32`) as Triton's model configuration spells it (`TYPE_FP32`).
+pub fn config_data_type(datatype: &str) -> String {
+    match datatype {
+        "BYTES" => "TYPE_STRING".into(),
+        other => format!("TYPE_{other}"),
+    }
+}
+
 fn tensor_meta(spec: &InputSpec) -> TensorMeta {
     let datatype = match DType::from_archive_name(&spec.dtype) {
         Some(dtype) => dtype.kserve_name().to_owned(),

@@ -1,45 +1,43 @@
-//! KServe v2 (Open Inference Protocol) REST routes, merged into the inference listener:
-//! server metadata (`GET /v2`), health (`/v2/health/{live,ready}`), model metadata and
-//! readiness, and `POST /v2/models/{m}[/versions/{v}]/infer`.
-//!
-//! Inference semantics:
-//! - v2 clients send tensors already, so the model's handler is skipped: tensors go straight
-//!   to the model through its batcher ([`Pipeline::infer_tensors`](crate::Pipeline)).
-//! - Dim 0 of every input is the batch. Each input is split along it into per-sample
-//!   tensors (all inputs must agree on its size); each sample is submitted as its own
-//!   request, all concurrently, so the batcher may batch them with other clients' requests;
-//!   each output is stacked back into `[n, ...]`. One failed sample fails the request and
-//!   withdraws the rest. Each sample counts as one request in the model's metrics.
+//! KServe v2 (Open Inference Protocol) REST routes, merged into the inference listener,
+//! with the extensions Triton's clients use:
+//! - server metadata (`GET /v2`), health (`/v2/health/{live,ready}`), model metadata
+//!   (inputs and outputs) and readiness, `/config` and `/stats` (`model_info.rs`), the
+//!   model repository (`repository.rs`), and `POST /v2/models/{m}[/versions/{v}]/infer` in
+//!   JSON or with the binary tensor data extension (`infer.rs`, `codec.rs`).
+//! - v2 clients send tensors already, so the model's handler is skipped: the batch goes
+//!   straight to the model through its batcher, split into samples that batch with other
+//!   clients' requests (`ferroserve_core::tensors`). Each sample counts as one request in
+//!   the model's metrics. BYTES inputs are refused with where to send them instead
+//!   (`/predictions` and v1 run the handler).
 //! - Inputs reach the model in the order the request lists them (TorchScript takes them
-//!   positionally). `data` may be flat or nested (row-major) and must hold exactly
-//!   product(`shape`) elements. `parameters` are accepted and ignored.
-//! - Datatypes: those the tensor type has (FP32, FP64, FP16, BF16, INT64, INT32, INT8, UINT8,
-//!   BOOL); BYTES and the other integer widths are refused with 400.
-//! - `outputs`, when given, selects and orders the returned outputs by name.
+//!   positionally); `outputs`, when given, selects and orders the returned outputs.
 //! - Readiness answers 503 with `"ready": false` when some model has fewer workers than its
 //!   minimum, so probes can read the status alone.
-//!
-//! Errors use TorchServe's `{"code","type","message"}` ([`ApiError`](crate::ApiError)) rather than KServe's
-//! `{"error": "..."}`: one error shape per server, so clients and logs need one parser.
+//! - Errors on `/v2` paths are v2's `{"error": "..."}` (`errors.rs`), with the statuses of
+//!   the rest of the server (`error.rs`).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ferroserve_core::tenancy::Principal;
 use ferroserve_core::{Model, Registry, tensors};
-use ferroserve_tensor::Tensor;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{ApiError, Caller};
 
 pub(crate) mod codec;
+mod errors;
+mod infer;
+mod model_info;
+pub mod repository;
+
+pub(crate) use errors::v2_error_bodies;
 
 pub fn router(registry: Registry) -> Router {
     Router::new()
@@ -53,8 +51,22 @@ pub fn router(registry: Registry) -> Router {
             "/v2/models/{model}/versions/{version}/ready",
             get(model_ready),
         )
-        .route("/v2/models/{model}/infer", post(infer))
-        .route("/v2/models/{model}/versions/{version}/infer", post(infer))
+        .route("/v2/models/stats", get(model_info::all_stats))
+        .route("/v2/models/{model}/config", get(model_info::config))
+        .route(
+            "/v2/models/{model}/versions/{version}/config",
+            get(model_info::config),
+        )
+        .route("/v2/models/{model}/stats", get(model_info::stats))
+        .route(
+            "/v2/models/{model}/versions/{version}/stats",
+            get(model_info::stats),
+        )
+        .route("/v2/models/{model}/infer", post(infer::infer))
+        .route(
+            "/v2/models/{model}/versions/{version}/infer",
+            post(infer::infer),
+        )
         .with_state(registry)
 }
 
@@ -75,7 +87,7 @@ async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "ferroserve",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": [],
+        "extensions": ["binary_tensor_data", "model_configuration", "model_repository", "statistics"],
     }))
 }
 
@@ -136,61 +148,4 @@ async fn metadata(
         "inputs": specs(&meta.inputs),
         "outputs": specs(&meta.outputs),
     })))
-}
-
-#[derive(Deserialize)]
-struct InferRequest {
-    id: Option<String>,
-    // `parameters`, like any field not named here, is accepted and ignored.
-    inputs: Vec<codec::WireTensor>,
-    outputs: Option<Vec<RequestedOutput>>,
-}
-
-#[derive(Deserialize)]
-struct RequestedOutput {
-    name: String,
-}
-
-#[derive(Serialize)]
-struct InferResponse<'a> {
-    model_name: &'a str,
-    model_version: &'a str,
-    /// Echoed only when the request had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    outputs: Vec<codec::WireOutput>,
-}
-
-async fn infer(
-    State(registry): State<Registry>,
-    Caller(caller): Caller,
-    Path(target): Path<Target>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let model = target.find(&registry, &caller)?;
-    let _permit = caller.admit().await?;
-    let request: InferRequest = serde_json::from_slice(&body).map_err(|e| {
-        codec::bad_request(format!(
-            "the body is not a KServe v2 inference request: {e}"
-        ))
-    })?;
-    let inputs = request
-        .inputs
-        .iter()
-        .map(codec::decode)
-        .collect::<Result<Vec<Tensor>, ApiError>>()?;
-    let wanted: Vec<String> = request
-        .outputs
-        .into_iter()
-        .flatten()
-        .map(|o| o.name)
-        .collect();
-    let outputs = tensors::infer_batch(&model, inputs, &wanted).await?;
-    Ok(Json(InferResponse {
-        model_name: model.name(),
-        model_version: &model.version,
-        id: request.id,
-        outputs: outputs.iter().map(codec::encode).collect(),
-    })
-    .into_response())
 }

@@ -35,6 +35,10 @@ pub struct FerroserveSettings {
     pub handler_limits: Option<HandlerLimits>,
     #[serde(default)]
     pub inputs: Vec<InputSpec>,
+    /// The model's outputs, for KServe v2 metadata; without them the server learns the
+    /// outputs from the warm-up (fixed-shape `inputs` only).
+    #[serde(default)]
+    pub outputs: Vec<OutputSpec>,
     #[serde(default)]
     pub handler_params: BTreeMap<String, String>,
 }
@@ -56,6 +60,9 @@ pub struct InputSpec {
     pub dtype: String,
     pub shape: Vec<i64>,
 }
+
+/// One model output (no batch dimension), declared like an input.
+pub type OutputSpec = InputSpec;
 
 /// Accepted though ferroserve's tensors cannot carry it: TorchServe configs may declare it,
 /// and the runtime refuses it with its own message when it loads the model.
@@ -113,17 +120,34 @@ impl ModelConfig {
                     format!("is {d:?}; expected \"cpu\", \"cuda\" or \"cuda:N\""),
                 ));
             }
-            for (i, input) in fs.inputs.iter().enumerate() {
-                if !known_dtype(&input.dtype) {
+            let specs = fs.inputs.iter().map(|s| ("inputs", s));
+            let specs = specs.chain(fs.outputs.iter().map(|s| ("outputs", s)));
+            let mut seen = std::collections::HashSet::new();
+            for (i, (list, spec)) in specs.enumerate() {
+                let i = if list == "inputs" {
+                    i
+                } else {
+                    i - fs.inputs.len()
+                };
+                if !known_dtype(&spec.dtype) {
                     return Err(field(
-                        format!("ferroserve.inputs[{i}].dtype"),
-                        format!("is {:?}; expected one of {}", input.dtype, known_dtypes()),
+                        format!("ferroserve.{list}[{i}].dtype"),
+                        format!("is {:?}; expected one of {}", spec.dtype, known_dtypes()),
                     ));
                 }
-                if input.shape.iter().any(|&d| d < -1) {
+                if spec.shape.iter().any(|&d| d < -1) {
                     return Err(field(
-                        format!("ferroserve.inputs[{i}].shape"),
+                        format!("ferroserve.{list}[{i}].shape"),
                         "has a dimension below -1; use -1 for a free dimension".into(),
+                    ));
+                }
+                if !seen.insert((list, spec.name.as_str())) {
+                    return Err(field(
+                        format!("ferroserve.{list}[{i}].name"),
+                        format!(
+                            "is {:?}, declared twice; give each {list} entry its own name",
+                            spec.name
+                        ),
                     ));
                 }
             }
@@ -164,7 +188,7 @@ mod tests {
         );
         assert_eq!(
             e("ferroserve:\n  formatVersion: 1\n  devise: cpu\n"),
-            "model config \"c.yaml\": key `ferroserve.devise` is wrong: unknown field `devise`, expected one of `formatVersion`, `device`, `handlerLimits`, `inputs`, `handlerParams`"
+            "model config \"c.yaml\": key `ferroserve.devise` is wrong: unknown field `devise`, expected one of `formatVersion`, `device`, `handlerLimits`, `inputs`, `outputs`, `handlerParams`"
         );
         assert_eq!(
             e("ferroserve:\n  formatVersion: 2\n"),
@@ -177,5 +201,30 @@ mod tests {
         let int16 = "ferroserve: {formatVersion: 1, inputs: [{name: x, dtype: int16, shape: [1]}]}";
         assert!(ModelConfig::parse("c.yaml", int16.as_bytes()).is_ok());
         assert!(e("a: [").starts_with("model config \"c.yaml\" is not valid YAML"));
+    }
+
+    #[test]
+    fn outputs_are_checked_like_inputs_and_named_by_their_own_index() {
+        let parse = |y: &str| ModelConfig::parse("c.yaml", y.as_bytes());
+        let ok = "ferroserve: {formatVersion: 1, inputs: [{name: x, dtype: float32, shape: [4]}], \
+                  outputs: [{name: y, dtype: float32, shape: [2]}, {name: x, dtype: int64, shape: []}]}";
+        let f = parse(ok).unwrap().ferroserve.unwrap();
+        assert_eq!(
+            (f.outputs[0].name.as_str(), f.outputs[1].dtype.as_str()),
+            ("y", "int64")
+        );
+        let e = |y: &str| parse(y).unwrap_err().to_string();
+        assert!(
+            e("ferroserve: {formatVersion: 1, inputs: [{name: x, dtype: float32, shape: [4]}], \
+               outputs: [{name: y, dtype: float32, shape: [2]}, {name: z, dtype: text, shape: [1]}]}")
+            .contains("`ferroserve.outputs[1].dtype` is \"text\"")
+        );
+        assert!(
+            e("ferroserve: {formatVersion: 1, outputs: [{name: y, dtype: float32, shape: [-2]}]}")
+                .contains("`ferroserve.outputs[0].shape` has a dimension below -1")
+        );
+        let twice = "ferroserve: {formatVersion: 1, outputs: [{name: y, dtype: float32, shape: [1]}, \
+                     {name: y, dtype: float32, shape: [1]}]}";
+        assert!(e(twice).contains("`ferroserve.outputs[1].name` is \"y\", declared twice"));
     }
 }

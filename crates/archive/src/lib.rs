@@ -30,7 +30,9 @@ mod zipfmt;
 
 use std::path::Path;
 
-pub use config::{FORMAT_VERSION, FerroserveSettings, HandlerLimits, InputSpec, ModelConfig};
+pub use config::{
+    FORMAT_VERSION, FerroserveSettings, HandlerLimits, InputSpec, ModelConfig, OutputSpec,
+};
 pub use error::ArchiveError;
 pub use extract::{extract_extra_files, extract_model_file};
 pub use limits::ReadLimits;

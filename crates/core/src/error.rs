@@ -170,6 +170,12 @@ pub enum Error {
         what: String,
     },
 
+    /// Tensors sent for inference (KServe v2) that the model cannot take.
+    #[error("{0}")]
+    InvalidTensors(String),
+    /// Outputs a model returned that cannot be put back into one response.
+    #[error("{0}")]
+    BadModelOutput(String),
     #[error("{0}")]
     Internal(String),
 
@@ -223,6 +229,8 @@ impl Error {
             E::InvalidTenantName(_) => "InvalidTenantName",
             E::TokenNotFound { .. } => "TokenNotFound",
             E::QuotaExceeded { .. } => "QuotaExceeded",
+            E::InvalidTensors(_) => "InvalidInferenceRequest",
+            E::BadModelOutput(_) => "ModelBadOutput",
             E::Internal(_) => "InternalServerException",
             E::StateDir { .. } | E::SandboxStart(_) | E::Setup(_) | E::StartupModel { .. } => {
                 "StartFailed"
@@ -255,6 +263,7 @@ impl Error {
             | E::FetchUnavailable(_)
             | E::UploadFailed(_)
             | E::MissingArchive
+            | E::InvalidTensors(_)
             | E::InvalidTenantName(_) => C::BadRequest,
             E::UrlNotAllowed(_) | E::RedirectNotAllowed { .. } | E::Forbidden(_) => C::Forbidden,
             E::Unauthorized(_) => C::Unauthenticated,
@@ -264,6 +273,7 @@ impl Error {
             E::ArchiveStore(_)
             | E::ModelStore(_)
             | E::StateWriteFailed { .. }
+            | E::BadModelOutput(_)
             | E::Internal(_)
             | E::StateDir { .. }
             | E::SandboxStart(_)

@@ -29,12 +29,15 @@ mod model_dir;
 pub mod observe;
 mod pipeline;
 mod registry;
+pub mod repository;
 mod serving;
 mod settings;
 pub mod snapshot;
+mod stats;
 mod store;
 pub mod tenancy;
 mod tenant_ops;
+pub mod tensors;
 pub mod torchserve_config;
 
 pub use byte_stream::{ByteStream, no_bytes};
@@ -52,6 +55,7 @@ pub use pipeline::{Pipeline, Processor};
 pub use registry::Registry;
 pub use serving::Core;
 pub use settings::{ModelDefaults, Settings};
+pub use stats::{StatsSnapshot, Tally};
 pub use store::ArchiveStore;
 
 /// `2026-11-24T10:00:00Z`: whole seconds, UTC.

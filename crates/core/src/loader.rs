@@ -10,10 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferroserve_archive::{
-    ArchiveInfo, InputSpec, PreambleOnly, extract_extra_files, extract_model_file, read_archive,
+    ArchiveInfo, InputSpec, OutputSpec, PreambleOnly, extract_extra_files, extract_model_file,
+    read_archive,
 };
 use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig};
 use ferroserve_sandbox::Sandbox;
+use ferroserve_tensor::{DType, Tensor};
 
 use crate::metrics::Metrics;
 use crate::model_dir::ModelDir;
@@ -86,6 +88,12 @@ impl Loader {
             .load(&model_file, own.device.as_deref(), &own.inputs)
             .map_err(Error::ModelLoad)?;
 
+        let outputs = if own.outputs.is_empty() {
+            probe_outputs(&*runner, &own.inputs)
+        } else {
+            own.outputs.clone()
+        };
+
         let s = settings::resolve(req, &config, &self.defaults);
         let batcher_config = BatcherConfig::new(format!("{}:{version}", key.name))
             .batch_size(s.batch_size)
@@ -110,6 +118,7 @@ impl Loader {
             max_batch_delay_ms: s.max_batch_delay_ms,
             response_timeout_s: s.response_timeout_s,
             inputs: own.inputs,
+            outputs,
             handler_memory_bytes: limits.memory_bytes,
             handler_deadline_ms: limits.deadline.as_millis() as u64,
             loaded_at: Some(SystemTime::now()),
@@ -126,6 +135,45 @@ fn no_settings() -> ferroserve_archive::FerroserveSettings {
         device: None,
         handler_limits: None,
         inputs: Vec::new(),
+        outputs: Vec::new(),
         handler_params: Default::default(),
+    }
+}
+
+/// The most input bytes a probe forward may allocate.
+const PROBE_BYTES: usize = 16 << 20;
+
+/// The outputs of one forward on zeros of the declared input specs (batch of one), for
+/// metadata; nothing when the specs are missing, free (-1), or too large to try. A model
+/// that fails here failed its warm-up already, so the error is only logged.
+fn probe_outputs(runner: &dyn BatchRunner, inputs: &[InputSpec]) -> Vec<OutputSpec> {
+    let zeros = |s: &InputSpec| -> Option<Tensor> {
+        let dtype = DType::from_archive_name(&s.dtype)?;
+        let mut shape = vec![1u64];
+        for &d in &s.shape {
+            shape.push(u64::try_from(d).ok()?);
+        }
+        let len = dtype.byte_len(&shape).ok().filter(|&n| n <= PROBE_BYTES)?;
+        Tensor::new(s.name.clone(), dtype, shape, vec![0; len]).ok()
+    };
+    let Some(tensors) = (!inputs.is_empty())
+        .then(|| inputs.iter().map(zeros).collect::<Option<Vec<_>>>())
+        .flatten()
+    else {
+        return Vec::new();
+    };
+    match runner.run(tensors) {
+        Ok(outputs) => outputs
+            .iter()
+            .map(|t| OutputSpec {
+                name: t.name().to_owned(),
+                dtype: t.dtype().archive_name().to_owned(),
+                shape: t.shape().iter().skip(1).map(|&d| d as i64).collect(),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "probing the model's outputs failed; metadata lists none");
+            Vec::new()
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use ferroserve_archive::InputSpec;
+use ferroserve_archive::{InputSpec, OutputSpec};
 
 use crate::model_dir::ModelDir;
 use crate::{ModelKey, Pipeline};
@@ -33,6 +33,8 @@ pub struct ModelInfo {
     pub response_timeout_s: u64,
     /// Input specs from the archive's config, when it declares them.
     pub inputs: Vec<InputSpec>,
+    /// Output specs the archive declares, or else those its warm-up returned.
+    pub outputs: Vec<OutputSpec>,
     pub handler_memory_bytes: usize,
     pub handler_deadline_ms: u64,
     pub loaded_at: Option<SystemTime>,

@@ -12,6 +12,7 @@ use ferroserve_tensor::Tensor;
 
 use crate::Error;
 use crate::observe::{Observer, Outcome, Stage};
+use crate::stats::{Stats, StatsSnapshot, Step};
 
 /// The handler seam: one request to tensors, and a request's outputs to its response.
 #[async_trait::async_trait]
@@ -56,6 +57,8 @@ pub struct Pipeline {
     /// `responseTimeout`); the handler's own deadlines are separate.
     response_timeout: Duration,
     observer: Option<Arc<dyn Observer>>,
+    /// Counts for the tensor protocols' statistics, kept whether or not an observer is.
+    stats: Arc<Stats>,
     /// The archive's `handlerParams`, given to the handler before the query's parameters.
     params: Vec<(String, String)>,
 }
@@ -71,6 +74,7 @@ impl Pipeline {
             batcher,
             response_timeout,
             observer: None,
+            stats: Arc::default(),
             params: Vec::new(),
         }
     }
@@ -96,6 +100,11 @@ impl Pipeline {
 
     pub fn response_timeout(&self) -> Duration {
         self.response_timeout
+    }
+
+    /// What this model version has served (KServe v2 / Triton statistics).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
     }
 
     /// Serve one request. Dropping the future withdraws the request from the queue.
@@ -129,24 +138,26 @@ impl Pipeline {
         }
         let t = Instant::now();
         let prepared = self.handler.preprocess(request).await;
-        self.observe(Stage::Handler, t.elapsed());
+        self.observe_handler(Step::Preprocess, t.elapsed());
         let prepared = prepared?;
         let outputs = self.forward(prepared.inputs).await?;
         let t = Instant::now();
         let response = self.handler.postprocess(outputs, prepared.context).await;
-        self.observe(Stage::Handler, t.elapsed());
+        self.observe_handler(Step::Postprocess, t.elapsed());
         Ok(response?)
     }
 
-    fn observe(&self, stage: Stage, took: Duration) {
+    fn observe_handler(&self, step: Step, took: Duration) {
+        self.stats.handler(step, took);
         if let Some(o) = &self.observer {
-            o.stage(stage, took);
+            o.stage(Stage::Handler, took);
         }
     }
 
     async fn forward(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, Error> {
         let deadline = Instant::now() + self.response_timeout;
         let done = self.batcher.submit_timed(inputs, deadline).await?;
+        self.stats.forward(done.queued, done.ran, done.batch_size);
         if let Some(o) = &self.observer {
             o.stage(Stage::Queue, done.queued);
             o.stage(Stage::Inference, done.ran);
@@ -156,8 +167,10 @@ impl Pipeline {
     }
 
     fn finish(&self, started: Instant, outcome: Outcome) {
+        let took = started.elapsed();
+        self.stats.finished(took, outcome == Outcome::Ok);
         if let Some(o) = &self.observer {
-            o.stage(Stage::Total, started.elapsed());
+            o.stage(Stage::Total, took);
             o.finished(outcome);
         }
     }

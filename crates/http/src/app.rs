@@ -59,6 +59,11 @@ impl App {
         let guard = |router: Router, api: Api| guarded(router, &core.auth, api);
         let inference = inference::router(registry.clone())
             .merge(kserve::router(registry.clone()))
+            .merge(kserve::repository::router(
+                core.manager.clone(),
+                core.auth.clone(),
+                config.model_api,
+            ))
             .merge(kserve_v1::router(registry.clone()))
             .merge(openapi::inference_description());
         let management = management::router(core.manager.clone(), config.model_api)
@@ -76,11 +81,11 @@ impl App {
             }
         };
         App {
-            inference: counted(layers::apply(
+            inference: kserve::v2_error_bodies(counted(layers::apply(
                 guard(inference, Api::Inference),
                 "inference",
                 &limits,
-            )),
+            ))),
             management: counted(layers::apply(
                 guard(management, Api::Management),
                 "management",

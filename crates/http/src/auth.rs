@@ -4,8 +4,8 @@
 //! `WWW-Authenticate: Bearer`. Route handlers take it with the [`Caller`] extractor.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferroserve_core::tenancy::{Api, Auth, Principal};
@@ -29,7 +29,18 @@ pub async fn authenticate(
         request.extensions_mut().insert(Principal::Open);
         return next.run(request).await;
     }
-    let headers = request.headers();
+    let (token, acting_for) = credentials(request.headers());
+    match auth.principal(api, token.as_deref(), acting_for.as_deref()) {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The bearer token and the admin's `x-ferroserve-tenant`, when sent.
+pub(crate) fn credentials(headers: &HeaderMap) -> (Option<String>, Option<String>) {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -43,13 +54,7 @@ pub async fn authenticate(
         .get(TENANT_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    match auth.principal(api, token.as_deref(), acting_for.as_deref()) {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    (token, acting_for)
 }
 
 /// The caller of a handler: the middleware's principal, or `Open` on routers built

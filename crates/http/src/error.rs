@@ -201,6 +201,8 @@ impl IntoResponse for ApiError {
             self.body(),
         )
             .into_response();
+        // For protocols with their own error shape on some paths (KServe v2's `{"error"}`).
+        response.extensions_mut().insert(self.clone());
         let headers = response.headers_mut();
         if let Some(wait) = self.retry_after {
             let secs = wait.as_secs().max(1).to_string();

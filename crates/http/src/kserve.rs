@@ -1,48 +1,43 @@
-//! KServe v2 (Open Inference Protocol) REST routes, merged into the inference listener:
-//! server metadata (`GET /v2`), health (`/v2/health/{live,ready}`), model metadata and
-//! readiness, and `POST /v2/models/{m}[/versions/{v}]/infer`.
-//!
-//! Inference semantics:
-//! - v2 clients send tensors already, so the model's handler is skipped: tensors go straight
-//!   to the model through its batcher ([`Pipeline::infer_tensors`](crate::Pipeline)).
-//! - Dim 0 of every input is the batch. Each input is split along it into per-sample
-//!   tensors (all inputs must agree on its size); each sample is submitted as its own
-//!   request, all concurrently, so the batcher may batch them with other clients' requests;
-//!   each output is stacked back into `[n, ...]`. One failed sample fails the request and
-//!   withdraws the rest. Each sample counts as one request in the model's metrics.
+//! KServe v2 (Open Inference Protocol) REST routes, merged into the inference listener,
+//! with the extensions Triton's clients use:
+//! - server metadata (`GET /v2`), health (`/v2/health/{live,ready}`), model metadata
+//!   (inputs and outputs) and readiness, `/config` and `/stats` (`model_info.rs`), the
+//!   model repository (`repository.rs`), and `POST /v2/models/{m}[/versions/{v}]/infer` in
+//!   JSON or with the binary tensor data extension (`infer.rs`, `codec.rs`).
+//! - v2 clients send tensors already, so the model's handler is skipped: the batch goes
+//!   straight to the model through its batcher, split into samples that batch with other
+//!   clients' requests (`ferroserve_core::tensors`). Each sample counts as one request in
+//!   the model's metrics. BYTES inputs are refused with where to send them instead
+//!   (`/predictions` and v1 run the handler).
 //! - Inputs reach the model in the order the request lists them (TorchScript takes them
-//!   positionally). `data` may be flat or nested (row-major) and must hold exactly
-//!   product(`shape`) elements. `parameters` are accepted and ignored.
-//! - Datatypes: those the tensor type has (FP32, FP64, FP16, BF16, INT64, INT32, INT8, UINT8,
-//!   BOOL); BYTES and the other integer widths are refused with 400.
-//! - `outputs`, when given, selects and orders the returned outputs by name.
+//!   positionally); `outputs`, when given, selects and orders the returned outputs.
 //! - Readiness answers 503 with `"ready": false` when some model has fewer workers than its
 //!   minimum, so probes can read the status alone.
-//!
-//! Errors use TorchServe's `{"code","type","message"}` ([`ApiError`](crate::ApiError)) rather than KServe's
-//! `{"error": "..."}`: one error shape per server, so clients and logs need one parser.
+//! - Errors on `/v2` paths are v2's `{"error": "..."}` (`errors.rs`), with the statuses of
+//!   the rest of the server (`error.rs`).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ferroserve_tensor::Tensor;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tokio::task::JoinSet;
-use tracing::Instrument;
-
 use ferroserve_core::tenancy::Principal;
-use ferroserve_core::{Model, Registry};
+use ferroserve_core::{Model, Registry, tensors};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::{ApiError, Caller};
 
 pub(crate) mod codec;
+mod errors;
+mod infer;
+mod model_info;
+pub mod repository;
+
+pub(crate) use errors::v2_error_bodies;
 
 pub fn router(registry: Registry) -> Router {
     Router::new()
@@ -56,8 +51,22 @@ pub fn router(registry: Registry) -> Router {
             "/v2/models/{model}/versions/{version}/ready",
             get(model_ready),
         )
-        .route("/v2/models/{model}/infer", post(infer))
-        .route("/v2/models/{model}/versions/{version}/infer", post(infer))
+        .route("/v2/models/stats", get(model_info::all_stats))
+        .route("/v2/models/{model}/config", get(model_info::config))
+        .route(
+            "/v2/models/{model}/versions/{version}/config",
+            get(model_info::config),
+        )
+        .route("/v2/models/{model}/stats", get(model_info::stats))
+        .route(
+            "/v2/models/{model}/versions/{version}/stats",
+            get(model_info::stats),
+        )
+        .route("/v2/models/{model}/infer", post(infer::infer))
+        .route(
+            "/v2/models/{model}/versions/{version}/infer",
+            post(infer::infer),
+        )
         .with_state(registry)
 }
 
@@ -78,7 +87,7 @@ async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "ferroserve",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": [],
+        "extensions": ["binary_tensor_data", "model_configuration", "model_repository", "statistics"],
     }))
 }
 
@@ -126,133 +135,17 @@ async fn metadata(
     Path(target): Path<Target>,
 ) -> Result<Json<Value>, ApiError> {
     let model = target.find(&registry, &caller)?;
-    let versions: Vec<String> = registry
-        .versions(&model.key)?
-        .into_iter()
-        .map(|(m, _)| m.version.clone())
-        .collect();
-    // Archive specs have no batch dimension; v2 shapes include it, variable (-1).
-    let inputs: Vec<Value> = model
-        .info
-        .inputs
-        .iter()
-        .map(|spec| {
-            let shape: Vec<i64> = std::iter::once(-1)
-                .chain(spec.shape.iter().copied())
-                .collect();
-            json!({
-                "name": spec.name,
-                "datatype": codec::archive_dtype_name(&spec.dtype),
-                "shape": shape,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "name": model.name(),
-        "versions": versions,
-        "platform": "pytorch_torchscript",
-        "inputs": inputs,
-        "outputs": [],
-    })))
-}
-
-#[derive(Deserialize)]
-struct InferRequest {
-    id: Option<String>,
-    // `parameters`, like any field not named here, is accepted and ignored.
-    inputs: Vec<codec::WireTensor>,
-    outputs: Option<Vec<RequestedOutput>>,
-}
-
-#[derive(Deserialize)]
-struct RequestedOutput {
-    name: String,
-}
-
-#[derive(Serialize)]
-struct InferResponse<'a> {
-    model_name: &'a str,
-    model_version: &'a str,
-    /// Echoed only when the request had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    outputs: Vec<codec::WireOutput>,
-}
-
-async fn infer(
-    State(registry): State<Registry>,
-    Caller(caller): Caller,
-    Path(target): Path<Target>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let model = target.find(&registry, &caller)?;
-    let _permit = caller.admit().await?;
-    let request: InferRequest = serde_json::from_slice(&body).map_err(|e| {
-        codec::bad_request(format!(
-            "the body is not a KServe v2 inference request: {e}"
-        ))
-    })?;
-    let inputs = request
-        .inputs
-        .iter()
-        .map(codec::decode)
-        .collect::<Result<Vec<Tensor>, ApiError>>()?;
-    let samples = codec::split_batch(inputs)?;
-    let results = run_samples(&model, samples).await?;
-    let outputs = select(codec::stack_outputs(results)?, request.outputs)?;
-    Ok(Json(InferResponse {
-        model_name: model.name(),
-        model_version: &model.version,
-        id: request.id,
-        outputs: outputs.iter().map(codec::encode).collect(),
-    })
-    .into_response())
-}
-
-/// Every sample through the model's batcher at once; the outcomes in sample order.
-async fn run_samples(
-    model: &Arc<Model>,
-    samples: Vec<Vec<Tensor>>,
-) -> Result<Vec<Vec<Tensor>>, ApiError> {
-    let mut results: Vec<Vec<Tensor>> = vec![Vec::new(); samples.len()];
-    let mut tasks = JoinSet::new();
-    for (i, sample) in samples.into_iter().enumerate() {
-        let model = model.clone();
-        let run = async move { (i, model.pipeline.infer_tensors(sample).await) };
-        // The request's span follows the task, so its log lines keep the request id.
-        tasks.spawn(run.in_current_span());
-    }
-    // Returning early drops the set, which aborts (and so withdraws) the other samples.
-    while let Some(joined) = tasks.join_next().await {
-        let (i, outcome) = joined
-            .map_err(|e| ferroserve_core::Error::Internal(format!("inference task failed: {e}")))?;
-        results[i] = outcome?;
-    }
-    Ok(results)
-}
-
-/// The outputs the request named, in its order; all of them when it named none.
-fn select(
-    outputs: Vec<Tensor>,
-    wanted: Option<Vec<RequestedOutput>>,
-) -> Result<Vec<Tensor>, ApiError> {
-    let Some(wanted) = wanted.filter(|w| !w.is_empty()) else {
-        return Ok(outputs);
+    let meta = tensors::metadata(&registry, &model)?;
+    let specs = |list: &[tensors::TensorMeta]| -> Vec<Value> {
+        list.iter()
+            .map(|t| json!({ "name": t.name, "datatype": t.datatype, "shape": t.shape }))
+            .collect()
     };
-    wanted
-        .iter()
-        .map(|w| {
-            outputs
-                .iter()
-                .find(|t| t.name() == w.name)
-                .cloned()
-                .ok_or_else(|| {
-                    let names: Vec<&str> = outputs.iter().map(Tensor::name).collect();
-                    codec::bad_request(format!(
-                        "requested output `{}` is not one the model returns: {names:?}",
-                        w.name
-                    ))
-                })
-        })
-        .collect()
+    Ok(Json(json!({
+        "name": meta.name,
+        "versions": meta.versions,
+        "platform": meta.platform,
+        "inputs": specs(&meta.inputs),
+        "outputs": specs(&meta.outputs),
+    })))
 }

@@ -78,7 +78,7 @@ async fn predict(
             "a KServe v1 request is {{\"instances\": [...]}} ({e})"
         ))
     })?;
-    let max = crate::kserve::codec::MAX_SAMPLES;
+    let max = ferroserve_core::tensors::MAX_SAMPLES;
     if request.instances.len() as u64 > max {
         return Err(Edge::InvalidInference(format!(
             "{} instances in one request; at most {max} (as for v2 samples), split it",

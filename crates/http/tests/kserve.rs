@@ -1,5 +1,6 @@
 //! The KServe v2 router, driven with `oneshot` against the fake `Doubler` model: metadata,
-//! health, inference through the batcher, and the 400/404 cases in TorchServe's error shape.
+//! health, inference through the batcher, and the 400/404 cases (the router alone answers in
+//! TorchServe's error shape; the app's v2 layer re-renders them, `kserve_v2_app.rs`).
 
 mod common;
 
@@ -119,7 +120,7 @@ async fn malformed_tensors_are_400_naming_the_input() {
     assert_bad_request(
         status,
         &json,
-        "input `text`: unsupported datatype BYTES; send numeric tensors",
+        "input `text` is BYTES, but v2 inference sends tensors straight to the model",
     );
 
     let two = json!({ "inputs": [
@@ -208,7 +209,15 @@ async fn metadata_lists_versions_and_inputs_with_a_variable_batch() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json["name"], "ferroserve");
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(json["extensions"], json!([]));
+    assert_eq!(
+        json["extensions"],
+        json!([
+            "binary_tensor_data",
+            "model_configuration",
+            "model_repository",
+            "statistics"
+        ])
+    );
 }
 
 #[tokio::test]

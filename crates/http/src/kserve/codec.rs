@@ -1,5 +1,6 @@
-//! KServe v2 JSON tensors ⇄ [`Tensor`]: datatype names, flat or nested `data`, splitting a
-//! request's batch into samples and stacking the samples' outputs back into one batch.
+//! KServe v2 JSON tensors ⇄ [`Tensor`]: datatype names, flat or nested `data`, each value
+//! checked against its datatype. Splitting a batch into samples is the core's
+//! (`ferroserve_core::tensors`).
 
 use ferroserve_tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -7,17 +8,26 @@ use serde_json::Value;
 
 use crate::{ApiError, Edge};
 
-/// Most samples (dim 0) in one request: each becomes a queued request and a task, so an
-/// unbounded count (shape `[1e9, 0]` is a few bytes of JSON) would cost unbounded memory.
-pub(crate) const MAX_SAMPLES: u64 = 1024;
-
-/// One input tensor of an inference request.
+/// One input tensor of an inference request: its values in `data`, or (the binary
+/// extension) `parameters.binary_data_size` bytes after the JSON header.
 #[derive(Deserialize)]
 pub(super) struct WireTensor {
-    name: String,
+    pub(super) name: String,
     shape: Vec<u64>,
     datatype: String,
-    data: Value,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    pub(super) parameters: TensorParameters,
+}
+
+/// The tensor parameters this server reads; others are accepted and ignored.
+#[derive(Deserialize, Default)]
+pub(super) struct TensorParameters {
+    /// Input: this many bytes of the binary section are the tensor's.
+    pub(super) binary_data_size: Option<u64>,
+    /// Requested output: return it in the binary section.
+    pub(super) binary_data: Option<bool>,
 }
 
 /// One output tensor of an inference response. `data` is typed (not a JSON value) so f32
@@ -27,7 +37,15 @@ pub(super) struct WireOutput {
     name: String,
     datatype: &'static str,
     shape: Vec<u64>,
-    data: Data,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Data>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<OutputParameters>,
+}
+
+#[derive(Serialize)]
+struct OutputParameters {
+    binary_data_size: usize,
 }
 
 #[derive(Serialize)]
@@ -59,19 +77,17 @@ pub(super) fn bad_request(message: String) -> ApiError {
     ApiError::from(Edge::InvalidInference(message))
 }
 
-/// The archive config's dtype names (`float32`, checked when the archive was read) in v2
-/// spelling; `int16`, which archives may declare but tensors cannot hold, is `INT16`.
-pub(super) fn archive_dtype_name(name: &str) -> &str {
-    match DType::from_archive_name(name) {
-        Some(dtype) => dtype.kserve_name(),
-        None if name == "int16" => "INT16",
-        None => name,
-    }
-}
-
-/// A request input as a tensor, checking datatype, element count and each value's range.
-pub(super) fn decode(wire: &WireTensor) -> Result<Tensor, ApiError> {
+/// A request input as a tensor, checking datatype, element count and each value's range;
+/// `raw` is its bytes from the binary section, when it has some.
+pub(super) fn decode(wire: &WireTensor, raw: Option<&[u8]>) -> Result<Tensor, ApiError> {
     let name = &wire.name;
+    if wire.datatype == "BYTES" {
+        return Err(bad_request(format!(
+            "input `{name}` is BYTES, but v2 inference sends tensors straight to the model, \
+             which takes numeric tensors; send a numeric datatype, or send the raw bytes to \
+             /predictions/{{model}} or v1 :predict, which run the model's handler"
+        )));
+    }
     let Some(dtype) = DType::from_kserve_name(&wire.datatype) else {
         let known = LISTED.map(DType::kserve_name);
         return Err(bad_request(format!(
@@ -80,8 +96,17 @@ pub(super) fn decode(wire: &WireTensor) -> Result<Tensor, ApiError> {
             known.join(", ")
         )));
     };
+    if let Some(raw) = raw {
+        return from_raw(wire, dtype, raw);
+    }
+    let Some(data) = &wire.data else {
+        return Err(bad_request(format!(
+            "input `{name}` has no `data`; send its values in `data`, or its bytes after the \
+             JSON header with `parameters.binary_data_size` and the Inference-Header-Content-Length header"
+        )));
+    };
     let mut values = Vec::new();
-    flatten(&wire.data, &mut values);
+    flatten(data, &mut values);
     let expected = wire.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
     if expected != Some(values.len() as u64) {
         return Err(bad_request(format!(
@@ -101,6 +126,25 @@ pub(super) fn decode(wire: &WireTensor) -> Result<Tensor, ApiError> {
         })?;
     }
     Tensor::new(name.clone(), dtype, wire.shape.clone(), bytes)
+        .map_err(|e| bad_request(e.to_string()))
+}
+
+/// A binary input: little-endian, row-major, exactly `numel × element size` bytes.
+fn from_raw(wire: &WireTensor, dtype: DType, raw: &[u8]) -> Result<Tensor, ApiError> {
+    let name = &wire.name;
+    match dtype.byte_len(&wire.shape) {
+        Ok(len) if len == raw.len() => {}
+        Ok(len) => {
+            return Err(bad_request(format!(
+                "input `{name}`: shape {:?} of {} needs {len} bytes but its binary data has {}",
+                wire.shape,
+                wire.datatype,
+                raw.len()
+            )));
+        }
+        Err(e) => return Err(bad_request(format!("input `{name}`: {e}"))),
+    }
+    Tensor::new(name.clone(), dtype, wire.shape.clone(), raw.to_vec())
         .map_err(|e| bad_request(e.to_string()))
 }
 
@@ -140,46 +184,26 @@ fn push(out: &mut Vec<u8>, dtype: DType, v: &Value) -> Option<()> {
 
 /// Splits every input along dim 0 into per-sample tensors without it (the batcher adds the
 /// batch dimension back): `samples[i][j]` is input `j` of sample `i`.
-pub(super) fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, ApiError> {
-    let first = inputs
-        .first()
-        .ok_or_else(|| bad_request("the request has no inputs; send at least one".into()))?;
-    let n = first.shape().first().copied().unwrap_or(0);
-    for t in &inputs {
-        if t.shape().contains(&0) || t.shape().is_empty() {
-            return Err(bad_request(format!(
-                "input `{}` has shape {:?}; dim 0 is the batch, and no dimension may be 0",
-                t.name(),
-                t.shape()
-            )));
-        }
-        if t.shape()[0] != n {
-            return Err(bad_request(format!(
-                "input `{}` has a batch (dim 0) of {} but input `{}` has {n}; every input \
-                 must have the same dim 0",
-                t.name(),
-                t.shape()[0],
-                first.name()
-            )));
-        }
+/// An output in JSON, or (`binary`) described in JSON with its bytes for the binary section.
+pub(super) fn encode(t: &Tensor, binary: bool) -> WireOutput {
+    let mut out = WireOutput {
+        name: t.name().to_owned(),
+        datatype: t.dtype().kserve_name(),
+        shape: t.shape().to_vec(),
+        data: None,
+        parameters: None,
+    };
+    if binary {
+        out.parameters = Some(OutputParameters {
+            binary_data_size: t.data().len(),
+        });
+    } else {
+        out.data = Some(json_data(t));
     }
-    if n > MAX_SAMPLES {
-        return Err(bad_request(format!(
-            "the batch (dim 0) is {n}; at most {MAX_SAMPLES} samples per request, split it"
-        )));
-    }
-    ferroserve_tensor::split_samples(inputs, n as usize).map_err(|e| bad_request(e.to_string()))
+    out
 }
 
-/// Stacks each output of the samples (all alike: the batcher split one batch, or several
-/// batches of one model) along a new dim 0.
-pub(super) fn stack_outputs(samples: Vec<Vec<Tensor>>) -> Result<Vec<Tensor>, ApiError> {
-    ferroserve_tensor::stack_samples(samples)
-        .map_err(|e| ApiError::from(Edge::BadOutput(e.to_string())))
-}
-
-/// An output tensor as v2 JSON, `data` flat in row-major order.
-pub(super) fn encode(t: &Tensor) -> WireOutput {
+fn json_data(t: &Tensor) -> Data {
     let d = t.data();
     let data = match t.dtype() {
         DType::F32 => Data::F32(
@@ -217,12 +241,7 @@ pub(super) fn encode(t: &Tensor) -> WireOutput {
         DType::U8 => Data::U8(d.to_vec()),
         DType::Bool => Data::Bool(d.iter().map(|&b| b != 0).collect()),
     };
-    WireOutput {
-        name: t.name().to_owned(),
-        datatype: t.dtype().kserve_name(),
-        shape: t.shape().to_vec(),
-        data,
-    }
+    data
 }
 
 /// A chunk from `chunks_exact(N)` as `[u8; N]`.
@@ -241,16 +260,18 @@ mod tests {
             name: "t".into(),
             shape,
             datatype: datatype.into(),
-            data,
+            // As serde reads `"data": null`.
+            data: (!data.is_null()).then_some(data),
+            parameters: TensorParameters::default(),
         }
     }
 
     /// decode then encode, as the JSON a client would read back.
     fn round_trip(datatype: &str, data: Value) -> Value {
         let n = data.as_array().unwrap().len() as u64;
-        let tensor = decode(&wire(datatype, vec![n], data)).unwrap();
+        let tensor = decode(&wire(datatype, vec![n], data), None).unwrap();
         // Through text, as a client reads it: f32s print in their shortest form.
-        let text = serde_json::to_string(&encode(&tensor)).unwrap();
+        let text = serde_json::to_string(&encode(&tensor, false)).unwrap();
         let out: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(out["datatype"], datatype);
         out["data"].clone()
@@ -292,7 +313,7 @@ mod tests {
             ("BOOL", json!(1)),
             ("FP32", json!("1")),
         ] {
-            let err = decode(&wire(datatype, vec![1], json!([value]))).unwrap_err();
+            let err = decode(&wire(datatype, vec![1], json!([value])), None).unwrap_err();
             assert_eq!(err.code, 400, "{datatype} {value}");
             assert!(err.message.contains("is not a valid"), "{}", err.message);
         }
@@ -300,33 +321,52 @@ mod tests {
 
     #[test]
     fn nested_data_is_row_major() {
-        let nested = decode(&wire("INT32", vec![2, 2], json!([[1, 2], [3, 4]]))).unwrap();
-        let flat = decode(&wire("INT32", vec![2, 2], json!([1, 2, 3, 4]))).unwrap();
+        let nested = decode(&wire("INT32", vec![2, 2], json!([[1, 2], [3, 4]])), None).unwrap();
+        let flat = decode(&wire("INT32", vec![2, 2], json!([1, 2, 3, 4])), None).unwrap();
         assert_eq!(nested, flat);
     }
 
     #[test]
-    fn splits_along_dim_0_and_stacks_back() {
-        let x = decode(&wire("FP32", vec![3, 2], json!([1, 2, 3, 4, 5, 6]))).unwrap();
-        let samples = split_batch(vec![x.clone()]).unwrap();
-        assert_eq!(samples.len(), 3);
-        assert_eq!(samples[1][0].shape(), &[2]);
-        assert_eq!(samples[1][0].to_f32().unwrap(), vec![3.0, 4.0]);
-        assert_eq!(stack_outputs(samples).unwrap(), vec![x]);
+    fn binary_inputs_must_match_their_shape_exactly() {
+        let x = wire("FP32", vec![2, 2], json!(null));
+        let raw: Vec<u8> = [1f32, 2., 3., 4.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let t = decode(&x, Some(&raw)).unwrap();
+        assert_eq!(t.to_f32().unwrap(), vec![1., 2., 3., 4.]);
+        let short = decode(&x, Some(&raw[..15])).unwrap_err();
+        assert!(
+            short
+                .message
+                .contains("needs 16 bytes but its binary data has 15"),
+            "{}",
+            short.message
+        );
+        let huge = wire("FP64", vec![u64::MAX, 4], json!(null));
+        assert_eq!(decode(&huge, Some(&raw)).unwrap_err().code, 400);
+        let none = decode(&wire("FP32", vec![1], json!(null)), None).unwrap_err();
+        assert!(none.message.contains("has no `data`"), "{}", none.message);
     }
 
     #[test]
-    fn empty_or_huge_batches_are_refused() {
-        let zero = decode(&wire("FP32", vec![1_000_000_000, 0], json!([]))).unwrap();
-        assert_eq!(split_batch(vec![zero]).unwrap_err().code, 400);
-        let many = MAX_SAMPLES + 1;
-        let big = decode(&wire("UINT8", vec![many], json!(vec![0; many as usize]))).unwrap();
-        let err = split_batch(vec![big]).unwrap_err();
+    fn bytes_inputs_are_refused_with_where_to_send_them() {
+        let e = decode(&wire("BYTES", vec![1], json!(["abc"])), None).unwrap_err();
+        assert_eq!(e.code, 400);
         assert!(
-            err.message.contains("at most 1024 samples"),
+            e.message.contains("/predictions/{model} or v1 :predict"),
             "{}",
-            err.message
+            e.message
         );
-        assert_eq!(split_batch(Vec::new()).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn binary_outputs_carry_their_size_instead_of_data() {
+        let t = Tensor::from_f32("y", vec![3], &[1., 2., 3.]).unwrap();
+        let out = serde_json::to_value(encode(&t, true)).unwrap();
+        assert_eq!(
+            out,
+            json!({"name": "y", "datatype": "FP32", "shape": [3], "parameters": {"binary_data_size": 12}})
+        );
     }
 }

@@ -38,6 +38,7 @@ pub struct Answer {
     pub headers: HeaderMap,
     pub json: Value,
     pub text: String,
+    pub bytes: axum::body::Bytes,
 }
 
 impl Answer {
@@ -190,6 +191,7 @@ impl TestApp {
             headers,
             json,
             text,
+            bytes,
         }
     }
 

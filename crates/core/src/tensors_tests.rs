@@ -1,0 +1,184 @@
+//! Batches of samples through a model over fakes on both seams: split, batched with each
+//! other, stacked back in order, selected; refusals name the problem; statistics count.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferroserve_batcher::{BatchRunner, Batcher, BatcherConfig, RunError};
+use ferroserve_sandbox::{HandlerRequest, HandlerResponse, Prepared, SandboxError};
+use ferroserve_tensor::{DType, Tensor};
+
+use super::{MAX_SAMPLES, infer_batch, metadata};
+use crate::{Class, Model, ModelInfo, ModelKey, Pipeline, Processor, Registry};
+
+/// Never called: tensor requests skip the handler.
+struct NoHandler;
+
+#[async_trait::async_trait]
+impl Processor for NoHandler {
+    async fn preprocess(&self, _: HandlerRequest) -> Result<Prepared, SandboxError> {
+        unreachable!("tensor requests skip the handler")
+    }
+    async fn postprocess(
+        &self,
+        _: Vec<Tensor>,
+        _: Vec<u8>,
+    ) -> Result<HandlerResponse, SandboxError> {
+        unreachable!("tensor requests skip the handler")
+    }
+}
+
+/// `y = 2x` and `n = the batch's size`, for every row; fails on a NaN.
+struct Double;
+
+impl BatchRunner for Double {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        let x = inputs[0].to_f32().unwrap();
+        if x.iter().any(|v| v.is_nan()) {
+            return Err(RunError::new("NaN in the input"));
+        }
+        let rows = inputs[0].shape()[0];
+        let y: Vec<f32> = x.iter().map(|v| v * 2.0).collect();
+        let n = vec![rows as f32; rows as usize];
+        Ok(vec![
+            Tensor::from_f32("y", inputs[0].shape().to_vec(), &y).unwrap(),
+            Tensor::from_f32("n", vec![rows, 1], &n).unwrap(),
+        ])
+    }
+}
+
+fn model(batch_size: usize) -> Arc<Model> {
+    let config = BatcherConfig::new("double")
+        .batch_size(batch_size)
+        .max_batch_delay(Duration::from_millis(200));
+    let batcher = Batcher::spawn(config, Arc::new(Double)).unwrap();
+    let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
+    let info = ModelInfo {
+        inputs: vec![spec("x", "float32", &[2])],
+        outputs: vec![spec("y", "float32", &[2]), spec("n", "float32", &[1])],
+        ..ModelInfo::default()
+    };
+    Arc::new(Model::new(
+        ModelKey::shared("double"),
+        "1.0".into(),
+        pipeline,
+        info,
+    ))
+}
+
+fn spec(name: &str, dtype: &str, shape: &[i64]) -> ferroserve_archive::InputSpec {
+    ferroserve_archive::InputSpec {
+        name: name.into(),
+        dtype: dtype.into(),
+        shape: shape.to_vec(),
+    }
+}
+
+fn x(rows: u64, values: &[f32]) -> Tensor {
+    Tensor::from_f32("x", vec![rows, values.len() as u64 / rows], values).unwrap()
+}
+
+#[tokio::test]
+async fn samples_batch_together_and_come_back_stacked_in_order() {
+    let m = model(4);
+    let out = infer_batch(&m, vec![x(4, &[1., 2., 3., 4., 5., 6., 7., 8.])], &[])
+        .await
+        .unwrap();
+    assert_eq!(out[0].shape(), &[4, 2]);
+    assert_eq!(
+        out[0].to_f32().unwrap(),
+        vec![2., 4., 6., 8., 10., 12., 14., 16.]
+    );
+    // The four samples met in one batch of four.
+    assert_eq!(out[1].to_f32().unwrap(), vec![4.; 4]);
+    let stats = m.pipeline.stats();
+    assert_eq!((stats.inference_count, stats.execution_count), (4, 1));
+    assert_eq!((stats.success.count, stats.fail.count), (4, 0));
+    assert_eq!(stats.compute_input.count, 0, "no handler ran");
+}
+
+#[tokio::test]
+async fn wanted_outputs_are_selected_in_the_order_asked() {
+    let m = model(1);
+    let wanted = ["n".to_string(), "y".to_string()];
+    let out = infer_batch(&m, vec![x(1, &[1., 2.])], &wanted)
+        .await
+        .unwrap();
+    let names: Vec<&str> = out.iter().map(Tensor::name).collect();
+    assert_eq!(names, ["n", "y"]);
+    let e = infer_batch(&m, vec![x(1, &[1., 2.])], &["z".to_string()])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.class(), &*e.kind()),
+        (Class::BadRequest, "InvalidInferenceRequest")
+    );
+    assert!(
+        e.to_string().contains("`z` is not one the model returns"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_batches_are_refused_by_name_before_any_work() {
+    let m = model(1);
+    let refuse = |inputs: Vec<Tensor>, says: &'static str| {
+        let m = m.clone();
+        async move {
+            let e = infer_batch(&m, inputs, &[]).await.unwrap_err();
+            assert_eq!(e.class(), Class::BadRequest, "{e}");
+            assert!(e.to_string().contains(says), "{e} should say {says}");
+        }
+    };
+    refuse(vec![], "no inputs").await;
+    let scalar = Tensor::from_f32("x", vec![], &[1.]).unwrap();
+    refuse(vec![scalar], "dim 0 is the batch").await;
+    let empty = Tensor::new("x", DType::F32, vec![1_000_000_000, 0], vec![]).unwrap();
+    refuse(vec![empty], "no dimension may be 0").await;
+    let two = Tensor::from_f32("w", vec![2, 1], &[1., 2.]).unwrap();
+    refuse(
+        vec![x(1, &[1., 2.]), two],
+        "every input must have the same dim 0",
+    )
+    .await;
+    refuse(vec![x(1, &[1., 2.]), x(1, &[3., 4.])], "`x` is sent twice").await;
+    let n = MAX_SAMPLES + 1;
+    let huge = Tensor::new("x", DType::U8, vec![n, 1], vec![0; n as usize]).unwrap();
+    refuse(vec![huge], "at most 1024 samples").await;
+    assert_eq!(
+        m.pipeline.stats().inference_count,
+        0,
+        "nothing reached the model"
+    );
+}
+
+#[tokio::test]
+async fn one_failed_sample_fails_the_call_and_counts_as_failed() {
+    let m = model(1);
+    let e = infer_batch(&m, vec![x(2, &[1., 2., f32::NAN, 0.])], &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), Class::Internal, "{e}");
+    assert!(e.to_string().contains("NaN"), "{e}");
+    assert!(m.pipeline.stats().fail.count >= 1);
+}
+
+#[tokio::test]
+async fn metadata_puts_the_batch_dimension_in_front_in_kserve_spelling() {
+    let m = model(1);
+    let registry = Registry::default();
+    registry.insert(m.clone()).unwrap();
+    let meta = metadata(&registry, &m).unwrap();
+    assert_eq!(
+        (meta.name.as_str(), meta.versions.as_slice()),
+        ("double", &["1.0".to_string()][..])
+    );
+    assert_eq!(meta.inputs[0].shape, vec![-1, 2]);
+    assert_eq!(meta.inputs[0].datatype, "FP32");
+    let outputs: Vec<(&str, &[i64])> = meta
+        .outputs
+        .iter()
+        .map(|o| (o.name.as_str(), &o.shape[..]))
+        .collect();
+    assert_eq!(outputs, [("y", &[-1, 2][..]), ("n", &[-1, 1][..])]);
+}

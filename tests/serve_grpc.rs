@@ -14,8 +14,14 @@ use serde_json::{Value, json};
 
 /// Runs `tests/clients/SCRIPT` with `args`; its last stdout line is JSON.
 fn client(script: &str, args: &[&str]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients").join(script);
-    let out = Command::new(python()).arg(&path).args(args).output().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/clients")
+        .join(script);
+    let out = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -23,7 +29,8 @@ fn client(script: &str, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
 }
 
 fn proto_dir() -> String {
@@ -38,7 +45,10 @@ fn proto_dir() -> String {
 fn still_serving(server: &mut Server, pid: u32) {
     assert!(server.is_running(), "the server exited:\n{}", server.log());
     assert_eq!(server.pid(), pid);
-    let probe = client("triton_probe.py", &[&server.grpc_inference, "-", "mlp", "mlp", "4"]);
+    let probe = client(
+        "triton_probe.py",
+        &[&server.grpc_inference, "-", "mlp", "mlp", "4"],
+    );
     assert_eq!(probe["ok"].as_array().map(|r| r.len()), Some(1), "{probe}");
 }
 
@@ -60,7 +70,14 @@ fn torchserve_stubs_generated_from_our_protos_manage_and_predict() {
         out["register"],
         "Model \"mlp\" Version: 1.0 registered with 1 initial workers"
     );
-    assert_eq!(out["predict"]["outputs"]["output"].as_array().unwrap().len(), 3, "{out}");
+    assert_eq!(
+        out["predict"]["outputs"]["output"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{out}"
+    );
     assert_eq!(out["request_id"], "ts-grpc-1");
     // The same answer as REST's /predictions for the same body.
     let rest = common::server::post_json(
@@ -88,18 +105,30 @@ fn torchserve_stubs_generated_from_our_protos_manage_and_predict() {
     );
     assert_eq!(out["bad_input"]["code"], "INVALID_ARGUMENT", "{out}");
     // REST sees what gRPC did.
-    let d = get(&format!("{}/models/mlp", server.management)).json();
-    assert_eq!(d[0]["modelVersion"], "2.0", "{d}");
-    assert_eq!(d[0]["minWorkers"], 2, "{d}");
+    let d = get(&format!("{}/models/mlp/all", server.management)).json();
+    assert_eq!(d.as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(
+        (d[0]["modelVersion"].as_str(), d[0]["isDefault"].as_bool()),
+        (Some("2.0"), Some(true)),
+        "{d}"
+    );
 }
 
 #[test]
 fn tritonclient_on_the_digits_example() {
     let state = tempfile::tempdir().unwrap();
     let store = examples().to_str().unwrap().to_owned();
+    // async_infer sends all 450 images at once: a queue deeper than the default 100.
     let mut server = Server::start(
         state.path(),
-        &["--model-store", &store, "--models", "digits.mar"],
+        &[
+            "--model-store",
+            &store,
+            "--models",
+            "digits.mar",
+            "--job-queue-size",
+            "1024",
+        ],
     );
     let pid = server.pid();
     let test_json = examples().join("digits_test.json");
@@ -107,17 +136,31 @@ fn tritonclient_on_the_digits_example() {
         "triton_grpc.py",
         &[&server.grpc_inference, test_json.to_str().unwrap()],
     );
-    assert_eq!((out["live"].as_bool(), out["ready"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (out["live"].as_bool(), out["ready"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert_eq!(out["model_ready"], true);
     assert_eq!(out["server_metadata"]["name"], "ferroserve", "{out}");
     let meta = &out["model_metadata"];
     assert_eq!(meta["name"], "digits");
     assert_eq!(meta["versions"], json!(["1.0"]));
     assert_eq!(meta["inputs"][0]["datatype"], "FP32", "{meta}");
-    assert_eq!(meta["inputs"][0]["shape"], json!(["-1", "1", "8", "8"]), "{meta}");
+    assert_eq!(
+        meta["inputs"][0]["shape"],
+        json!(["-1", "1", "8", "8"]),
+        "{meta}"
+    );
     let config = &out["model_config"]["config"];
     assert_eq!(config["name"], "digits", "{config}");
-    assert_eq!(config["max_batch_size"], 8, "{config}");
+    // The most samples a request may carry; the model's own batch size is preferred.
+    assert_eq!(config["max_batch_size"], 1024, "{config}");
+    assert_eq!(
+        config["dynamic_batching"]["preferred_batch_size"],
+        json!([8]),
+        "{config}"
+    );
+    assert_eq!(config["output"][0]["dims"], json!(["10"]), "{config}");
     assert_eq!(config["input"][0]["data_type"], "TYPE_FP32", "{config}");
     // The HTTP test's threshold (tests/examples.rs), on every held-out image.
     assert_eq!(out["n"], 450);
@@ -127,10 +170,20 @@ fn tritonclient_on_the_digits_example() {
     assert_eq!(stats["name"], "digits", "{stats}");
     // Each image is one inference (the batcher batches them): 450 twice.
     assert!(
-        stats["inference_count"].as_str().unwrap().parse::<u64>().unwrap() >= 900,
+        stats["inference_count"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 900,
         "{stats}"
     );
-    assert!(stats["inference_stats"]["success"]["count"].as_str().is_some(), "{stats}");
+    assert!(
+        stats["inference_stats"]["success"]["count"]
+            .as_str()
+            .is_some(),
+        "{stats}"
+    );
 
     let refused = |case: &str, status: &str, says: &str| {
         let r = &out[case];
@@ -163,7 +216,10 @@ fn kserves_grpc_client_predicts_digits() {
         "kserve_grpc.py",
         &[&server.grpc_inference, test_json.to_str().unwrap()],
     );
-    assert_eq!((out["live"].as_bool(), out["ready"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (out["live"].as_bool(), out["ready"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert_eq!(out["id"], "kserve-1", "{out}");
     assert_eq!(out["name"], "output");
     assert_eq!(out["shape"], json!([40, 10]));
@@ -174,13 +230,22 @@ fn kserves_grpc_client_predicts_digits() {
 fn an_oversized_message_is_refused_naming_the_limit() {
     let (_state, mut server) = Server::with_store("mlp.mar", &["--max-request-size", "2000"]);
     let pid = server.pid();
-    let r = client("triton_probe.py", &[&server.grpc_inference, "-", "mlp", "mlp", "1000"]);
+    let r = client(
+        "triton_probe.py",
+        &[&server.grpc_inference, "-", "mlp", "mlp", "1000"],
+    );
     assert_eq!(r["status"], "StatusCode.RESOURCE_EXHAUSTED", "{r}");
     let message = r["message"].as_str().unwrap();
-    assert!(message.contains("2000") && message.contains("--max-request-size"), "{message}");
+    assert!(
+        message.contains("2000") && message.contains("--max-request-size"),
+        "{message}"
+    );
     still_serving(&mut server, pid);
     // A shape the model cannot take is the model's refusal, and the server survives it.
-    let r = client("triton_probe.py", &[&server.grpc_inference, "-", "mlp", "mlp", "5"]);
+    let r = client(
+        "triton_probe.py",
+        &[&server.grpc_inference, "-", "mlp", "mlp", "5"],
+    );
     assert!(r["status"].as_str().is_some(), "{r}");
     still_serving(&mut server, pid);
 }
@@ -196,7 +261,10 @@ fn tokens_and_tenants_over_grpc() {
         let r = send(
             "POST",
             &format!("{}/tenants", server.management),
-            &[("authorization", &bearer), ("content-type", "application/json")],
+            &[
+                ("authorization", &bearer),
+                ("content-type", "application/json"),
+            ],
             json!({"name": name}).to_string().as_bytes(),
         );
         assert!(r.status < 300, "{}", r.text());
@@ -211,13 +279,17 @@ fn tokens_and_tenants_over_grpc() {
         b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let probe = |token: &str| client("triton_probe.py", &[&server.grpc_inference, token, "mlp", "mlp", "4"]);
+    let addr = server.grpc_inference.clone();
+    let probe = |token: &str| client("triton_probe.py", &[&addr, token, "mlp", "mlp", "4"]);
     assert!(probe(&a)["ok"].is_array(), "tenant a predicts");
     let other = probe(&b);
     assert_eq!(other["status"], "StatusCode.NOT_FOUND", "{other}");
     let none = probe("-");
     assert_eq!(none["status"], "StatusCode.UNAUTHENTICATED", "{none}");
-    assert!(none["message"].as_str().unwrap().contains("Bearer"), "{none}");
+    assert!(
+        none["message"].as_str().unwrap().contains("Bearer"),
+        "{none}"
+    );
     let wrong = probe("not-a-token");
     assert_eq!(wrong["status"], "StatusCode.UNAUTHENTICATED", "{wrong}");
     assert!(server.is_running());
@@ -237,12 +309,21 @@ fn tokens_and_tenants_over_grpc() {
     );
     assert_eq!(out["no_token"]["code"], "UNAUTHENTICATED", "{out}");
     assert_eq!(out["unregister"], "Model \"mlp\" version: 1.0 unregistered");
-    assert!(probe(&a)["ok"].is_array(), "tenant a's mlp is another model");
+    assert!(
+        probe(&a)["ok"].is_array(),
+        "tenant a's mlp is another model"
+    );
 }
 
 #[test]
 fn grpc_can_be_turned_off() {
     let (_state, server) = Server::with_store("", &["--grpc-api", "false"]);
-    assert_eq!((server.grpc_inference.as_str(), server.grpc_management.as_str()), ("off", "off"));
+    assert_eq!(
+        (
+            server.grpc_inference.as_str(),
+            server.grpc_management.as_str()
+        ),
+        ("off", "off")
+    );
     assert_eq!(get(&format!("{}/ping", server.inference)).status, 200);
 }

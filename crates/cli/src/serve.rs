@@ -325,7 +325,10 @@ async fn serve_edges(config: ServerConfig, runtime: Arc<TorchRuntime>) -> anyhow
         .metrics
         .map_or("off".to_owned(), |a| format!("http://{a}"));
     let (grpc_inference, grpc_management) = match &grpc {
-        Some(g) => (g.bound.inference.to_string(), g.bound.management.to_string()),
+        Some(g) => (
+            g.bound.inference.to_string(),
+            g.bound.management.to_string(),
+        ),
         None => ("off".to_owned(), "off".to_owned()),
     };
     tracing::info!(inference = %bound.inference, management = %bound.management, %metrics, %grpc_inference, %grpc_management, "listening");

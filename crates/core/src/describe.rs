@@ -117,7 +117,11 @@ impl Health {
             .map(|(m, _)| format!("{}:{}", m.key, m.version))
             .collect();
         Health {
-            status: if sick.is_empty() { "Healthy" } else { "Unhealthy" },
+            status: if sick.is_empty() {
+                "Healthy"
+            } else {
+                "Unhealthy"
+            },
             models_below_min_workers: sick,
         }
     }

@@ -5,6 +5,8 @@
 //!   batcher as its own request, all at once, so they batch with other clients' requests;
 //!   the outputs are stacked back into `[n, ...]`. One failed sample fails the call and
 //!   withdraws the rest. The handler is skipped: these clients have done its work.
+//! - an input the archive declares must have its dtype and shape (past the batch
+//!   dimension), or the call is the client's error, before the model sees it.
 //! - [`metadata`]: the inputs and outputs with the batch dimension (-1) in front, in
 //!   KServe's datatype spelling.
 //!
@@ -32,7 +34,7 @@ pub async fn infer_batch(
     inputs: Vec<Tensor>,
     wanted: &[String],
 ) -> Result<Vec<Tensor>, Error> {
-    let samples = split_batch(inputs)?;
+    let samples = split_batch(inputs, &model.info.inputs)?;
     let results = run_samples(model, samples).await?;
     let outputs = ferroserve_tensor::stack_samples(results)
         .map_err(|e| Error::BadModelOutput(e.to_string()))?;
@@ -43,7 +45,7 @@ fn invalid(message: String) -> Error {
     Error::InvalidTensors(message)
 }
 
-fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, Error> {
+fn split_batch(inputs: Vec<Tensor>, declared: &[InputSpec]) -> Result<Vec<Vec<Tensor>>, Error> {
     let first = inputs
         .first()
         .ok_or_else(|| invalid("the request has no inputs; send at least one".into()))?;
@@ -79,7 +81,37 @@ fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, Error> {
             "the batch (dim 0) is {n}; at most {MAX_SAMPLES} samples per request, split it"
         )));
     }
+    for t in &inputs {
+        if let Some(spec) = declared.iter().find(|s| s.name == t.name()) {
+            check_declared(t, spec)?;
+        }
+    }
     ferroserve_tensor::split_samples(inputs, n as usize).map_err(|e| invalid(e.to_string()))
+}
+
+/// An input the archive declares must have its dtype and, past the batch dimension, its
+/// shape (-1: any size), so a wrong one is the client's error rather than the model's
+/// failure. Inputs the archive does not name are left to the model.
+fn check_declared(t: &Tensor, spec: &InputSpec) -> Result<(), Error> {
+    let want = tensor_meta(spec);
+    let dtype_ok = DType::from_archive_name(&spec.dtype).is_none_or(|d| d == t.dtype());
+    let rest = &t.shape()[1..];
+    let shape_ok = rest.len() == spec.shape.len()
+        && rest
+            .iter()
+            .zip(&spec.shape)
+            .all(|(&got, &w)| w < 0 || u64::try_from(w) == Ok(got));
+    if dtype_ok && shape_ok {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "input `{}` is {} {:?} but the model takes {} {:?} (-1: any size); send that",
+        t.name(),
+        t.dtype().kserve_name(),
+        t.shape(),
+        want.datatype,
+        want.shape
+    )))
 }
 
 /// Every sample through the model's batcher at once; the outcomes in sample order.

@@ -153,6 +153,26 @@ async fn malformed_batches_are_refused_by_name_before_any_work() {
 }
 
 #[tokio::test]
+async fn inputs_unlike_the_declared_ones_are_refused_before_the_model() {
+    let m = model(1);
+    let ints = Tensor::new("x", DType::I64, vec![1, 2], vec![0u8; 16]).unwrap();
+    let e = infer_batch(&m, vec![ints], &[]).await.unwrap_err();
+    assert_eq!(e.class(), Class::BadRequest, "{e}");
+    assert!(
+        e.to_string().contains("the model takes FP32 [-1, 2]"),
+        "{e}"
+    );
+    let wide = Tensor::from_f32("x", vec![1, 3], &[1., 2., 3.]).unwrap();
+    let e = infer_batch(&m, vec![wide], &[]).await.unwrap_err();
+    assert!(e.to_string().contains("FP32 [1, 3]"), "{e}");
+    assert_eq!(
+        m.pipeline.stats().inference_count,
+        0,
+        "nothing reached the model"
+    );
+}
+
+#[tokio::test]
 async fn one_failed_sample_fails_the_call_and_counts_as_failed() {
     let m = model(1);
     let e = infer_batch(&m, vec![x(2, &[1., 2., f32::NAN, 0.])], &[])

@@ -17,6 +17,7 @@ mod routes;
 mod server;
 pub mod status;
 mod torchserve;
+mod v2;
 
 pub use edge::{EdgeLimits, REQUEST_ID};
 pub use error::GrpcError;

@@ -15,10 +15,16 @@ pub mod org {
         pub mod serve {
             pub mod grpc {
                 pub mod inference {
-                    include!(concat!(env!("OUT_DIR"), "/org.pytorch.serve.grpc.inference.rs"));
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/org.pytorch.serve.grpc.inference.rs"
+                    ));
                 }
                 pub mod management {
-                    include!(concat!(env!("OUT_DIR"), "/org.pytorch.serve.grpc.management.rs"));
+                    include!(concat!(
+                        env!("OUT_DIR"),
+                        "/org.pytorch.serve.grpc.management.rs"
+                    ));
                 }
             }
         }

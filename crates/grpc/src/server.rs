@@ -13,9 +13,10 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::edge::{Edge, EdgeLimits};
+use crate::pb::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
 use crate::pb::ts_inference::inference_ap_is_service_server::InferenceApIsServiceServer;
 use crate::pb::ts_management::management_ap_is_service_server::ManagementApIsServiceServer;
-use crate::{GrpcError, Routes, torchserve};
+use crate::{GrpcError, Routes, torchserve, v2};
 
 /// The gRPC edge over a core.
 #[derive(Clone)]
@@ -49,11 +50,17 @@ impl Grpc {
         let limits = EdgeLimits::of(config);
         let max = limits.max_message_bytes;
         let registry = core.manager.registry().clone();
-        let inference = Routes::default().add(
-            InferenceApIsServiceServer::new(torchserve::Inference::new(registry.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(usize::MAX),
-        );
+        let inference = Routes::default()
+            .add(
+                InferenceApIsServiceServer::new(torchserve::Inference::new(registry.clone()))
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(usize::MAX),
+            )
+            .add(
+                GrpcInferenceServiceServer::new(v2::Service::new(core))
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(usize::MAX),
+            );
         let management = Routes::default().add(
             ManagementApIsServiceServer::new(torchserve::Management::new(core))
                 .max_decoding_message_size(max)

@@ -44,11 +44,7 @@ pub fn status(e: &Error) -> Status {
         Error::Batch(BatchError::Cancelled) => Code::Cancelled,
         _ => code_of(e.class()),
     };
-    with_kind(
-        Status::new(code, e.to_string()),
-        &e.kind(),
-        e.retry_after(),
-    )
+    with_kind(Status::new(code, e.to_string()), &e.kind(), e.retry_after())
 }
 
 /// What this edge refuses itself, before or around the core.
@@ -62,10 +58,17 @@ pub enum Refusal {
     Unimplemented(String),
     /// Register or unregister while the model API is off.
     ModelApiDisabled,
-    ListenerBusy { api: &'static str, max: usize },
+    ListenerBusy {
+        api: &'static str,
+        max: usize,
+    },
     /// A message over the decoding limit (`max_request_size`).
-    TooLarge { max: usize },
-    TimedOut { limit: Duration },
+    TooLarge {
+        max: usize,
+    },
+    TimedOut {
+        limit: Duration,
+    },
 }
 
 impl Refusal {
@@ -131,7 +134,10 @@ fn with_kind(mut status: Status, kind: &str, retry_after: Option<Duration>) -> S
     }
     if let Some(wait) = retry_after {
         let secs = wait.as_secs().max(1).to_string();
-        meta.insert("retry-after", MetadataValue::try_from(secs).expect("digits"));
+        meta.insert(
+            "retry-after",
+            MetadataValue::try_from(secs).expect("digits"),
+        );
     }
     status
 }
@@ -179,10 +185,7 @@ mod tests {
             (Error::Forbidden("no"), Code::PermissionDenied),
             (Error::TenantExists("t".into()), Code::Aborted),
             (Error::UploadTooLarge(1), Code::ResourceExhausted),
-            (
-                Error::quota("max_models", 1, "x"),
-                Code::ResourceExhausted,
-            ),
+            (Error::quota("max_models", 1, "x"), Code::ResourceExhausted),
             (
                 Error::from(BatchError::Overloaded { capacity: 1 }),
                 Code::Unavailable,
@@ -216,7 +219,10 @@ mod tests {
             max: 1,
         }
         .status();
-        assert_eq!((s.code(), kind(&s)), (Code::Unavailable, "ServiceUnavailableException"));
+        assert_eq!(
+            (s.code(), kind(&s)),
+            (Code::Unavailable, "ServiceUnavailableException")
+        );
     }
 
     #[test]

@@ -40,9 +40,22 @@ async fn register_predict_describe_scale_set_default_unregister() {
     let mut m = ManagementApIsServiceClient::new(t.management.clone());
     let mut i = InferenceApIsServiceClient::new(t.inference.clone());
 
-    let msg = m.register_model(register("echo.mar")).await.unwrap().into_inner().msg;
-    assert_eq!(msg, "Model \"echo\" Version: 1.0 registered with 1 initial workers");
-    let msg = m.register_model(register("echo-2.0.mar")).await.unwrap().into_inner().msg;
+    let msg = m
+        .register_model(register("echo.mar"))
+        .await
+        .unwrap()
+        .into_inner()
+        .msg;
+    assert_eq!(
+        msg,
+        "Model \"echo\" Version: 1.0 registered with 1 initial workers"
+    );
+    let msg = m
+        .register_model(register("echo-2.0.mar"))
+        .await
+        .unwrap()
+        .into_inner()
+        .msg;
     assert!(msg.contains("Version: 2.0"), "{msg}");
 
     let reply = i.predictions(predict("echo", "", b"[1, 2]")).await.unwrap();
@@ -64,10 +77,21 @@ async fn register_predict_describe_scale_set_default_unregister() {
         .msg;
     let d: serde_json::Value = serde_json::from_str(&described).unwrap();
     assert_eq!(d.as_array().unwrap().len(), 2, "{d}");
-    assert_eq!((d[0]["modelVersion"].as_str(), d[0]["isDefault"].as_bool()), (Some("1.0"), Some(true)));
-    assert!(described.contains("\n  "), "pretty JSON, as TorchServe's GSON writes it");
+    assert_eq!(
+        (d[0]["modelVersion"].as_str(), d[0]["isDefault"].as_bool()),
+        (Some("1.0"), Some(true))
+    );
+    assert!(
+        described.contains("\n  "),
+        "pretty JSON, as TorchServe's GSON writes it"
+    );
 
-    let list = m.list_models(ListModelsRequest::default()).await.unwrap().into_inner().msg;
+    let list = m
+        .list_models(ListModelsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .msg;
     let l: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(l["models"][0]["modelName"], "echo", "{l}");
 
@@ -92,7 +116,10 @@ async fn register_predict_describe_scale_set_default_unregister() {
         .unwrap()
         .into_inner()
         .msg;
-    assert_eq!(msg, "Default version successfully updated for model \"echo\" to \"2.0\"");
+    assert_eq!(
+        msg,
+        "Default version successfully updated for model \"echo\" to \"2.0\""
+    );
 
     let gone = m
         .unregister_model(UnregisterModelRequest {
@@ -104,7 +131,10 @@ async fn register_predict_describe_scale_set_default_unregister() {
         .into_inner()
         .msg;
     assert_eq!(gone, "Model \"echo\" version: 1.0 unregistered");
-    let e = i.predictions(predict("echo", "1.0", b"[1]")).await.unwrap_err();
+    let e = i
+        .predictions(predict("echo", "1.0", b"[1]"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
     assert_eq!(
         e.metadata().get("x-ferroserve-error-type").unwrap(),
@@ -124,11 +154,25 @@ async fn refusals_carry_torchserves_codes_and_say_what_to_do() {
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
     m.register_model(register("echo.mar")).await.unwrap();
     let e = m.register_model(register("echo.mar")).await.unwrap_err();
-    assert_eq!(e.code(), Code::Aborted, "a conflict is TorchServe's 409: {e:?}");
-    let e = i.predictions(predict("nope", "", b"[1]")).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::Aborted,
+        "a conflict is TorchServe's 409: {e:?}"
+    );
+    let e = i
+        .predictions(predict("nope", "", b"[1]"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
-    let e = i.predictions(predict("echo", "", b"not json")).await.unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument, "a handler's bad-input: {e:?}");
+    let e = i
+        .predictions(predict("echo", "", b"not json"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::InvalidArgument,
+        "a handler's bad-input: {e:?}"
+    );
     assert!(e.message().contains("JSON"), "{e:?}");
     let mut two = predict("echo", "", b"[1]");
     two.input = HashMap::from([("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]);
@@ -162,7 +206,10 @@ async fn tokens_and_tenants_apply_as_on_rest() {
     let admin = t.admin.clone().unwrap();
     let mut m = ManagementApIsServiceClient::new(t.management.clone());
     let mut i = InferenceApIsServiceClient::new(t.inference.clone());
-    let e = m.list_models(ListModelsRequest::default()).await.unwrap_err();
+    let e = m
+        .list_models(ListModelsRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     assert!(e.message().contains("Bearer"), "{e:?}");
     let e = m
@@ -175,7 +222,11 @@ async fn tokens_and_tenants_apply_as_on_rest() {
     let admin_p = t
         .core
         .auth
-        .principal(ferroserve_core::tenancy::Api::Management, Some(&admin), None)
+        .principal(
+            ferroserve_core::tenancy::Api::Management,
+            Some(&admin),
+            None,
+        )
         .unwrap();
     for name in ["a", "b"] {
         manager
@@ -221,7 +272,10 @@ async fn the_listener_cap_and_the_time_limit_answer_with_their_codes() {
     let mut m = ManagementApIsServiceClient::new(t.management.clone());
     m.register_model(register("sleepy.mar")).await.unwrap();
     let mut i = InferenceApIsServiceClient::new(t.inference.clone());
-    let e = i.predictions(predict("sleepy", "", b"[1]")).await.unwrap_err();
+    let e = i
+        .predictions(predict("sleepy", "", b"[1]"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
     assert!(e.message().contains("request timeout"), "{e:?}");
 }
@@ -233,8 +287,14 @@ async fn an_oversized_message_names_the_limit() {
     m.register_model(register("echo.mar")).await.unwrap();
     let mut i = InferenceApIsServiceClient::new(t.inference.clone());
     let big = format!("[{}1]", "1,".repeat(1000));
-    let e = i.predictions(predict("echo", "", big.as_bytes())).await.unwrap_err();
+    let e = i
+        .predictions(predict("echo", "", big.as_bytes()))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
-    assert!(e.message().contains("1000 bytes") && e.message().contains("--max-request-size"), "{e:?}");
+    assert!(
+        e.message().contains("1000 bytes") && e.message().contains("--max-request-size"),
+        "{e:?}"
+    );
     i.predictions(predict("echo", "", b"[1]")).await.unwrap();
 }

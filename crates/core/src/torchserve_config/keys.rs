@@ -2,8 +2,7 @@
 //! why it means nothing here. docs/torchserve.md has the same table for operators.
 
 use super::values::{
-    address, allowed_urls, boolean, grpc_host, grpc_port, integer, load_models, set,
-    startup_models,
+    address, allowed_urls, boolean, grpc_host, grpc_port, integer, load_models, set, startup_models,
 };
 
 pub(super) type Map = fn(&str, &mut toml::Table) -> Result<Vec<&'static str>, String>;
@@ -62,9 +61,11 @@ pub(super) fn rule(key: &str) -> Option<Rule> {
         "grpc_management_port" => Map(|v, t| grpc_port(v, t, "grpc_management_address")),
         "enable_grpc_ssl" => Map(|v, _| match boolean(v)? {
             false => Ok(vec![]),
-            true => Err("ferroserve does not terminate TLS on its gRPC listeners; set \
+            true => Err(
+                "ferroserve does not terminate TLS on its gRPC listeners; set \
                          enable_grpc_ssl=false and put a TLS proxy or a service mesh in front"
-                .into()),
+                    .into(),
+            ),
         }),
         "grpc_inference_max_connection_age_ms"
         | "grpc_management_max_connection_age_ms"

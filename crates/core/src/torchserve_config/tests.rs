@@ -264,9 +264,15 @@ fn every_documented_key_is_known() {
 #[test]
 fn grpc_hosts_and_ports_combine_in_either_order() {
     let t = translated("grpc_inference_port=9000\ngrpc_inference_address=0.0.0.0\n").unwrap();
-    assert_eq!(t.table["grpc_inference_address"].as_str(), Some("0.0.0.0:9000"));
+    assert_eq!(
+        t.table["grpc_inference_address"].as_str(),
+        Some("0.0.0.0:9000")
+    );
     let t = translated("grpc_management_address=0.0.0.0\n").unwrap();
-    assert_eq!(t.table["grpc_management_address"].as_str(), Some("0.0.0.0:7071"));
+    assert_eq!(
+        t.table["grpc_management_address"].as_str(),
+        Some("0.0.0.0:7071")
+    );
     let e = translated("enable_grpc_ssl=true\n").unwrap_err();
     assert!(e.contains("enable_grpc_ssl") && e.contains("TLS"), "{e}");
     assert!(translated("enable_grpc_ssl=false\n").is_ok());

@@ -34,7 +34,11 @@ pub(super) fn boolean(v: &str) -> Result<bool, String> {
 
 /// TorchServe's default gRPC port for a ferroserve gRPC address key.
 fn grpc_default_port(key: &str) -> u16 {
-    if key == "grpc_management_address" { 7071 } else { 7070 }
+    if key == "grpc_management_address" {
+        7071
+    } else {
+        7070
+    }
 }
 
 /// The address `key` holds so far: what an earlier key set, else TorchServe's defaults.
@@ -53,10 +57,16 @@ pub(super) fn grpc_host(
     key: &'static str,
 ) -> Result<Vec<&'static str>, String> {
     if v.contains("://") || v.parse::<std::net::IpAddr>().is_err() {
-        return Err("give an IP address such as 127.0.0.1 or 0.0.0.0 (the port is grpc_*_port)".into());
+        return Err(
+            "give an IP address such as 127.0.0.1 or 0.0.0.0 (the port is grpc_*_port)".into(),
+        );
     }
     let (_, port) = grpc_address(t, key);
-    let host = if v.contains(':') { format!("[{v}]") } else { v.to_owned() };
+    let host = if v.contains(':') {
+        format!("[{v}]")
+    } else {
+        v.to_owned()
+    };
     set(t, key, format!("{host}:{port}").into())
 }
 
@@ -66,7 +76,9 @@ pub(super) fn grpc_port(
     t: &mut toml::Table,
     key: &'static str,
 ) -> Result<Vec<&'static str>, String> {
-    let port: u16 = v.parse().map_err(|_| "expected a port number (0-65535)".to_owned())?;
+    let port: u16 = v
+        .parse()
+        .map_err(|_| "expected a port number (0-65535)".to_owned())?;
     let (host, _) = grpc_address(t, key);
     set(t, key, format!("{host}:{port}").into())
 }

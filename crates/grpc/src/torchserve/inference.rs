@@ -133,14 +133,21 @@ async fn predict(
         headers,
         parameters,
     };
-    let response = model.pipeline.infer(request).await.map_err(|e| status(&e))?;
+    let response = model
+        .pipeline
+        .infer(request)
+        .await
+        .map_err(|e| status(&e))?;
     Ok(response.body.to_vec())
 }
 
 /// The handler's body (`data`, else `body`, else the only entry) and the other entries as
 /// parameters (those that are UTF-8).
 fn payload(mut input: HashMap<String, Vec<u8>>) -> Result<(Bytes, Vec<(String, String)>), Status> {
-    let key = match ["data", "body"].into_iter().find(|k| input.contains_key(*k)) {
+    let key = match ["data", "body"]
+        .into_iter()
+        .find(|k| input.contains_key(*k))
+    {
         Some(k) => k.to_owned(),
         None if input.len() == 1 => input.keys().next().expect("one").clone(),
         None => {
@@ -169,9 +176,12 @@ fn handler_headers(metadata: &tonic::metadata::MetadataMap) -> Vec<(String, Stri
         .iter()
         .filter(|(name, _)| {
             let n = name.as_str();
-            !matches!(n, "authorization" | "cookie" | "content-type" | "te") && !n.starts_with("grpc-")
+            !matches!(n, "authorization" | "cookie" | "content-type" | "te")
+                && !n.starts_with("grpc-")
         })
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect()
 }
 

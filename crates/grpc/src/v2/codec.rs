@@ -67,9 +67,13 @@ fn decode(input: &mut InferInputTensor, raw: Option<Vec<u8>>) -> Result<Tensor, 
         })?;
     if input.datatype == "BYTES" {
         let elements = match &raw {
-            Some(blob) => count_bytes_elements(blob)
-                .map_err(|e| invalid(format!("input {name:?}: {e}")))?,
-            None => input.contents.as_ref().map_or(0, |c| c.bytes_contents.len()),
+            Some(blob) => {
+                count_bytes_elements(blob).map_err(|e| invalid(format!("input {name:?}: {e}")))?
+            }
+            None => input
+                .contents
+                .as_ref()
+                .map_or(0, |c| c.bytes_contents.len()),
         };
         return Err(invalid(format!(
             "input {name:?} is BYTES ({elements} elements): this model takes numeric tensors \
@@ -132,7 +136,9 @@ fn typed_bytes(
         DType::F64 => le!(fp64_contents, |v: f64| Some(v.to_le_bytes())),
         DType::I64 => le!(int64_contents, |v: i64| Some(v.to_le_bytes())),
         DType::I32 => le!(int_contents, |v: i32| Some(v.to_le_bytes())),
-        DType::I8 => le!(int_contents, |v: i32| i8::try_from(v).ok().map(i8::to_le_bytes)),
+        DType::I8 => le!(int_contents, |v: i32| i8::try_from(v)
+            .ok()
+            .map(i8::to_le_bytes)),
         DType::U8 => le!(uint_contents, |v: u32| u8::try_from(v).ok().map(|b| [b])),
         DType::Bool => le!(bool_contents, |v: bool| Some([u8::from(v)])),
         DType::F16 | DType::BF16 => Err(invalid(format!(
@@ -170,7 +176,9 @@ pub fn encode_output(t: Tensor) -> Result<(InferOutputTensor, Bytes), Status> {
         .into_iter()
         .map(i64::try_from)
         .collect::<Result<Vec<i64>, _>>()
-        .map_err(|_| Refusal::BadOutput(format!("output {name:?} has a dimension above 2^63")).status())?;
+        .map_err(|_| {
+            Refusal::BadOutput(format!("output {name:?} has a dimension above 2^63")).status()
+        })?;
     let meta = InferOutputTensor {
         name,
         datatype: dtype.kserve_name().to_owned(),
@@ -223,7 +231,10 @@ mod tests {
         let mut r = request(vec![input("x", "FP32", &[2, 2])], vec![vec![0u8; 12]]);
         let e = decode_inputs(&mut r).unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument);
-        assert!(e.message().contains("\"x\"") && e.message().contains("16"), "{e:?}");
+        assert!(
+            e.message().contains("\"x\"") && e.message().contains("16"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -236,7 +247,12 @@ mod tests {
         let e = decode_inputs(&mut request(vec![typed], vec![])).unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
         let mut neg = request(vec![input("x", "FP32", &[-1, 4])], vec![vec![0; 16]]);
-        assert!(decode_inputs(&mut neg).unwrap_err().message().contains("negative"));
+        assert!(
+            decode_inputs(&mut neg)
+                .unwrap_err()
+                .message()
+                .contains("negative")
+        );
     }
 
     #[test]
@@ -246,15 +262,31 @@ mod tests {
         let mut r = request(vec![input("text", "BYTES", &[1])], vec![blob]);
         let e = decode_inputs(&mut r).unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument);
-        assert!(e.message().contains("\"text\"") && e.message().contains("numeric"), "{e:?}");
-        let mut bad = request(vec![input("text", "BYTES", &[1])], vec![vec![9, 0, 0, 0, 1]]);
-        assert!(decode_inputs(&mut bad).unwrap_err().message().contains("says 9 bytes"));
+        assert!(
+            e.message().contains("\"text\"") && e.message().contains("numeric"),
+            "{e:?}"
+        );
+        let mut bad = request(
+            vec![input("text", "BYTES", &[1])],
+            vec![vec![9, 0, 0, 0, 1]],
+        );
+        assert!(
+            decode_inputs(&mut bad)
+                .unwrap_err()
+                .message()
+                .contains("says 9 bytes")
+        );
     }
 
     #[test]
     fn unknown_datatypes_and_out_of_range_values_are_refused() {
         let mut r = request(vec![input("x", "UINT16", &[1])], vec![vec![0, 0]]);
-        assert!(decode_inputs(&mut r).unwrap_err().message().contains("UINT16"));
+        assert!(
+            decode_inputs(&mut r)
+                .unwrap_err()
+                .message()
+                .contains("UINT16")
+        );
         let mut typed = input("x", "INT8", &[1]);
         typed.contents = Some(InferTensorContents {
             int_contents: vec![300],
@@ -270,6 +302,11 @@ mod tests {
             vec![input("a", "FP32", &[1]), input("b", "FP32", &[1])],
             vec![vec![0; 4]],
         );
-        assert!(decode_inputs(&mut r).unwrap_err().message().contains("one per input"));
+        assert!(
+            decode_inputs(&mut r)
+                .unwrap_err()
+                .message()
+                .contains("one per input")
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! `ModelStatistics`, from the model's registration facts, its metadata and its
 //! statistics snapshot.
 
-use ferroserve_core::{Model, tensors};
+use ferroserve_core::{Model, Tally, tensors};
 use ferroserve_tensor::DType;
 
 use crate::pb::inference::{
@@ -35,9 +35,10 @@ pub fn model_config(model: &Model, meta: &tensors::Metadata) -> ModelConfig {
     let info = &model.info;
     ModelConfig {
         name: model.name().to_owned(),
-        platform: "pytorch_libtorch".into(),
+        platform: meta.platform.into(),
         backend: "pytorch".into(),
-        max_batch_size: i32::try_from(info.batch_size).unwrap_or(i32::MAX),
+        // The most samples one request may carry (the REST /config answers the same).
+        max_batch_size: i32::try_from(meta.max_batch_size).unwrap_or(i32::MAX),
         input: meta
             .inputs
             .iter()
@@ -64,8 +65,13 @@ pub fn model_config(model: &Model, meta: &tensors::Metadata) -> ModelConfig {
 }
 
 pub fn statistics(model: &Model) -> ModelStatistics {
-    let s = model.stats();
-    let d = |(count, ns): (u64, u64)| Some(StatisticDuration { count, ns });
+    let s = model.pipeline.stats();
+    let d = |t: Tally| {
+        Some(StatisticDuration {
+            count: t.count,
+            ns: t.ns,
+        })
+    };
     ModelStatistics {
         name: model.name().to_owned(),
         version: model.version.clone(),
@@ -79,8 +85,8 @@ pub fn statistics(model: &Model) -> ModelStatistics {
             compute_input: d(s.compute_input),
             compute_infer: d(s.compute_infer),
             compute_output: d(s.compute_output),
-            cache_hit: d((0, 0)),
-            cache_miss: d((0, 0)),
+            cache_hit: d(Tally::default()),
+            cache_miss: d(Tally::default()),
         }),
     }
 }

@@ -136,7 +136,7 @@ impl GrpcInferenceService for Service {
         let r = request.into_inner();
         let model = find(&self.registry, &who, &r.name, &r.version)?;
         let meta = tensors::metadata(&self.registry, &model).map_err(|e| status(&e))?;
-        let tensor = |t: &tensors::TensorMetadata| TensorMetadata {
+        let tensor = |t: &tensors::TensorMeta| TensorMetadata {
             name: t.name.clone(),
             datatype: t.datatype.clone(),
             shape: t.shape.clone(),
@@ -144,7 +144,7 @@ impl GrpcInferenceService for Service {
         Ok(Response::new(ModelMetadataResponse {
             name: meta.name.clone(),
             versions: meta.versions.clone(),
-            platform: meta.platform.clone(),
+            platform: meta.platform.to_owned(),
             inputs: meta.inputs.iter().map(tensor).collect(),
             outputs: meta.outputs.iter().map(tensor).collect(),
         }))
@@ -235,7 +235,11 @@ impl GrpcInferenceService for Service {
     ) -> Result<Response<RepositoryIndexResponse>, Status> {
         let who = caller(&request);
         let ready_only = request.get_ref().ready;
-        Ok(Response::new(repository::index(&self.registry, &who, ready_only)))
+        Ok(Response::new(repository::index(
+            &self.manager,
+            &who,
+            ready_only,
+        )))
     }
 
     async fn repository_model_load(

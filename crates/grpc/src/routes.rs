@@ -21,7 +21,7 @@ pub struct Routes {
 
 impl Routes {
     /// Adds a generated server (its `NamedService::NAME` is the path's service name).
-    pub fn add<S>(mut self, service: S) -> Routes
+    pub fn with<S>(mut self, service: S) -> Routes
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
             + NamedService

@@ -51,17 +51,17 @@ impl Grpc {
         let max = limits.max_message_bytes;
         let registry = core.manager.registry().clone();
         let inference = Routes::default()
-            .add(
+            .with(
                 InferenceApIsServiceServer::new(torchserve::Inference::new(registry.clone()))
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(usize::MAX),
             )
-            .add(
+            .with(
                 GrpcInferenceServiceServer::new(v2::Service::new(core))
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(usize::MAX),
             );
-        let management = Routes::default().add(
+        let management = Routes::default().with(
             ManagementApIsServiceServer::new(torchserve::Management::new(core))
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(usize::MAX),

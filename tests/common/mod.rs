@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod archives;
+pub mod examples;
 pub mod server;
 
 use std::process::Command;

@@ -48,14 +48,23 @@ impl BatchRunner for Double {
 }
 
 fn model(batch_size: usize) -> Arc<Model> {
+    declaring(batch_size, true)
+}
+
+/// With `declared`, the archive's specs: `x` `[2]` in; `y` `[2]` and `n` `[1]` out.
+fn declaring(batch_size: usize, declared: bool) -> Arc<Model> {
     let config = BatcherConfig::new("double")
         .batch_size(batch_size)
         .max_batch_delay(Duration::from_millis(200));
     let batcher = Batcher::spawn(config, Arc::new(Double)).unwrap();
     let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
     let info = ModelInfo {
-        inputs: vec![spec("x", "float32", &[2])],
+        inputs: declared
+            .then(|| spec("x", "float32", &[2]))
+            .into_iter()
+            .collect(),
         outputs: vec![spec("y", "float32", &[2]), spec("n", "float32", &[1])],
+        batch_size,
         ..ModelInfo::default()
     };
     Arc::new(Model::new(
@@ -121,7 +130,8 @@ async fn wanted_outputs_are_selected_in_the_order_asked() {
 
 #[tokio::test]
 async fn malformed_batches_are_refused_by_name_before_any_work() {
-    let m = model(1);
+    // Nothing declared: every check is the batch's own.
+    let m = declaring(1, false);
     let refuse = |inputs: Vec<Tensor>, says: &'static str| {
         let m = m.clone();
         async move {
@@ -133,7 +143,7 @@ async fn malformed_batches_are_refused_by_name_before_any_work() {
     refuse(vec![], "no inputs").await;
     let scalar = Tensor::from_f32("x", vec![], &[1.]).unwrap();
     refuse(vec![scalar], "dim 0 is the batch").await;
-    let empty = Tensor::new("x", DType::F32, vec![1_000_000_000, 0], vec![]).unwrap();
+    let empty = Tensor::new("x", DType::F32, vec![0, 2], vec![]).unwrap();
     refuse(vec![empty], "no dimension may be 0").await;
     let two = Tensor::from_f32("w", vec![2, 1], &[1., 2.]).unwrap();
     refuse(
@@ -150,6 +160,59 @@ async fn malformed_batches_are_refused_by_name_before_any_work() {
         0,
         "nothing reached the model"
     );
+}
+
+#[tokio::test]
+async fn declared_inputs_are_enforced_and_put_in_their_order() {
+    let m = model(1);
+    let refuse = |inputs: Vec<Tensor>, says: &'static str| {
+        let m = m.clone();
+        async move {
+            let e = infer_batch(&m, inputs, &[]).await.unwrap_err();
+            assert_eq!(e.class(), Class::BadRequest, "{e}");
+            assert!(e.to_string().contains(says), "{e} should say {says}");
+        }
+    };
+    let wide = Tensor::from_f32("x", vec![1, 3], &[1., 2., 3.]).unwrap();
+    refuse(vec![wide], "has shape [1, 3] but the model takes [-1, 2]").await;
+    let ints = Tensor::new("x", DType::I64, vec![1, 2], vec![0; 16]).unwrap();
+    refuse(vec![ints], "is INT64 but the model takes FP32").await;
+    let other = Tensor::from_f32("z", vec![1, 2], &[1., 2.]).unwrap();
+    refuse(
+        vec![x(1, &[1., 2.]), other],
+        "`z` is not one the model takes",
+    )
+    .await;
+    let flat = Tensor::from_f32("x", vec![2], &[1., 2.]).unwrap();
+    refuse(vec![flat], "has shape [2]").await;
+    assert_eq!(
+        m.pipeline.stats().inference_count,
+        0,
+        "nothing reached the model"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_the_queue_runs_a_window_at_a_time() {
+    // A queue of 8: 300 samples at once would be refused as overload.
+    let config = BatcherConfig::new("double").batch_size(2).capacity(8);
+    let batcher = Batcher::spawn(config, Arc::new(Double)).unwrap();
+    let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
+    let info = ModelInfo {
+        batch_size: 2,
+        ..ModelInfo::default()
+    };
+    let m = Arc::new(Model::new(
+        ModelKey::shared("d"),
+        "1".into(),
+        pipeline,
+        info,
+    ));
+    let values: Vec<f32> = (0..300).map(|v| v as f32).collect();
+    let x = Tensor::from_f32("x", vec![300, 1], &values).unwrap();
+    let out = infer_batch(&m, vec![x], &[]).await.unwrap();
+    let doubled: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
+    assert_eq!(out[0].to_f32().unwrap(), doubled);
 }
 
 #[tokio::test]

@@ -51,3 +51,35 @@ fn kserve_sdk_v2_and_v1_over_rest_recognise_the_held_out_digits() {
     assert!(found["v2_accuracy"].as_f64().unwrap() >= 0.95, "{found}");
     assert!(found["v1_accuracy"].as_f64().unwrap() >= 0.9, "{found}");
 }
+
+/// Triton's perf_analyzer (installed by `scripts/perf-analyzer.sh`) drives the digits
+/// model over HTTP with random inputs shaped from the metadata: every request succeeds.
+#[test]
+fn perf_analyzer_runs_against_the_http_endpoint() {
+    let (_state, server) = serve("digits.mar", &[]);
+    let report = perf_analyzer(&["-i", "http", "-u", host_port(&server.inference)]);
+    assert!(report.contains("Throughput:"), "{report}");
+    assert!(!report.contains("Failed"), "{report}");
+}
+
+/// perf_analyzer's output for the digits model with `args`, a short run.
+pub(crate) fn perf_analyzer(args: &[&str]) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/perf-analyzer.sh"))
+        .args([
+            "-m",
+            "digits",
+            "--measurement-interval",
+            "500",
+            "--concurrency-range",
+            "2",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "perf_analyzer failed:\n{text}");
+    text
+}

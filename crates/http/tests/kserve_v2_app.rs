@@ -307,6 +307,16 @@ async fn the_repository_loads_and_unloads_as_management_and_per_tenant() {
         "{}",
         missing.text
     );
+    // Names that try to leave the model store are refused by name; a long one is not found.
+    for (hostile, status) in [
+        ("..%2F..%2Fetc%2Fpasswd", 400),
+        ("%2Fetc%2Fpasswd", 400),
+        (&*"a".repeat(5000), 404),
+    ] {
+        let a = load(&t, Some(&tenant), hostile).await;
+        let e = v2_error(&a, status);
+        assert!(e.contains("model store"), "{hostile:.40}: {e}");
+    }
     let unload = |token: Option<String>, model: &'static str| {
         let t = &t;
         async move {

@@ -83,6 +83,13 @@ fn spec(name: &str, dtype: &str, shape: &[i64]) -> ferroserve_archive::InputSpec
     }
 }
 
+/// Asserts `inputs` are refused as a bad request that `says` why.
+async fn refused(m: &Arc<Model>, inputs: Vec<Tensor>, says: &str) {
+    let e = infer_batch(m, inputs, &[]).await.unwrap_err();
+    assert_eq!(e.class(), Class::BadRequest, "{e}");
+    assert!(e.to_string().contains(says), "{e} should say {says}");
+}
+
 fn x(rows: u64, values: &[f32]) -> Tensor {
     Tensor::from_f32("x", vec![rows, values.len() as u64 / rows], values).unwrap()
 }
@@ -132,14 +139,7 @@ async fn wanted_outputs_are_selected_in_the_order_asked() {
 async fn malformed_batches_are_refused_by_name_before_any_work() {
     // Nothing declared: every check is the batch's own.
     let m = declaring(1, false);
-    let refuse = |inputs: Vec<Tensor>, says: &'static str| {
-        let m = m.clone();
-        async move {
-            let e = infer_batch(&m, inputs, &[]).await.unwrap_err();
-            assert_eq!(e.class(), Class::BadRequest, "{e}");
-            assert!(e.to_string().contains(says), "{e} should say {says}");
-        }
-    };
+    let refuse = |inputs, says| refused(&m, inputs, says);
     refuse(vec![], "no inputs").await;
     let scalar = Tensor::from_f32("x", vec![], &[1.]).unwrap();
     refuse(vec![scalar], "dim 0 is the batch").await;
@@ -165,14 +165,7 @@ async fn malformed_batches_are_refused_by_name_before_any_work() {
 #[tokio::test]
 async fn declared_inputs_are_enforced_and_put_in_their_order() {
     let m = model(1);
-    let refuse = |inputs: Vec<Tensor>, says: &'static str| {
-        let m = m.clone();
-        async move {
-            let e = infer_batch(&m, inputs, &[]).await.unwrap_err();
-            assert_eq!(e.class(), Class::BadRequest, "{e}");
-            assert!(e.to_string().contains(says), "{e} should say {says}");
-        }
-    };
+    let refuse = |inputs, says| refused(&m, inputs, says);
     let wide = Tensor::from_f32("x", vec![1, 3], &[1., 2., 3.]).unwrap();
     refuse(vec![wide], "has shape [1, 3] but the model takes [-1, 2]").await;
     let ints = Tensor::new("x", DType::I64, vec![1, 2], vec![0; 16]).unwrap();
@@ -190,6 +183,38 @@ async fn declared_inputs_are_enforced_and_put_in_their_order() {
         0,
         "nothing reached the model"
     );
+}
+
+/// Returns its first input: shows the order inputs reach the model in.
+struct First;
+
+impl BatchRunner for First {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        Ok(vec![inputs[0].clone()])
+    }
+}
+
+#[tokio::test]
+async fn inputs_reach_the_model_in_the_declared_order_whatever_the_request_says() {
+    let batcher = Batcher::spawn(BatcherConfig::new("first"), Arc::new(First)).unwrap();
+    let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
+    let info = ModelInfo {
+        inputs: vec![spec("a", "float32", &[1]), spec("b", "float32", &[-1])],
+        ..ModelInfo::default()
+    };
+    let m = Arc::new(Model::new(
+        ModelKey::shared("f"),
+        "1".into(),
+        pipeline,
+        info,
+    ));
+    let a = Tensor::from_f32("a", vec![1, 1], &[1.]).unwrap();
+    let b = Tensor::from_f32("b", vec![1, 3], &[2., 3., 4.]).unwrap();
+    let out = infer_batch(&m, vec![b.clone(), a.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(out[0].to_f32().unwrap(), vec![1.], "`a` went first");
+    refused(&m, vec![b], "input `a` is missing").await;
 }
 
 #[tokio::test]

@@ -4,11 +4,15 @@
 Kubernetes' own kinds go through kubernetes-validate (its bundled schemas, --strict:
 unknown fields are errors); KServe's through the openAPIV3Schema of the CRDs in
 kserve/crds/ (KServe's own, vendored); a kustomization must name files that exist.
-Anything else is an error: a manifest nobody checks is not allowed in.
+Anything else is an error: a manifest nobody checks is not allowed in. With $KUSTOMIZE
+naming a kustomize binary, each kustomization is also built and what it renders is
+checked the same way (the objects an operator would apply, patches and labels included).
 
     python deploy/validate.py [DIR]      exit 0: all valid; 1: each problem printed
 """
+import os
 import pathlib
+import subprocess
 import sys
 
 import jsonschema
@@ -71,6 +75,18 @@ def main(root):
         for doc in docs:
             checked += 1
             problems.extend(problems_of(path, doc, schemas))
+    kustomize = os.environ.get("KUSTOMIZE")
+    for kustomization in sorted(root.rglob("kustomization.yaml")) if kustomize else []:
+        where = kustomization.parent
+        built = subprocess.run([kustomize, "build", str(where)], capture_output=True, text=True)
+        if built.returncode != 0:
+            problems.append(f"{where}: kustomize build failed: {built.stderr.strip()}")
+            continue
+        docs = [d for d in yaml.safe_load_all(built.stdout) if d is not None]
+        for doc in docs:
+            checked += 1
+            problems.extend(problems_of(pathlib.Path(f"{where} (built)"), doc, schemas))
+        print(f"kustomize build {where}: {len(docs)} objects")
     for p in problems:
         print(p)
     print(f"{checked} manifests checked, {len(problems)} problems")

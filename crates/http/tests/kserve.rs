@@ -127,7 +127,9 @@ async fn malformed_tensors_are_400_naming_the_input() {
         { "name": "a", "shape": [2, 1], "datatype": "FP32", "data": [1, 2] },
         { "name": "b", "shape": [3, 1], "datatype": "FP32", "data": [1, 2, 3] },
     ]});
-    let (status, json) = call(&router, "POST", uri, Some(two)).await;
+    // Version 2.0 declares no inputs, so any names reach the batch checks.
+    let undeclared = "/v2/models/double/versions/2.0/infer";
+    let (status, json) = call(&router, "POST", undeclared, Some(two)).await;
     assert_bad_request(
         status,
         &json,
@@ -146,7 +148,7 @@ async fn malformed_tensors_are_400_naming_the_input() {
     let (status, json) = call(&router, "POST", uri, Some(json!({ "inputs": "x" }))).await;
     assert_bad_request(status, &json, "not a KServe v2 inference request");
 
-    let mut unknown_output = fp32(json!([1, 1]), json!([1]));
+    let mut unknown_output = fp32(json!([1, 3]), json!([1, 2, 3]));
     unknown_output["outputs"] = json!([{ "name": "logits" }]);
     let (status, json) = call(&router, "POST", uri, Some(unknown_output)).await;
     assert_bad_request(status, &json, "requested output `logits`");
@@ -178,7 +180,14 @@ async fn model_errors_and_unknown_models_keep_torchserves_shape() {
         );
     }
     // The fake model raises on negative input: the forward error, as a 500.
-    let negative = fp32(json!([2, 1]), json!([1, -1]));
+    let wrong = fp32(json!([2, 1]), json!([1, 2]));
+    let (status, json) = call(&router, "POST", "/v2/models/double/infer", Some(wrong)).await;
+    assert_bad_request(
+        status,
+        &json,
+        "input `x` has shape [2, 1] but the model takes [-1, 3]",
+    );
+    let negative = fp32(json!([2, 3]), json!([1, 1, 1, -1, 1, 1]));
     let (status, json) = call(&router, "POST", "/v2/models/double/infer", Some(negative)).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{json}");
     assert_eq!(json["type"], "ModelForwardError");

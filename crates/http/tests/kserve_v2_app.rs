@@ -23,6 +23,14 @@ fn binary_body(header: &Value, blobs: &[&[u8]]) -> (String, Vec<u8>) {
     (len, body)
 }
 
+/// `POST /v2/models/echo/infer` with a binary-extension body, `len` its header length.
+async fn infer_binary(t: &TestApp, len: &str, body: Vec<u8>) -> common::app::Answer {
+    let headers = [("inference-header-content-length", len)];
+    let uri = "/v2/models/echo/infer";
+    t.send(On::Inference, "POST", uri, None, &headers, body)
+        .await
+}
+
 /// v2's error body with this status; returns the message.
 fn v2_error(a: &common::app::Answer, code: u16) -> String {
     assert_eq!(a.status.as_u16(), code, "{}", a.text);
@@ -48,17 +56,7 @@ async fn binary_inputs_and_outputs_round_trip() {
     });
     let raw = f32_bytes(&[1., 2., 3., 4.]);
     let (len, body) = binary_body(&header, &[&raw]);
-    let headers = [("inference-header-content-length", len.as_str())];
-    let a = t
-        .send(
-            On::Inference,
-            "POST",
-            "/v2/models/echo/infer",
-            None,
-            &headers,
-            body,
-        )
-        .await;
+    let a = infer_binary(&t, &len, body).await;
     assert_eq!(a.status, 200, "{}", a.text);
     let json_len: usize = a.headers["inference-header-content-length"]
         .to_str()
@@ -78,17 +76,7 @@ async fn binary_inputs_and_outputs_round_trip() {
         "outputs": [{"name": "output", "parameters": {"binary_data": false}}],
     });
     let (len, body) = binary_body(&header, &[&f32_bytes(&[5., 6.])]);
-    let headers = [("inference-header-content-length", len.as_str())];
-    let a = t
-        .send(
-            On::Inference,
-            "POST",
-            "/v2/models/echo/infer",
-            None,
-            &headers,
-            body,
-        )
-        .await;
+    let a = infer_binary(&t, &len, body).await;
     assert_eq!(
         a.json["outputs"][0]["data"],
         json!([10.0, 12.0]),
@@ -107,18 +95,7 @@ async fn malformed_binary_bodies_get_v2_errors_that_say_what_to_fix() {
     };
     let send = |len: String, body: Vec<u8>| {
         let t = &t;
-        async move {
-            let headers = [("inference-header-content-length", len.as_str())];
-            t.send(
-                On::Inference,
-                "POST",
-                "/v2/models/echo/infer",
-                None,
-                &headers,
-                body,
-            )
-            .await
-        }
+        async move { infer_binary(t, &len, body).await }
     };
     let raw = f32_bytes(&[1., 2.]);
     let (len, body) = binary_body(&input(8), &[&raw[..7]]);
@@ -134,10 +111,8 @@ async fn malformed_binary_bodies_get_v2_errors_that_say_what_to_fix() {
         v2_error(&send("-1".into(), body.clone()).await, 400).contains("the JSON header's length")
     );
     let (len, body) = binary_body(&input(u64::MAX), &[&raw]);
-    assert_eq!(
-        v2_error(&send(len, body).await, 400).contains("binary_data_size 18446744073709551615"),
-        true
-    );
+    let e = v2_error(&send(len, body).await, 400);
+    assert!(e.contains("binary_data_size 18446744073709551615"), "{e}");
     // After every refusal, a good request still works.
     let (len, body) = binary_body(&input(8), &[&raw]);
     assert_eq!(send(len, body).await.status, 200);
@@ -309,6 +284,16 @@ async fn the_repository_loads_and_unloads_as_management_and_per_tenant() {
         "{}",
         missing.text
     );
+    // Names that try to leave the model store are refused by name; a long one is not found.
+    for (hostile, status) in [
+        ("..%2F..%2Fetc%2Fpasswd", 400),
+        ("%2Fetc%2Fpasswd", 400),
+        (&*"a".repeat(5000), 404),
+    ] {
+        let a = load(&t, Some(&tenant), hostile).await;
+        let e = v2_error(&a, status);
+        assert!(e.contains("model store"), "{hostile:.40}: {e}");
+    }
     let unload = |token: Option<String>, model: &'static str| {
         let t = &t;
         async move {

@@ -205,7 +205,7 @@ pub(super) fn encode(t: &Tensor, binary: bool) -> WireOutput {
 
 fn json_data(t: &Tensor) -> Data {
     let d = t.data();
-    let data = match t.dtype() {
+    match t.dtype() {
         DType::F32 => Data::F32(
             d.chunks_exact(4)
                 .map(|c| f32::from_le_bytes(le(c)))
@@ -240,8 +240,7 @@ fn json_data(t: &Tensor) -> Data {
         DType::I8 => Data::I8(d.iter().map(|&b| b as i8).collect()),
         DType::U8 => Data::U8(d.to_vec()),
         DType::Bool => Data::Bool(d.iter().map(|&b| b != 0).collect()),
-    };
-    data
+    }
 }
 
 /// A chunk from `chunks_exact(N)` as `[u8; N]`.

@@ -298,3 +298,24 @@ async fn an_oversized_message_names_the_limit() {
     );
     i.predictions(predict("echo", "", b"[1]")).await.unwrap();
 }
+
+#[tokio::test]
+async fn torchserves_host_counters_count_grpc_answers_by_outcome() {
+    let t = TestGrpc::with(|c| c.metrics_names = "torchserve".into()).await;
+    let mut m = ManagementApIsServiceClient::new(t.management.clone());
+    m.register_model(register("echo.mar")).await.unwrap();
+    let mut i = InferenceApIsServiceClient::new(t.inference.clone());
+    i.predictions(predict("echo", "", b"[1]")).await.unwrap();
+    i.predictions(predict("nope", "", b"[1]"))
+        .await
+        .unwrap_err();
+    let text = t.core.manager.metrics().render();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(value("Requests2XX"), 2.0, "register and predict");
+    assert_eq!(value("Requests4XX"), 1.0, "the unknown model");
+}

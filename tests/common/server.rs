@@ -12,6 +12,9 @@ pub struct Server {
     pub inference: String,
     pub management: String,
     pub metrics: String,
+    /// `host:port` of the gRPC listeners (no scheme, as gRPC clients take them), or `off`.
+    pub grpc_inference: String,
+    pub grpc_management: String,
     pub state_dir: PathBuf,
     /// Everything the server wrote to stderr (its JSON log), collected as it runs.
     pub log: Arc<Mutex<String>>,
@@ -75,6 +78,8 @@ impl Server {
             .args(["--inference-address", "127.0.0.1:0"])
             .args(["--management-address", "127.0.0.1:0"])
             .args(["--metrics-address", "127.0.0.1:0"])
+            .args(["--grpc-inference-address", "127.0.0.1:0"])
+            .args(["--grpc-management-address", "127.0.0.1:0"])
             .arg("--state-dir")
             .arg(state_dir)
             .args(args)
@@ -98,8 +103,17 @@ impl Server {
     }
 
     /// Runs `command` (which must end up printing the listening line on stdout) and waits
-    /// for the server to listen.
+    /// for the server to listen. The gRPC listeners get free ports unless the command
+    /// names them (TorchServe's 7070 and 7071 would collide between tests).
     pub fn spawn(mut command: Command, state_dir: &Path) -> Server {
+        for key in [
+            "FERROSERVE_GRPC_INFERENCE_ADDRESS",
+            "FERROSERVE_GRPC_MANAGEMENT_ADDRESS",
+        ] {
+            if !command.get_envs().any(|(k, _)| k == key) {
+                command.env(key, "127.0.0.1:0");
+            }
+        }
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -144,6 +158,8 @@ impl Server {
             inference: addr("inference"),
             management: addr("management"),
             metrics: addr("metrics"),
+            grpc_inference: addr("grpc_inference"),
+            grpc_management: addr("grpc_management"),
             child,
             state_dir: state_dir.to_owned(),
             log,

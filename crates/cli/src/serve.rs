@@ -1,7 +1,8 @@
 //! `ferroserve serve`: the configuration (TOML file < `FERROSERVE_*` environment < flags,
 //! merged key by key and then checked as one `ServerConfig`, so a wrong key or type is
 //! named wherever it came from), logging, the allocator, signals, then
-//! the REST `App` (`ferroserve-http`) with libtorch plugged in.
+//! the REST `App` (`ferroserve-http`) and the gRPC edge (`ferroserve-grpc`) over one core
+//! with libtorch plugged in.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,16 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_METRICS_ADDRESS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics_address: Option<SocketAddr>,
+    #[arg(long, env = "FERROSERVE_GRPC_INFERENCE_ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_inference_address: Option<SocketAddr>,
+    #[arg(long, env = "FERROSERVE_GRPC_MANAGEMENT_ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_management_address: Option<SocketAddr>,
+    /// Whether the gRPC listeners are served (true or false).
+    #[arg(long, env = "FERROSERVE_GRPC_API")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_api: Option<bool>,
     /// Directory of .mar files that registrations and --models may name.
     #[arg(long, env = "FERROSERVE_MODEL_STORE")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -290,26 +301,64 @@ pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    tokio.block_on(async move {
-        let app = ferroserve_http::App::build(config, runtime)?;
-        app.serve(
-            |bound| {
-                let metrics = bound
-                    .metrics
-                    .map_or("off".to_owned(), |a| format!("http://{a}"));
-                tracing::info!(inference = %bound.inference, management = %bound.management, %metrics, "listening");
-                // For scripts and tests: one line on stdout with the bound addresses.
-                println!(
-                    "ferroserve listening: inference=http://{} management=http://{} metrics={metrics}",
-                    bound.inference, bound.management
-                );
-            },
-            shutdown_signal(),
-        )
-        .await
-    })?;
+    tokio.block_on(serve_edges(config, runtime))?;
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The REST edge and the gRPC edge over one core: both bind, the core starts once (so
+/// neither answers before the start-up models are loaded), one signal stops both, and
+/// the core drains once both have finished their calls in flight.
+async fn serve_edges(config: ServerConfig, runtime: Arc<TorchRuntime>) -> anyhow::Result<()> {
+    let app = ferroserve_http::App::build(config, runtime)?;
+    let core = app.core.clone();
+    let rest = app.bind().await?;
+    let grpc = match core.config.grpc_api {
+        true => Some(ferroserve_grpc::Grpc::new(core.clone()).bind().await?),
+        false => None,
+    };
+    core.start()
+        .await
+        .map_err(ferroserve_http::ServeError::from)?;
+    let bound = rest.bound;
+    let metrics = bound
+        .metrics
+        .map_or("off".to_owned(), |a| format!("http://{a}"));
+    let (grpc_inference, grpc_management) = match &grpc {
+        Some(g) => (
+            g.bound.inference.to_string(),
+            g.bound.management.to_string(),
+        ),
+        None => ("off".to_owned(), "off".to_owned()),
+    };
+    tracing::info!(inference = %bound.inference, management = %bound.management, %metrics, %grpc_inference, %grpc_management, "listening");
+    // For scripts and tests: one line on stdout with the bound addresses.
+    println!(
+        "ferroserve listening: inference=http://{} management=http://{} metrics={metrics} grpc_inference={grpc_inference} grpc_management={grpc_management}",
+        bound.inference, bound.management
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    };
+    let grpc_served = async {
+        match grpc {
+            Some(g) => g.serve(stopped()).await.map_err(anyhow::Error::from),
+            None => Ok(()),
+        }
+    };
+    let rest_served = async { rest.serve(stopped()).await.map_err(anyhow::Error::from) };
+    tokio::try_join!(rest_served, grpc_served)?;
+    tracing::info!("listeners closed; draining model queues");
+    core.shutdown().await;
+    Ok(())
 }
 
 /// SIGTERM or SIGINT: stop accepting, finish what is in flight, exit.

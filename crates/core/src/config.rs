@@ -22,6 +22,13 @@ pub struct ServerConfig {
     pub management_address: SocketAddr,
     /// Metrics listener (8082).
     pub metrics_address: SocketAddr,
+    /// gRPC inference listener (TorchServe's 7070): TorchServe's inference service and
+    /// KServe v2 / Triton's `GRPCInferenceService`.
+    pub grpc_inference_address: SocketAddr,
+    /// gRPC management listener (7071): TorchServe's management service.
+    pub grpc_management_address: SocketAddr,
+    /// Whether the gRPC listeners are served at all.
+    pub grpc_api: bool,
     /// Directory of `.mar` files that registrations may name; never written.
     pub model_store: Option<PathBuf>,
     /// Models to load at start: `NAME=FILE.mar`, `FILE.mar`, or `all` (every archive in the
@@ -46,7 +53,8 @@ pub struct ServerConfig {
     /// How long a fetch waits for the response and, after it, for each next part of the
     /// body, in seconds.
     pub fetch_timeout_s: u64,
-    /// Largest request body on the inference listener, in bytes (TorchServe's default).
+    /// Largest request body on the inference listener, in bytes (TorchServe's default);
+    /// also the largest gRPC message either gRPC listener decodes.
     pub max_request_size: usize,
     /// Largest archive upload or fetch, in bytes.
     pub max_upload_size: u64,
@@ -106,6 +114,9 @@ impl Default for ServerConfig {
             inference_address: ([127, 0, 0, 1], 8080).into(),
             management_address: ([127, 0, 0, 1], 8081).into(),
             metrics_address: ([127, 0, 0, 1], 8082).into(),
+            grpc_inference_address: ([127, 0, 0, 1], 7070).into(),
+            grpc_management_address: ([127, 0, 0, 1], 7071).into(),
+            grpc_api: true,
             model_store: None,
             models: Vec::new(),
             startup_models: Vec::new(),

@@ -14,6 +14,7 @@
 
 mod byte_stream;
 mod config;
+pub mod describe;
 mod error;
 mod fetch;
 mod fetcher;

@@ -2,7 +2,8 @@
 //! three listeners' routers (inference, management, metrics), each with auth and the tower
 //! stack, binding nothing, so tests drive them with `oneshot`. [`App::serve`] binds the
 //! listeners, starts the core (snapshot, start-up models) before they answer, and shuts
-//! down gracefully. APIs configured on one address share its listener, routed by path (as
+//! down gracefully; [`App::bind`] and [`Listening::serve`] are its two halves, for a
+//! binary that serves another edge (gRPC) over the same core and starts it once. APIs configured on one address share its listener, routed by path (as
 //! TorchServe serves KServe's `inference_address` = `management_address`); a served
 //! listener ignores a trailing slash, as TorchServe does.
 
@@ -99,14 +100,30 @@ impl App {
         }
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
-    /// finish and drains every model's queue. `on_ready` is called once the models are
-    /// loaded and the listeners answer.
+    /// Binds, starts the core, serves until `shutdown` completes, then stops accepting,
+    /// lets in-flight requests finish and drains every model's queue. `on_ready` is called
+    /// once the models are loaded and the listeners answer. A binary serving other edges
+    /// over the same core uses [`App::bind`] and [`Listening::serve`] instead.
     pub async fn serve(
         self,
         on_ready: impl FnOnce(Bound),
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
+        let core = self.core.clone();
+        let listening = self.bind().await?;
+        core.start().await?;
+        let bound = listening.bound;
+        let served = listening.serve(shutdown);
+        on_ready(bound);
+        served.await?;
+        tracing::info!("listeners closed; draining model queues");
+        core.shutdown().await;
+        Ok(())
+    }
+
+    /// Binds the listeners (APIs on one address share it); neither starts the core nor
+    /// answers yet.
+    pub async fn bind(self) -> Result<Listening, ServeError> {
         let config = self.core.config.clone();
         let listen = |api, addr| async move {
             TcpListener::bind(addr)
@@ -131,7 +148,6 @@ impl App {
                 None => listeners.push((addr, listen(api, addr).await?, vec![(api, router)])),
             }
         }
-        self.core.start().await?;
         let bound_of = |api: &str| -> Result<Option<SocketAddr>, ServeError> {
             listeners
                 .iter()
@@ -144,6 +160,23 @@ impl App {
             management: bound_of("management")?.expect("always bound"),
             metrics: bound_of("metrics")?,
         };
+        Ok(Listening { bound, listeners })
+    }
+}
+
+/// The REST listeners, bound and not yet serving.
+pub struct Listening {
+    pub bound: Bound,
+    listeners: Vec<Listener>,
+}
+
+impl Listening {
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight
+    /// requests finish. Draining the core is the caller's.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
@@ -165,19 +198,17 @@ impl App {
                 .await
             })
         };
-        let servers: Vec<_> = listeners
+        let servers: Vec<_> = self
+            .listeners
             .into_iter()
             .map(|(_, listener, routers)| run(listener, shared(routers)))
             .collect();
-        on_ready(bound);
         for server in servers {
             match server.await {
                 Ok(result) => result.map_err(ServeError::Serve)?,
                 Err(e) => return Err(ServeError::Serve(std::io::Error::other(e))),
             }
         }
-        tracing::info!("listeners closed; draining model queues");
-        self.core.shutdown().await;
         Ok(())
     }
 }

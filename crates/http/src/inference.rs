@@ -59,18 +59,13 @@ pub(crate) struct Target {
 /// Healthy when every model has at least its minimum of workers running (TorchServe
 /// answers 500 otherwise, which load balancers read as not ready).
 async fn ping(State(registry): State<Registry>) -> Response {
-    let sick: Vec<String> = registry
-        .all()
-        .into_iter()
-        .filter(|(m, _)| !m.is_healthy())
-        .map(|(m, _)| format!("{}:{}", m.key, m.version))
-        .collect();
-    if sick.is_empty() {
-        axum::Json(serde_json::json!({ "status": "Healthy" })).into_response()
+    let health = ferroserve_core::describe::Health::of(&registry);
+    let status = if health.is_healthy() {
+        StatusCode::OK
     } else {
-        let body = serde_json::json!({ "status": "Unhealthy", "modelsBelowMinWorkers": sick });
-        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-    }
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, axum::Json(health)).into_response()
 }
 
 async fn predict(

@@ -11,7 +11,6 @@
 
 pub mod app;
 mod auth;
-mod describe;
 mod error;
 mod fetch;
 pub mod inference;
@@ -26,7 +25,7 @@ pub mod tenants;
 
 use std::net::SocketAddr;
 
-pub use app::{App, Bound};
+pub use app::{App, Bound, Listening};
 pub use auth::{Caller, TENANT_HEADER, authenticate};
 pub use error::{ApiError, Edge, status_of};
 pub use layers::HttpLimits;

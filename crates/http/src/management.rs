@@ -16,7 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::inference::Target;
-use crate::{ApiError, Caller, Edge, describe::describe, query};
+use ferroserve_core::describe::{describe, list_models, sentences};
+
+use crate::{ApiError, Caller, Edge, query};
 
 /// `model_api`: whether registering and unregistering are served (TorchServe's
 /// `enable_model_api`); without it they answer 405, as TorchServe's do.
@@ -154,17 +156,10 @@ async fn register_with(
     };
     let model = manager.register(&caller, r, body).await?;
     let workers = model.pipeline.batcher().stats().workers;
-    let (name, version) = (model.name(), &model.version);
-    Ok(if workers == 0 {
-        status(format!(
-            "Model \"{name}\" Version: {version} registered with 0 initial workers. Use scale workers API to add workers for the model."
-        ))
-    } else if !synchronous {
+    Ok(if workers != 0 && !synchronous {
         accepted()
     } else {
-        status(format!(
-            "Model \"{name}\" Version: {version} registered with {workers} initial workers"
-        ))
+        status(sentences::registered(&model, workers))
     })
 }
 
@@ -185,25 +180,14 @@ async fn list(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = query(params)?;
-    let limit = match p.limit {
-        Some(n @ 0..=100) => n as usize,
-        _ => 100,
-    };
-    let start = usize::try_from(p.next_page_token.unwrap_or(0)).unwrap_or(usize::MAX);
-    let all = manager
-        .registry()
-        .defaults_of(caller.tenant().map(|t| t.name.as_str()));
-    let page: Vec<_> = all
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|m| json!({ "modelName": m.name(), "modelUrl": m.info.url }))
-        .collect();
-    let mut body = json!({ "models": page });
-    if start.saturating_add(limit) < all.len() {
-        body["nextPageToken"] = json!((start + limit).to_string());
-    }
-    Ok(axum::Json(body).into_response())
+    let tenant = caller.tenant().map(|t| t.name.as_str());
+    let page = list_models(
+        manager.registry(),
+        tenant,
+        p.limit,
+        p.next_page_token.unwrap_or(0),
+    );
+    Ok(axum::Json(page).into_response())
 }
 
 /// TorchServe answers a list even for one version; `all` lists every version.
@@ -265,13 +249,11 @@ async fn scale(
     if !p.synchronous.unwrap_or(false) {
         return Ok(accepted());
     }
-    Ok(status(match &target.version {
-        None => format!("Workers scaled to {min} for model: {}", model.name()),
-        Some(v) => format!(
-            "Workers scaled to {min} for model: {}, version: {v}",
-            model.name()
-        ),
-    }))
+    Ok(status(sentences::scaled(
+        &model,
+        min,
+        target.version.as_deref(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -296,14 +278,7 @@ async fn unregister(
     let key = caller.qualify(&target.model);
     let version = target.version.as_deref();
     let model = manager.unregister(&caller, &key, version).await?;
-    Ok(status(match version {
-        None => format!("Model \"{}\" unregistered", model.name()),
-        Some(_) => format!(
-            "Model \"{}\" version: {} unregistered",
-            model.name(),
-            model.version
-        ),
-    }))
+    Ok(status(sentences::unregistered(&model, version)))
 }
 
 async fn set_default(
@@ -314,9 +289,7 @@ async fn set_default(
     manager
         .set_default(&caller, &caller.qualify(&name), &version)
         .await?;
-    Ok(status(format!(
-        "Default version successfully updated for model \"{name}\" to \"{version}\""
-    )))
+    Ok(status(sentences::default_set(&name, &version)))
 }
 
 fn status(message: String) -> Response {
@@ -327,7 +300,7 @@ fn status(message: String) -> Response {
 fn accepted() -> Response {
     (
         StatusCode::ACCEPTED,
-        axum::Json(json!({ "status": "Processing worker updates..." })),
+        axum::Json(json!({ "status": sentences::PROCESSING })),
     )
         .into_response()
 }

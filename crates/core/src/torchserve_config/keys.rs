@@ -1,7 +1,9 @@
 //! The table: what each TorchServe key becomes (the value parsers are in `values.rs`), or
 //! why it means nothing here. docs/torchserve.md has the same table for operators.
 
-use super::values::{address, allowed_urls, boolean, integer, load_models, set, startup_models};
+use super::values::{
+    address, allowed_urls, boolean, grpc_host, grpc_port, integer, load_models, set, startup_models,
+};
 
 pub(super) type Map = fn(&str, &mut toml::Table) -> Result<Vec<&'static str>, String>;
 
@@ -51,17 +53,27 @@ pub(super) fn rule(key: &str) -> Option<Rule> {
         }),
         "metrics_format" => Ignore("read by nothing in TorchServe either; metrics_mode decides"),
         "enable_envvars_config" => Ignore("read: TS_<KEY> variables override this file"),
-        "grpc_inference_port"
-        | "grpc_management_port"
-        | "grpc_inference_address"
-        | "grpc_management_address"
-        | "enable_grpc_ssl"
-        | "grpc_inference_max_connection_age_ms"
+        // TorchServe gives gRPC listeners a host and a port in separate keys; each sets
+        // its half of ferroserve's address (defaults 127.0.0.1, 7070 / 7071).
+        "grpc_inference_address" => Map(|v, t| grpc_host(v, t, "grpc_inference_address")),
+        "grpc_management_address" => Map(|v, t| grpc_host(v, t, "grpc_management_address")),
+        "grpc_inference_port" => Map(|v, t| grpc_port(v, t, "grpc_inference_address")),
+        "grpc_management_port" => Map(|v, t| grpc_port(v, t, "grpc_management_address")),
+        "enable_grpc_ssl" => Map(|v, _| match boolean(v)? {
+            false => Ok(vec![]),
+            true => Err(
+                "ferroserve does not terminate TLS on its gRPC listeners; set \
+                         enable_grpc_ssl=false and put a TLS proxy or a service mesh in front"
+                    .into(),
+            ),
+        }),
+        "grpc_inference_max_connection_age_ms"
         | "grpc_management_max_connection_age_ms"
         | "grpc_inference_max_connection_age_grace_ms"
-        | "grpc_management_max_connection_age_grace_ms" => {
-            Ignore("gRPC is not served by this version; use the REST listeners")
-        }
+        | "grpc_management_max_connection_age_grace_ms" => Ignore(
+            "connections are kept until the client or a shutdown closes them; a proxy in front \
+             can cap their age",
+        ),
         "service_envelope" => Ignore(
             "KServe v1 (/v1/models/M:predict) and v2 (/v2/models/M/infer) are always served on \
              their own routes; /predictions takes the raw body",

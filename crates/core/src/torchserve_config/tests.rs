@@ -47,10 +47,14 @@ fn kserves_sample_is_read_whole() {
         outcome(&t, "number_of_netty_threads"),
         Outcome::Ignored(_)
     ));
-    assert!(matches!(
+    assert_eq!(
         outcome(&t, "grpc_inference_port"),
-        Outcome::Ignored(_)
-    ));
+        &Outcome::Mapped(vec!["grpc_inference_address"])
+    );
+    assert_eq!(
+        t.table["grpc_inference_address"].as_str(),
+        Some("127.0.0.1:7070")
+    );
     assert!(
         t.notes.iter().all(|n| n.outcome != Outcome::Unknown),
         "{:?}",
@@ -255,4 +259,23 @@ fn every_documented_key_is_known() {
         .collect();
     assert!(unknown.is_empty(), "{unknown:?}");
     ServerConfig::layered(t.table, toml::Table::new()).unwrap();
+}
+
+#[test]
+fn grpc_hosts_and_ports_combine_in_either_order() {
+    let t = translated("grpc_inference_port=9000\ngrpc_inference_address=0.0.0.0\n").unwrap();
+    assert_eq!(
+        t.table["grpc_inference_address"].as_str(),
+        Some("0.0.0.0:9000")
+    );
+    let t = translated("grpc_management_address=0.0.0.0\n").unwrap();
+    assert_eq!(
+        t.table["grpc_management_address"].as_str(),
+        Some("0.0.0.0:7071")
+    );
+    let e = translated("enable_grpc_ssl=true\n").unwrap_err();
+    assert!(e.contains("enable_grpc_ssl") && e.contains("TLS"), "{e}");
+    assert!(translated("enable_grpc_ssl=false\n").is_ok());
+    let e = translated("grpc_inference_address=http://x\n").unwrap_err();
+    assert!(e.contains("grpc_inference_address"), "{e}");
 }

@@ -32,6 +32,57 @@ pub(super) fn boolean(v: &str) -> Result<bool, String> {
     }
 }
 
+/// TorchServe's default gRPC port for a ferroserve gRPC address key.
+fn grpc_default_port(key: &str) -> u16 {
+    if key == "grpc_management_address" {
+        7071
+    } else {
+        7070
+    }
+}
+
+/// The address `key` holds so far: what an earlier key set, else TorchServe's defaults.
+fn grpc_address(t: &toml::Table, key: &str) -> (String, u16) {
+    let current = t.get(key).and_then(|v| v.as_str()).and_then(|a| {
+        let (host, port) = a.rsplit_once(':')?;
+        Some((host.to_owned(), port.parse().ok()?))
+    });
+    current.unwrap_or_else(|| ("127.0.0.1".to_owned(), grpc_default_port(key)))
+}
+
+/// `grpc_*_address`: a host (TorchServe's form) that keeps the port set so far.
+pub(super) fn grpc_host(
+    v: &str,
+    t: &mut toml::Table,
+    key: &'static str,
+) -> Result<Vec<&'static str>, String> {
+    if v.contains("://") || v.parse::<std::net::IpAddr>().is_err() {
+        return Err(
+            "give an IP address such as 127.0.0.1 or 0.0.0.0 (the port is grpc_*_port)".into(),
+        );
+    }
+    let (_, port) = grpc_address(t, key);
+    let host = if v.contains(':') {
+        format!("[{v}]")
+    } else {
+        v.to_owned()
+    };
+    set(t, key, format!("{host}:{port}").into())
+}
+
+/// `grpc_*_port`: the port, keeping the host set so far.
+pub(super) fn grpc_port(
+    v: &str,
+    t: &mut toml::Table,
+    key: &'static str,
+) -> Result<Vec<&'static str>, String> {
+    let port: u16 = v
+        .parse()
+        .map_err(|_| "expected a port number (0-65535)".to_owned())?;
+    let (host, _) = grpc_address(t, key);
+    set(t, key, format!("{host}:{port}").into())
+}
+
 /// `http://HOST:PORT` (TorchServe's form) or `HOST:PORT`. An `https://` listener is refused:
 /// serving it as plain HTTP would drop the TLS the operator asked for.
 pub(super) fn address(

@@ -153,11 +153,11 @@ async fn every_listener_needs_a_token() {
         (On::Metrics, "/metrics"),
     ] {
         let none = t.call(on, "GET", uri, None, Body::empty()).await;
-        none.error(401, "Unauthorized");
+        none.error_at(uri, 401, "Unauthorized");
         assert_eq!(none.headers["www-authenticate"], "Bearer", "{uri}");
         t.call(on, "GET", uri, Some("fs_forged"), Body::empty())
             .await
-            .error(401, "Unauthorized");
+            .error_at(uri, 401, "Unauthorized");
         assert!(
             t.call(on, "GET", uri, Some(&token), Body::empty())
                 .await
@@ -283,7 +283,7 @@ async fn tenants_cannot_reach_each_others_models_nor_tell_they_exist() {
                 *body,
             )
             .await;
-        anonymous.error(401, "Unauthorized");
+        anonymous.error_at(path, 401, "Unauthorized");
         assert_eq!(anonymous.headers["www-authenticate"], "Bearer");
         let forged = t
             .send(
@@ -295,7 +295,7 @@ async fn tenants_cannot_reach_each_others_models_nor_tell_they_exist() {
                 *body,
             )
             .await;
-        forged.error(401, "Unauthorized");
+        forged.error_at(path, 401, "Unauthorized");
     }
     // The admin, acting for b, reaches b's model on every read and inference cell (it is
     // the spin fixture: its predictions stop at the handler deadline, 504).

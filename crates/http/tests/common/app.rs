@@ -50,6 +50,21 @@ impl Answer {
         self.json["message"].as_str().unwrap().to_owned()
     }
 
+    /// The error in the shape the path's protocol uses: v2's `{"error"}` under `/v2`,
+    /// TorchServe's (with `kind`) elsewhere; returns the message.
+    pub fn error_at(&self, path: &str, code: u16, kind: &str) -> String {
+        if !path.starts_with("/v2") {
+            return self.error(code, kind);
+        }
+        assert_eq!(self.status.as_u16(), code, "{}", self.text);
+        let obj = self
+            .json
+            .as_object()
+            .unwrap_or_else(|| panic!("{}", self.text));
+        assert_eq!(obj.keys().collect::<Vec<_>>(), ["error"], "{}", self.text);
+        obj["error"].as_str().unwrap().to_owned()
+    }
+
     pub fn ok(&self) -> &Value {
         assert!(self.status.is_success(), "{} {}", self.status, self.text);
         &self.json

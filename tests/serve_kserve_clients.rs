@@ -53,13 +53,20 @@ fn kserve_sdk_v2_and_v1_over_rest_recognise_the_held_out_digits() {
 }
 
 /// Triton's perf_analyzer (installed by `scripts/perf-analyzer.sh`) drives the digits
-/// model over HTTP with random inputs shaped from the metadata: every request succeeds.
+/// model over HTTP and over gRPC with random inputs shaped from the metadata: every
+/// request succeeds, and the server-side statistics it reads count them.
 #[test]
-fn perf_analyzer_runs_against_the_http_endpoint() {
+fn perf_analyzer_runs_against_the_http_and_grpc_endpoints() {
     let (_state, server) = serve("digits.mar", &[]);
-    let report = perf_analyzer(&["-i", "http", "-u", host_port(&server.inference)]);
-    assert!(report.contains("Throughput:"), "{report}");
-    assert!(!report.contains("Failed"), "{report}");
+    let grpc = server.grpc_inference.clone();
+    for (protocol, url) in [
+        ("http", host_port(&server.inference)),
+        ("grpc", grpc.as_str()),
+    ] {
+        let report = perf_analyzer(&["-i", protocol, "-u", url]);
+        assert!(report.contains("Throughput:"), "{protocol}: {report}");
+        assert!(!report.contains("Failed"), "{protocol}: {report}");
+    }
 }
 
 /// perf_analyzer's output for the digits model with `args`, a short run.

@@ -4,12 +4,15 @@
 Kubernetes' own kinds go through kubernetes-validate (its bundled schemas, --strict:
 unknown fields are errors); KServe's through the openAPIV3Schema of the CRDs in
 kserve/crds/ (KServe's own, vendored); a kustomization must name files that exist.
+prometheus-operator's (ServiceMonitor) through the validators kubernetes-models generates
+from its CRDs, run by node from the npm prefix $NPM_VALIDATORS (validate_models.mjs).
 Anything else is an error: a manifest nobody checks is not allowed in. With $KUSTOMIZE
 naming a kustomize binary, each kustomization is also built and what it renders is
 checked the same way (the objects an operator would apply, patches and labels included).
 
     python deploy/validate.py [DIR]      exit 0: all valid; 1: each problem printed
 """
+import json
 import os
 import pathlib
 import subprocess
@@ -51,6 +54,8 @@ def problems_of(path, doc, schemas):
         ]
     if api.startswith("serving.kserve.io/"):
         return [f"{path}: {api} {kind} has no vendored CRD schema"]
+    if api.startswith("monitoring.coreos.com/"):
+        return models_problems(path, doc)
     try:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     except kubernetes_validate.ValidationError as e:
@@ -59,6 +64,20 @@ def problems_of(path, doc, schemas):
     except kubernetes_validate.SchemaNotFoundError:
         return [f"{path}: {api} {kind} is not a Kubernetes {K8S_VERSION} kind"]
     return []
+
+
+def models_problems(path, doc):
+    prefix = os.environ.get("NPM_VALIDATORS")
+    if not prefix:
+        return [f"{path}: {doc['kind']} needs NPM_VALIDATORS (scripts/npm-validators.sh prints it)"]
+    run = subprocess.run(
+        ["node", str(HERE / "validate_models.mjs"), prefix, json.dumps(doc)],
+        capture_output=True, text=True,
+    )
+    if run.returncode == 0:
+        return []
+    lines = run.stdout.strip().splitlines() or [run.stderr.strip()]
+    return [f"{path}: {doc['kind']} {line}" for line in lines]
 
 
 def main(root):

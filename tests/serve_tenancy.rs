@@ -110,10 +110,10 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
         );
         // Without a token: 401, and nothing about the model either.
         let anonymous = send(method, &url.replace("NAME", "secret"), &[], body);
-        anonymous.assert_error(401, "Unauthorized");
+        anonymous.assert_error_at(url, 401, "Unauthorized");
         assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
         let forged = call(method, &url.replace("NAME", "secret"), "fs_forged", body);
-        forged.assert_error(401, "Unauthorized");
+        forged.assert_error_at(url, 401, "Unauthorized");
     }
     // The admin, acting for B, reaches B's model on every read and inference cell (B's
     // `secret` is the spin fixture: its calls stop at the deadline, 504).

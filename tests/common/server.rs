@@ -57,6 +57,17 @@ impl Reply {
         message
     }
 
+    /// The error in the shape `url`'s protocol uses: v2's under `/v2`, TorchServe's
+    /// (with `kind`) elsewhere; returns the message.
+    pub fn assert_error_at(&self, url: &str, code: u16, kind: &str) -> String {
+        let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+        if path == "v2" || path.starts_with("v2/") {
+            self.assert_v2_error(code)
+        } else {
+            self.assert_error(code, kind)
+        }
+    }
+
     /// Asserts KServe v2's error shape exactly: `{"error": "..."}`; returns the message.
     pub fn assert_v2_error(&self, code: u16) -> String {
         let json = self.json();

@@ -2,7 +2,8 @@
 # fixtures, makes the test models, and archives the MLP behind the JSON `ok` handler (and,
 # with `fixture_archive NAME`, the same MLP behind another fixture) into $work/store.
 # Sets: root, work, python, bin (FERROSERVE_BIN, or the one built here), guests. Then `start_server ARGS...` runs `ferroserve serve`
-# on free ports (stopped on exit) and sets inf, mgmt, state.
+# on free ports (stopped on exit) and sets inf, mgmt, state (the listening line in
+# "$state/out" also names the gRPC listeners).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -33,11 +34,13 @@ start_server() {
   state="$(mktemp -d)"
   "$bin" serve --model-store "$work/store" --state-dir "$state" --no-snapshot \
     --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 \
+    --grpc-inference-address 127.0.0.1:0 --grpc-management-address 127.0.0.1:0 \
     "$@" > "$state/out" 2> "$state/log" &
   server_pid=$!
   trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$state"' EXIT
   for _ in $(seq 600); do grep -q "ferroserve listening" "$state/out" 2>/dev/null && break; sleep 0.1; done
-  inf="$(sed -n 's/.*inference=\([^ ]*\).*/\1/p' "$state/out")"
-  mgmt="$(sed -n 's/.*management=\([^ ]*\).*/\1/p' "$state/out")"
+  # " inference=", not "grpc_inference=".
+  inf="$(sed -n 's/.* inference=\([^ ]*\).*/\1/p' "$state/out")"
+  mgmt="$(sed -n 's/.* management=\([^ ]*\).*/\1/p' "$state/out")"
   [ -n "$inf" ] || { cat "$state/log" >&2; exit 1; }
 }

@@ -15,29 +15,16 @@ fn deploy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
 
-/// kustomize, installed by `scripts/kustomize.sh` (which the test command runs).
-fn kustomize() -> String {
+/// What `scripts/NAME` prints: the path of the tool it installs when missing (the test
+/// command runs each first).
+fn installed(name: &str) -> String {
     let out = Command::new("bash")
-        .arg(deploy().join("../scripts/kustomize.sh"))
+        .arg(deploy().join("../scripts").join(name))
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The npm prefix with prometheus-operator's validators (`scripts/npm-validators.sh`).
-fn npm_validators() -> String {
-    let out = Command::new("bash")
-        .arg(deploy().join("../scripts/npm-validators.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
+        "{name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
@@ -47,8 +34,9 @@ fn validate(dir: &Path) -> (bool, String) {
     let out = Command::new(python())
         .arg(dir.join("validate.py"))
         .arg(dir)
-        .env("KUSTOMIZE", kustomize())
-        .env("NPM_VALIDATORS", npm_validators())
+        // kustomize, and the npm prefix with prometheus-operator's validators.
+        .env("KUSTOMIZE", installed("kustomize.sh"))
+        .env("NPM_VALIDATORS", installed("npm-validators.sh"))
         .output()
         .expect("the venv's python (scripts/setup.sh makes it)");
     let text =

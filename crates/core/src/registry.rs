@@ -139,6 +139,24 @@ impl Registry {
         list
     }
 
+    /// Every version in `tenant`'s namespace, sorted by name and version.
+    pub fn versions_of(&self, tenant: Option<&str>) -> Vec<Arc<Model>> {
+        self.all()
+            .into_iter()
+            .filter(|(m, _)| m.tenant() == tenant)
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    /// Whether every version is healthy: `tenant`'s own, or with `None` the whole
+    /// server's (an admin's view), for the tensor protocols' server readiness.
+    pub fn ready_for(&self, tenant: Option<&str>) -> bool {
+        self.all()
+            .iter()
+            .filter(|(m, _)| tenant.is_none() || m.tenant() == tenant)
+            .all(|(m, _)| m.is_healthy())
+    }
+
     /// How many names `tenant` owns.
     pub fn keys_of(&self, tenant: Option<&str>) -> usize {
         self.defaults_of(tenant).len()

@@ -23,12 +23,11 @@ impl Manager {
     /// The versions in `who`'s namespace; only the ready ones with `ready_only`.
     pub fn repository_index(&self, who: &Principal, ready_only: bool) -> Vec<IndexEntry> {
         let tenant = who.tenant().map(|t| t.name.as_str());
-        let mut entries: Vec<IndexEntry> = self
-            .registry()
-            .all()
+        // Sorted by name and version already.
+        self.registry()
+            .versions_of(tenant)
             .into_iter()
-            .filter(|(m, _)| m.tenant() == tenant)
-            .map(|(m, _)| {
+            .map(|m| {
                 let ready = m.is_healthy();
                 IndexEntry {
                     name: m.name().to_owned(),
@@ -42,9 +41,7 @@ impl Manager {
                 }
             })
             .filter(|e| !ready_only || e.state == "READY")
-            .collect();
-        entries.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-        entries
+            .collect()
     }
 
     /// `name`'s default version when it is loaded; otherwise registers `<name>.mar` from

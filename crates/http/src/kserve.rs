@@ -108,11 +108,7 @@ pub(crate) fn readiness(ready: bool, body: Value) -> Response {
 async fn server_ready(State(registry): State<Registry>, Caller(caller): Caller) -> Response {
     // A tenant's readiness is its own models'.
     let tenant = caller.tenant().map(|t| t.name.as_str());
-    let ready = registry
-        .all()
-        .iter()
-        .filter(|(m, _)| tenant.is_none() || m.tenant() == tenant)
-        .all(|(m, _)| m.is_healthy());
+    let ready = registry.ready_for(tenant);
     readiness(ready, json!({ "ready": ready }))
 }
 

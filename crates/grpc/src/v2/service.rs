@@ -92,12 +92,7 @@ impl GrpcInferenceService for Service {
     ) -> Result<Response<ServerReadyResponse>, Status> {
         let who = caller(&request);
         let tenant = who.tenant().map(|t| t.name.as_str());
-        let ready = self
-            .registry
-            .all()
-            .iter()
-            .filter(|(m, _)| tenant.is_none() || m.tenant() == tenant)
-            .all(|(m, _)| m.is_healthy());
+        let ready = self.registry.ready_for(tenant);
         Ok(Response::new(ServerReadyResponse { ready }))
     }
 
@@ -209,12 +204,7 @@ impl GrpcInferenceService for Service {
         let r = request.into_inner();
         let models: Vec<Arc<Model>> = if r.name.is_empty() {
             let tenant = who.tenant().map(|t| t.name.as_str());
-            self.registry
-                .all()
-                .into_iter()
-                .filter(|(m, _)| m.tenant() == tenant)
-                .map(|(m, _)| m)
-                .collect()
+            self.registry.versions_of(tenant)
         } else if r.version.is_empty() {
             let versions = self
                 .registry

@@ -52,12 +52,7 @@ pub(super) async fn all_stats(
     Caller(caller): Caller,
 ) -> Json<Value> {
     let tenant = caller.tenant().map(|t| t.name.as_str());
-    let models: Vec<Value> = registry
-        .all()
-        .iter()
-        .filter(|(m, _)| m.tenant() == tenant)
-        .map(|(m, _)| stats_of(m))
-        .collect();
+    let models: Vec<Value> = registry.versions_of(tenant).iter().map(stats_of).collect();
     Json(json!({ "model_stats": models }))
 }
 

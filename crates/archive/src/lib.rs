@@ -36,7 +36,7 @@ pub use config::{
 pub use error::ArchiveError;
 pub use extract::{extract_extra_files, extract_model_file};
 pub use limits::ReadLimits;
-pub use manifest::{MANIFEST_PATH, Manifest, ModelSection};
+pub use manifest::{MANIFEST_PATH, Manifest, ModelSection, valid_model_name};
 pub use reader::{inspect_from, read_archive_from};
 pub use writer::{ArchiveFormat, WriteOptions, write_archive};
 

@@ -79,7 +79,7 @@ impl Manifest {
 
     fn check(&self) -> Result<(), ArchiveError> {
         let m = &self.model;
-        if !valid_name(&m.model_name) {
+        if !valid_model_name(&m.model_name) {
             return Err(field_err(
                 "model.modelName",
                 format!(
@@ -88,7 +88,7 @@ impl Manifest {
                 ),
             ));
         }
-        if !valid_name(&m.model_version) {
+        if !valid_model_name(&m.model_version) {
             return Err(field_err(
                 "model.modelVersion",
                 format!("is {:?}; expected a version like \"1.0\"", m.model_version),
@@ -123,8 +123,9 @@ impl Manifest {
     }
 }
 
-/// TorchServe's rule for model names and versions.
-fn valid_name(s: &str) -> bool {
+/// TorchServe's rule for model names and versions (at most 128 characters): the server
+/// applies the same rule to every name a request gives.
+pub fn valid_model_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && s.len() <= 128

@@ -85,11 +85,19 @@ impl Pool {
     /// as soon as they are free.
     pub(crate) fn scale(self: &Arc<Self>, min: usize, max: usize) -> Result<(), BatchError> {
         check_workers(min, max).map_err(BatchError::BadSettings)?;
+        let before = self.lock().bounds();
         let (start, wake) = self.locked(|crew| crew.scale(min, max));
         tracing::info!(model = %self.shared.name, min, max, "worker bounds changed");
         wake.iter().for_each(Thread::unpark);
-        self.start_workers(start, "min_workers", Duration::ZERO)
-            .map_err(|e| BatchError::Start(format!("cannot start a worker thread: {e}")))?;
+        if let Err(e) = self.start_workers(start, "min_workers", Duration::ZERO) {
+            // A minimum the OS cannot give would leave the model unhealthy for good: the
+            // old bounds come back (workers above them exit when free).
+            let (_, wake) = self.locked(|crew| crew.scale(before.0, before.1));
+            wake.iter().for_each(Thread::unpark);
+            return Err(BatchError::Start(format!(
+                "cannot start a worker thread: {e}"
+            )));
+        }
         self.room.notify_one();
         Ok(())
     }

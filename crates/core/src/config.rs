@@ -70,6 +70,16 @@ pub struct ServerConfig {
     pub response_timeout_s: u64,
     /// Requests a model's queue holds before 503 (TorchServe's `job_queue_size`).
     pub job_queue_size: usize,
+    /// Ceilings (the limits table, docs/configuration.md): the largest value any
+    /// registration, scale request or archive config may set.
+    pub limit_batch_size: usize,
+    pub limit_batch_delay_ms: u64,
+    pub limit_response_timeout_s: u64,
+    /// Workers (threads) of one model version, of one tenant's models together, and of
+    /// the whole server; a registration or scale past them is refused, changing nothing.
+    pub limit_workers_per_model: usize,
+    pub limit_workers_per_tenant: usize,
+    pub limit_workers_total: usize,
     /// Handler limits for archives that ask for none.
     pub handler_memory_mib: usize,
     pub handler_deadline_ms: u64,
@@ -136,6 +146,12 @@ impl Default for ServerConfig {
             max_workers: 1,
             response_timeout_s: 120,
             job_queue_size: 100,
+            limit_batch_size: 1024,
+            limit_batch_delay_ms: 60_000,
+            limit_response_timeout_s: 3600,
+            limit_workers_per_model: 32,
+            limit_workers_per_tenant: 64,
+            limit_workers_total: 256,
             handler_memory_mib: 128,
             handler_deadline_ms: 2000,
             max_handler_memory_mib: 1024,
@@ -212,6 +228,14 @@ impl ServerConfig {
             archive: ferroserve_archive::ReadLimits {
                 max_archive_bytes: self.max_upload_size,
                 ..Default::default()
+            },
+            ceilings: crate::bounds::Ceilings {
+                batch_size: self.limit_batch_size as u64,
+                batch_delay_ms: self.limit_batch_delay_ms,
+                response_timeout_s: self.limit_response_timeout_s,
+                workers_per_model: self.limit_workers_per_model as u64,
+                workers_per_tenant: self.limit_workers_per_tenant as u64,
+                workers_total: self.limit_workers_total as u64,
             },
         }
     }

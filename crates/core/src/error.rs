@@ -96,6 +96,29 @@ pub enum Error {
     DefaultVersionInUse { name: String, version: String },
     #[error("{0}")]
     ModelLoad(String),
+    #[error("{field} = {value} ({origin}) is out of range: expected {min}..={max}{}", setting.map(|s| format!(" (this server's {s})")).unwrap_or_default())]
+    OutOfRange {
+        field: String,
+        value: String,
+        origin: String,
+        min: u64,
+        max: u64,
+        setting: Option<&'static str>,
+    },
+    #[error(
+        "{what} {name} is not valid: use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit"
+    )]
+    InvalidModelName { what: &'static str, name: String },
+    #[error(
+        "{asked}: {scope} has {in_use} of its {limit} workers in use ({setting}); scale other models down or ask the operator to raise it"
+    )]
+    WorkerBudget {
+        scope: String,
+        setting: &'static str,
+        limit: u64,
+        in_use: u64,
+        asked: String,
+    },
     #[error(
         "the archive asks for a handler deadline of {asked_ms} ms; this server allows at most {max_ms} ms (ferroserve.handlerLimits.deadlineMs)"
     )]
@@ -206,6 +229,9 @@ impl Error {
             E::VersionExists { .. } => "ConflictStatusException",
             E::DefaultVersionInUse { .. } => "DefaultVersionInUse",
             E::ModelLoad(_) => "ModelLoadError",
+            E::OutOfRange { .. } => "OutOfRange",
+            E::InvalidModelName { .. } => "InvalidModelName",
+            E::WorkerBudget { .. } => "WorkerBudgetExceeded",
             E::HandlerLimitTooHigh { .. } => "HandlerLimitTooHigh",
             E::ModelStoreNotConfigured(_) => "ModelStoreNotConfigured",
             E::InvalidArchiveName(_) => "InvalidArchiveName",
@@ -255,6 +281,8 @@ impl Error {
             // TorchServe answers 403 (InvalidModelVersionException) and its clients know it.
             E::DefaultVersionInUse { .. } => C::Forbidden,
             E::ModelLoad(_)
+            | E::OutOfRange { .. }
+            | E::InvalidModelName { .. }
             | E::HandlerLimitTooHigh { .. }
             | E::ModelStoreNotConfigured(_)
             | E::InvalidArchiveName(_)
@@ -270,6 +298,9 @@ impl Error {
             E::Fetch { problem, .. } => problem.class(),
             E::UploadTooLarge(_) => C::TooLarge,
             E::QuotaExceeded { .. } => C::Quota,
+            // The tenant's share is like a quota; the server's whole budget is a full server.
+            E::WorkerBudget { setting, .. } if *setting == "limit_workers_total" => C::Overload,
+            E::WorkerBudget { .. } => C::Quota,
             E::ArchiveStore(_)
             | E::ModelStore(_)
             | E::StateWriteFailed { .. }

@@ -12,6 +12,7 @@
 //! TorchScript (`ferroserve-torch`, plugged in by the binary), the archive format
 //! (`ferroserve-archive`), flags and process setup (`crates/cli`).
 
+pub mod bounds;
 mod byte_stream;
 mod config;
 pub mod describe;
@@ -39,6 +40,7 @@ pub mod tenancy;
 mod tenant_ops;
 pub mod tensors;
 pub mod torchserve_config;
+mod workers;
 
 pub use byte_stream::{ByteStream, no_bytes};
 pub use config::{ServerConfig, StartupModel};
@@ -57,6 +59,7 @@ pub use serving::Core;
 pub use settings::{ModelDefaults, Settings};
 pub use stats::{StatsSnapshot, Tally};
 pub use store::ArchiveStore;
+pub use workers::{Lease, WorkerBudget};
 
 /// `2026-11-24T10:00:00Z`: whole seconds, UTC.
 pub fn rfc3339(t: std::time::SystemTime) -> String {

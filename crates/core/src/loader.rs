@@ -43,6 +43,8 @@ pub struct Loader {
     pub work_dir: PathBuf,
     pub defaults: ModelDefaults,
     pub metrics: Metrics,
+    /// Every model's workers come out of it.
+    pub workers: Arc<crate::WorkerBudget>,
 }
 
 impl Loader {
@@ -58,6 +60,13 @@ impl Loader {
     pub fn load(&self, req: &LoadRequest, info: ArchiveInfo) -> Result<Model, Error> {
         let key = req.key(&info);
         let version = info.manifest.model.model_version.clone();
+        let config = info.config.clone().unwrap_or_default();
+        // Numbers first: a refusal costs no extraction, compilation or thread.
+        let s = settings::resolve(req, &config, &self.defaults)?;
+        let asked = format!("{key}:{version} asks for {} workers", s.max_workers);
+        let lease = self
+            .workers
+            .lease(key.tenant.as_deref(), s.max_workers as u64, &asked)?;
         let dir = ModelDir::create(&self.work_dir, &key.file_stem(), &version)?;
         let model_file = dir.path().join("model.pt");
         extract_model_file(&req.archive, &info, &model_file, &self.defaults.archive)?;
@@ -68,7 +77,6 @@ impl Loader {
             extract_extra_files(&req.archive, &info, &files, &self.defaults.archive)?;
             Some(files)
         };
-        let config = info.config.clone().unwrap_or_default();
         let own = config.ferroserve.clone().unwrap_or_else(no_settings);
         let limits = crate::limits::handler_limits(
             &self.defaults,
@@ -94,7 +102,6 @@ impl Loader {
             own.outputs.clone()
         };
 
-        let s = settings::resolve(req, &config, &self.defaults);
         let batcher_config = BatcherConfig::new(format!("{}:{version}", key.name))
             .batch_size(s.batch_size)
             .max_batch_delay(Duration::from_millis(s.max_batch_delay_ms))
@@ -124,7 +131,9 @@ impl Loader {
             loaded_at: Some(SystemTime::now()),
             loaded_at_startup: req.loaded_at_startup,
         };
-        Ok(Model::new(key, version, pipeline, info).with_dir(dir))
+        Ok(Model::new(key, version, pipeline, info)
+            .with_dir(dir)
+            .with_lease(lease))
     }
 }
 

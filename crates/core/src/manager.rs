@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::bounds::Range;
 use crate::byte_stream::ByteStream;
 use crate::snapshot::Snapshot;
 use crate::store::ArchiveStore;
@@ -163,6 +164,7 @@ impl Manager {
         let model = blocking(move || {
             let info = this.inner.loader.inspect(&req.archive)?;
             let key = req.key(&info);
+            crate::bounds::check_name("model name", &key.name)?;
             let tenant = key.tenant.as_deref();
             this.inner
                 .registry
@@ -209,6 +211,9 @@ impl Manager {
         version: Option<&str>,
     ) -> Result<Arc<Model>, Error> {
         let model = self.inner.registry.remove(key, version)?;
+        if let Some(lease) = model.lease() {
+            lease.release();
+        }
         self.inner.loader.metrics.forget(&model.key, &model.version);
         self.save().await?;
         model.pipeline.batcher().shutdown().await;
@@ -235,7 +240,39 @@ impl Manager {
     ) -> Result<Arc<Model>, Error> {
         let outcome = async {
             let model = self.inner.registry.get(key, version)?;
-            model.pipeline.batcher().scale(min, max)?;
+            let c = &self.inner.loader.defaults.ceilings;
+            let workers = Range::new("min_worker", 0, c.workers_per_model)
+                .bounded_by("limit_workers_per_model");
+            workers.check(min as u64, "asked in the request")?;
+            Range {
+                field: "max_worker",
+                min: 1,
+                ..workers
+            }
+            .check(max as u64, "asked in the request")?;
+            if min > max {
+                return Err(Error::OutOfRange {
+                    field: "min_worker".into(),
+                    value: min.to_string(),
+                    origin: "asked in the request".into(),
+                    min: 0,
+                    max: max as u64,
+                    setting: Some("max_worker"),
+                });
+            }
+            // The budget first, then the threads; a refusal of either changes nothing.
+            let lease = model.lease();
+            let before = lease.map(|l| l.held());
+            if let Some(l) = lease {
+                let asked = format!("{key}:{} asks for {max} workers", model.version);
+                l.resize(max as u64, &asked)?;
+            }
+            if let Err(e) = model.pipeline.batcher().scale(min, max) {
+                if let (Some(l), Some(n)) = (lease, before) {
+                    let _ = l.resize(n, "restore");
+                }
+                return Err(e.into());
+            }
             self.save().await?;
             Ok(model)
         }

@@ -17,6 +17,8 @@ pub struct Model {
     pub info: ModelInfo,
     /// The extracted model and handler files, removed when the model goes.
     dir: Option<ModelDir>,
+    /// Its workers in the server's budget.
+    lease: Option<crate::Lease>,
 }
 
 /// Registration facts, for describe, the snapshot and KServe metadata.
@@ -49,6 +51,7 @@ impl Model {
             pipeline,
             info,
             dir: None,
+            lease: None,
         }
     }
 
@@ -64,6 +67,16 @@ impl Model {
     pub(crate) fn with_dir(mut self, dir: ModelDir) -> Model {
         self.dir = Some(dir);
         self
+    }
+
+    pub(crate) fn with_lease(mut self, lease: crate::Lease) -> Model {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Its worker lease, when the loader gave it one (models built by tests have none).
+    pub(crate) fn lease(&self) -> Option<&crate::Lease> {
+        self.lease.as_ref()
     }
 
     /// Fewer workers running than the model's minimum: health checks report unhealthy.

@@ -45,6 +45,7 @@ impl Registry {
 
     /// The model `name` at `version`, or at its default version.
     pub fn get(&self, name: &ModelKey, version: Option<&str>) -> Result<Arc<Model>, Error> {
+        check(name, version)?;
         let models = self.models.read().unwrap();
         let entry = models.get(name).ok_or_else(|| not_found(name))?;
         let version = version.unwrap_or(&entry.default);
@@ -57,6 +58,7 @@ impl Registry {
 
     /// Every version of `name` with whether it is the default, in version order.
     pub fn versions(&self, name: &ModelKey) -> Result<Vec<(Arc<Model>, bool)>, Error> {
+        check(name, None)?;
         let models = self.models.read().unwrap();
         let entry = models.get(name).ok_or_else(|| not_found(name))?;
         Ok(entry
@@ -75,6 +77,7 @@ impl Registry {
 
     /// Makes `version` the default of `name`.
     pub fn set_default(&self, name: &ModelKey, version: &str) -> Result<(), Error> {
+        check(name, Some(version))?;
         let mut models = self.models.write().unwrap();
         let entry = models.get_mut(name).ok_or_else(|| not_found(name))?;
         if !entry.models.contains_key(version) {
@@ -87,6 +90,7 @@ impl Registry {
     /// Removes `name` at `version` (or its default). The default version goes only when it
     /// is the last one, so a name never loses its default while other versions remain.
     pub fn remove(&self, name: &ModelKey, version: Option<&str>) -> Result<Arc<Model>, Error> {
+        check(name, version)?;
         let mut models = self.models.write().unwrap();
         let entry = models.get_mut(name).ok_or_else(|| not_found(name))?;
         let version = version.unwrap_or(&entry.default).to_owned();
@@ -164,6 +168,16 @@ impl Registry {
 
     pub fn has_name(&self, key: &ModelKey) -> bool {
         self.models.read().unwrap().contains_key(key)
+    }
+}
+
+/// Names and versions a lookup gives follow the one rule (`bounds::check_name`): a name
+/// that could never be registered is a 400 saying why, not a 404 echoing it whole.
+fn check(key: &ModelKey, version: Option<&str>) -> Result<(), Error> {
+    crate::bounds::check_name("model name", &key.name)?;
+    match version {
+        Some(v) => crate::bounds::check_name("model version", v),
+        None => Ok(()),
     }
 }
 

@@ -37,6 +37,7 @@ impl Core {
         runtime: Arc<dyn ModelRuntime>,
         fetcher: Option<Arc<dyn Fetcher>>,
     ) -> Result<Core, Error> {
+        crate::bounds::check_config(&config)?;
         if !matches!(config.metrics_names.as_str(), "ferroserve" | "torchserve") {
             return Err(Error::Setup(format!(
                 "metrics_names = {:?}: use \"ferroserve\" or \"torchserve\"",
@@ -61,6 +62,10 @@ impl Core {
             work_dir,
             defaults: config.model_defaults(),
             metrics: Metrics::with_torchserve_series(config.metrics_names == "torchserve"),
+            workers: crate::WorkerBudget::new(
+                config.limit_workers_per_tenant as u64,
+                config.limit_workers_total as u64,
+            ),
         };
         if !config.s3_endpoint.starts_with("http://") && !config.s3_endpoint.starts_with("https://")
         {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use ferroserve_archive::ModelConfig;
 use ferroserve_sandbox::Limits;
 
-use crate::LoadRequest;
+use crate::bounds::{Ceilings, Range};
+use crate::{Error, LoadRequest};
 
 /// Server-wide defaults and ceilings for models (TorchServe's defaults where it has them).
 /// Built from the `ServerConfig` (`ServerConfig::model_defaults`), the one source of them.
@@ -25,6 +26,8 @@ pub struct ModelDefaults {
     /// The most any archive may ask for.
     pub max_handler_deadline: Duration,
     pub archive: ferroserve_archive::ReadLimits,
+    /// The server's ceilings (the limits table).
+    pub ceilings: Ceilings,
 }
 
 impl Default for ModelDefaults {
@@ -43,33 +46,84 @@ pub struct Settings {
     pub response_timeout_s: u64,
 }
 
-/// Request < archive config < defaults, key by key. `max_workers` is at least
+/// Request < archive config < defaults, key by key, each checked against its range (the
+/// limits table) naming where the value came from. `max_workers` is at least
 /// `min_workers` and at least 1.
-pub fn resolve(req: &LoadRequest, config: &ModelConfig, d: &ModelDefaults) -> Settings {
-    let min_workers = req
-        .min_workers
-        .or(config.min_workers.map(|n| n as usize))
-        .unwrap_or(d.min_workers);
-    Settings {
-        batch_size: req
-            .batch_size
-            .or(config.batch_size.map(|n| n as usize))
-            .unwrap_or(d.batch_size),
-        max_batch_delay_ms: req
-            .max_batch_delay_ms
-            .or(config.max_batch_delay)
-            .unwrap_or(d.max_batch_delay.as_millis() as u64),
-        min_workers,
-        max_workers: req
-            .max_workers
-            .or(config.max_workers.map(|n| n as usize))
-            .unwrap_or(d.max_workers)
-            .max(min_workers)
-            .max(1),
-        response_timeout_s: req
-            .response_timeout_s
-            .or(config.response_timeout)
-            .unwrap_or(d.response_timeout.as_secs()),
+pub fn resolve(
+    req: &LoadRequest,
+    config: &ModelConfig,
+    d: &ModelDefaults,
+) -> Result<Settings, Error> {
+    let c = &d.ceilings;
+    let batch_max = c.batch_size.min(d.queue_capacity as u64);
+    let batch_setting = if batch_max < c.batch_size {
+        "job_queue_size"
+    } else {
+        "limit_batch_size"
+    };
+    let batch_size = pick(
+        req.batch_size.map(|n| n as u64),
+        config.batch_size.map(u64::from),
+        d.batch_size as u64,
+        Range::new("batch_size", 1, batch_max).bounded_by(batch_setting),
+        "batchSize",
+    )?;
+    let max_batch_delay_ms = pick(
+        req.max_batch_delay_ms,
+        config.max_batch_delay,
+        d.max_batch_delay.as_millis() as u64,
+        Range::new("max_batch_delay", 0, c.batch_delay_ms).bounded_by("limit_batch_delay_ms"),
+        "maxBatchDelay",
+    )?;
+    let workers =
+        Range::new("min_workers", 0, c.workers_per_model).bounded_by("limit_workers_per_model");
+    let min_workers = pick(
+        req.min_workers.map(|n| n as u64),
+        config.min_workers.map(u64::from),
+        d.min_workers as u64,
+        workers,
+        "minWorkers",
+    )?;
+    let max_workers = pick(
+        req.max_workers.map(|n| n as u64),
+        config.max_workers.map(u64::from),
+        d.max_workers as u64,
+        Range {
+            field: "max_workers",
+            ..workers
+        },
+        "maxWorkers",
+    )?;
+    let response_timeout_s = pick(
+        req.response_timeout_s,
+        config.response_timeout,
+        d.response_timeout.as_secs(),
+        Range::new("response_timeout", 1, c.response_timeout_s)
+            .bounded_by("limit_response_timeout_s"),
+        "responseTimeout",
+    )?;
+    Ok(Settings {
+        batch_size: batch_size as usize,
+        max_batch_delay_ms,
+        min_workers: min_workers as usize,
+        max_workers: max_workers.max(min_workers).max(1) as usize,
+        response_timeout_s,
+    })
+}
+
+/// The request's value, else the archive's (its YAML key is `yaml`), else the default;
+/// checked against `range`.
+fn pick(
+    asked: Option<u64>,
+    archive: Option<u64>,
+    default: u64,
+    range: Range,
+    yaml: &str,
+) -> Result<u64, Error> {
+    match (asked, archive) {
+        (Some(v), _) => range.check(v, "asked in the request"),
+        (None, Some(v)) => range.check(v, &format!("{yaml} in the archive's model config")),
+        (None, None) => range.check(default, "the server's default"),
     }
 }
 
@@ -90,7 +144,7 @@ mod tests {
             batch_size: Some(4),
             ..LoadRequest::default()
         };
-        let s = resolve(&req, &config, &d);
+        let s = resolve(&req, &config, &d).unwrap();
         assert_eq!(s.batch_size, 4, "the request's");
         assert_eq!(s.max_batch_delay_ms, 20, "the archive's");
         assert_eq!(s.min_workers, 2, "the archive's");
@@ -105,7 +159,7 @@ mod tests {
     #[test]
     fn nothing_asked_gives_the_defaults() {
         let d = ModelDefaults::default();
-        let s = resolve(&LoadRequest::default(), &ModelConfig::default(), &d);
+        let s = resolve(&LoadRequest::default(), &ModelConfig::default(), &d).unwrap();
         assert_eq!(
             s,
             Settings {
@@ -125,7 +179,46 @@ mod tests {
             max_workers: Some(0),
             ..LoadRequest::default()
         };
-        let s = resolve(&req, &ModelConfig::default(), &ModelDefaults::default());
+        let s = resolve(&req, &ModelConfig::default(), &ModelDefaults::default()).unwrap();
         assert_eq!((s.min_workers, s.max_workers), (0, 1));
+    }
+
+    #[test]
+    fn every_number_is_checked_against_its_range_naming_its_origin() {
+        let d = ModelDefaults::default();
+        let asked = |f: fn(&mut LoadRequest)| {
+            let mut r = LoadRequest::default();
+            f(&mut r);
+            resolve(&r, &ModelConfig::default(), &d)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = asked(|r| r.batch_size = Some(0));
+        assert!(e.contains("batch_size = 0 (asked in the request)"), "{e}");
+        let e = asked(|r| r.batch_size = Some(1_000_000_000_000));
+        assert!(
+            e.contains("job_queue_size") || e.contains("limit_batch_size"),
+            "{e}"
+        );
+        let e = asked(|r| r.response_timeout_s = Some(u64::MAX));
+        assert!(e.contains("response_timeout = 18446744073709551615"), "{e}");
+        assert!(e.contains("limit_response_timeout_s"), "{e}");
+        let e = asked(|r| r.response_timeout_s = Some(0));
+        assert!(e.contains("expected 1..="), "{e}");
+        let e = asked(|r| r.min_workers = Some(100_000));
+        assert!(e.contains("min_workers = 100000"), "{e}");
+        let e = asked(|r| r.max_batch_delay_ms = Some(u64::MAX));
+        assert!(e.contains("limit_batch_delay_ms"), "{e}");
+        let config = ModelConfig {
+            min_workers: Some(1000),
+            ..ModelConfig::default()
+        };
+        let e = resolve(&LoadRequest::default(), &config, &d).unwrap_err();
+        assert_eq!(e.kind(), "OutOfRange");
+        assert!(
+            e.to_string()
+                .contains("minWorkers in the archive's model config"),
+            "{e}"
+        );
     }
 }

@@ -1,0 +1,222 @@
+//! The limits table and the name rule through the management and inference routers, in
+//! process: every number a registration or a scale can set is refused out of range with a
+//! 400 naming it, a refusal changes nothing, workers come out of a bounded budget, and
+//! names that could never be registered are refused without being echoed whole.
+
+mod common;
+
+use axum::body::Body;
+use common::app::{On, TestApp};
+use serde_json::Value;
+
+async fn models(t: &TestApp) -> Value {
+    t.call(On::Management, "GET", "/models", None, Body::empty())
+        .await
+        .ok()["models"]
+        .clone()
+}
+
+async fn min_workers(t: &TestApp, model: &str) -> (Value, Value) {
+    let d = t
+        .call(
+            On::Management,
+            "GET",
+            &format!("/models/{model}"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    let d = &d.ok()[0];
+    (d["minWorkers"].clone(), d["maxWorkers"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_numbers_out_of_range_are_400s_that_register_nothing() {
+    let t = TestApp::open();
+    let cases = [
+        ("&batch_size=0", "batch_size = 0 (asked in the request)"),
+        ("&batch_size=1000000000000", "batch_size = 1000000000000"),
+        ("&batch_size=101", "(this server's job_queue_size)"),
+        (
+            "&max_batch_delay=18446744073709551615",
+            "limit_batch_delay_ms",
+        ),
+        (
+            "&response_timeout=18446744073709551615",
+            "response_timeout = 18446744073709551615",
+        ),
+        ("&response_timeout=0", "response_timeout = 0"),
+        ("&initial_workers=100000", "min_workers = 100000"),
+        ("&initial_workers=33", "limit_workers_per_model"),
+    ];
+    for (extra, says) in cases {
+        let a = t.register(None, "echo.mar", extra).await;
+        let message = a.error(400, "OutOfRange");
+        assert!(message.contains(says), "{extra}: {message}");
+        assert!(message.contains("expected "), "{extra}: {message}");
+    }
+    // Numbers that do not even parse are TorchServe's BadRequest, as before.
+    let a = t
+        .register(None, "echo.mar", "&batch_size=99999999999999999999999")
+        .await;
+    assert_eq!(a.status.as_u16(), 400, "{}", a.text);
+    assert_eq!(models(&t).await, serde_json::json!([]));
+    t.register(None, "echo.mar", "&batch_size=100&initial_workers=32")
+        .await
+        .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_scale_changes_nothing() {
+    let t = TestApp::open();
+    t.register(None, "echo.mar", "&initial_workers=2")
+        .await
+        .ok();
+    let before = min_workers(&t, "echo").await;
+    for q in [
+        "min_worker=100000",
+        "min_worker=33",
+        "min_worker=5&max_worker=3",
+        "min_worker=1&max_worker=18446744073709551615",
+        "max_worker=0&min_worker=0",
+    ] {
+        let a = t
+            .call(
+                On::Management,
+                "PUT",
+                &format!("/models/echo?{q}&synchronous=true"),
+                None,
+                Body::empty(),
+            )
+            .await;
+        let message = a.error(400, "OutOfRange");
+        assert!(message.contains("_worker"), "{q}: {message}");
+        assert_eq!(
+            min_workers(&t, "echo").await,
+            before,
+            "{q} changed the model"
+        );
+    }
+    assert_eq!(t.predict(None, "echo", "[1]").await.status.as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_come_out_of_the_server_budget() {
+    let t = TestApp::with(|c| c.limit_workers_total = 4);
+    t.register(None, "echo.mar", "&initial_workers=3")
+        .await
+        .ok();
+    let a = t.register(None, "echo-2.0.mar", "&initial_workers=2").await;
+    let message = a.error(503, "WorkerBudgetExceeded");
+    assert!(message.contains("limit_workers_total"), "{message}");
+    assert!(a.headers.contains_key("retry-after"), "{:?}", a.headers);
+    // Scaling within the budget works; past it is refused and leaves the bounds alone.
+    let scale = |q: &'static str| {
+        let t = &t;
+        async move {
+            t.call(
+                On::Management,
+                "PUT",
+                &format!("/models/echo?{q}&synchronous=true"),
+                None,
+                Body::empty(),
+            )
+            .await
+        }
+    };
+    scale("min_worker=1&max_worker=4").await.ok();
+    scale("min_worker=5")
+        .await
+        .error(503, "WorkerBudgetExceeded");
+    assert_eq!(
+        min_workers(&t, "echo").await,
+        (serde_json::json!(1), serde_json::json!(4))
+    );
+    // Unregistering gives its workers back.
+    t.call(
+        On::Management,
+        "DELETE",
+        "/models/echo",
+        None,
+        Body::empty(),
+    )
+    .await
+    .ok();
+    t.register(None, "echo-2.0.mar", "&initial_workers=4")
+        .await
+        .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_cannot_take_more_than_its_share_of_workers() {
+    let t = TestApp::with(|c| {
+        c.auth = "tokens".into();
+        c.limit_workers_per_tenant = 3;
+    });
+    let (a, b) = (t.tenant("a", "{}").await, t.tenant("b", "{}").await);
+    t.register(Some(&a), "echo.mar", "&initial_workers=3")
+        .await
+        .ok();
+    let refused = t
+        .register(Some(&a), "echo-2.0.mar", "&initial_workers=1")
+        .await;
+    let message = refused.error(429, "WorkerBudgetExceeded");
+    assert!(message.contains("tenant a has 3 of its 3"), "{message}");
+    // The other tenant's share is its own.
+    t.register(Some(&b), "echo.mar", "&initial_workers=3")
+        .await
+        .ok();
+    assert_eq!(
+        t.predict(Some(&b), "echo", "[1]").await.status.as_u16(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_follow_one_rule_on_every_route() {
+    let t = TestApp::open();
+    let long = "n".repeat(10_000);
+    for name in [
+        "x%2Fy",
+        "a%2Fshadow",
+        "%0A",
+        "a%0Ab",
+        "a%22b",
+        "a%00b",
+        "-x",
+        "a%20b",
+        &long,
+    ] {
+        let a = t
+            .register(None, "echo.mar", &format!("&model_name={name}"))
+            .await;
+        let message = a.error(400, "InvalidModelName");
+        assert!(message.len() < 300, "{name}: the name is echoed whole");
+        for (on, method, path) in [
+            (On::Inference, "POST", format!("/predictions/{name}")),
+            (On::Inference, "POST", format!("/predictions/echo/{name}")),
+            (On::Management, "GET", format!("/models/{name}")),
+            (On::Management, "DELETE", format!("/models/{name}")),
+            (
+                On::Management,
+                "PUT",
+                format!("/models/{name}?min_worker=1"),
+            ),
+            (On::Inference, "GET", format!("/v2/models/{name}")),
+            (On::Inference, "POST", format!("/v1/models/{name}:predict")),
+        ] {
+            let a = t.call(on, method, &path, None, "[1]").await;
+            assert_eq!(a.status.as_u16(), 400, "{method} {path}: {}", a.text);
+            assert!(a.text.len() < 400, "{method} {path}: {}", a.text.len());
+            assert!(a.text.contains("not valid"), "{method} {path}: {}", a.text);
+        }
+    }
+    assert_eq!(models(&t).await, serde_json::json!([]));
+    t.register(None, "echo.mar", "&model_name=echo.v1_x-2")
+        .await
+        .ok();
+    assert_eq!(
+        t.predict(None, "echo.v1_x-2", "[1]").await.status.as_u16(),
+        200
+    );
+}

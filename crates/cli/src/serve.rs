@@ -106,6 +106,36 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_MAX_CONCURRENT_REQUESTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_concurrent_requests: Option<usize>,
+    #[arg(long, env = "FERROSERVE_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
+    #[arg(long, env = "FERROSERVE_HEADER_READ_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_read_timeout_s: Option<u64>,
+    #[arg(long, env = "FERROSERVE_BODY_READ_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_read_timeout_s: Option<u64>,
+    #[arg(long, env = "FERROSERVE_MIN_BODY_BYTES_PER_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_body_bytes_per_s: Option<u64>,
+    #[arg(long, env = "FERROSERVE_LIMIT_BATCH_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_batch_size: Option<usize>,
+    #[arg(long, env = "FERROSERVE_LIMIT_BATCH_DELAY_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_batch_delay_ms: Option<u64>,
+    #[arg(long, env = "FERROSERVE_LIMIT_RESPONSE_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_response_timeout_s: Option<u64>,
+    #[arg(long, env = "FERROSERVE_LIMIT_WORKERS_PER_MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_workers_per_model: Option<usize>,
+    #[arg(long, env = "FERROSERVE_LIMIT_WORKERS_PER_TENANT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_workers_per_tenant: Option<usize>,
+    #[arg(long, env = "FERROSERVE_LIMIT_WORKERS_TOTAL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_workers_total: Option<usize>,
     #[arg(long, env = "FERROSERVE_JOB_QUEUE_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     job_queue_size: Option<usize>,

@@ -95,7 +95,7 @@ pub fn shown(name: &str) -> String {
 /// once made every request panic).
 pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
     let n = |v: usize| v as u64;
-    let table: [(Range, u64); 24] = [
+    let table: [(Range, u64); 28] = [
         (
             Range::new("max_request_size", 1, 1 << 32),
             n(c.max_request_size),
@@ -113,6 +113,22 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
         (
             Range::new("job_queue_size", 1, 1_000_000),
             n(c.job_queue_size),
+        ),
+        (
+            Range::new("max_connections", 1, 1_000_000),
+            n(c.max_connections),
+        ),
+        (
+            Range::new("header_read_timeout_s", 1, 3600),
+            c.header_read_timeout_s,
+        ),
+        (
+            Range::new("body_read_timeout_s", 1, 3600),
+            c.body_read_timeout_s,
+        ),
+        (
+            Range::new("min_body_bytes_per_s", 0, 1 << 30),
+            c.min_body_bytes_per_s,
         ),
         (
             Range::new("limit_batch_size", 1, 65_536),

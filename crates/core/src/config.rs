@@ -62,6 +62,16 @@ pub struct ServerConfig {
     pub request_timeout_s: u64,
     /// Requests in flight per listener; beyond it, 503 with Retry-After at once.
     pub max_concurrent_requests: usize,
+    /// Open connections per REST listener; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How long a REST connection may take to send a request head, counted from when it
+    /// starts waiting for one (so also the keep-alive idle timeout), in seconds.
+    pub header_read_timeout_s: u64,
+    /// The longest pause between two parts of a request body, in seconds.
+    pub body_read_timeout_s: u64,
+    /// The slowest average a request body may arrive at, once `body_read_timeout_s` has
+    /// passed (0: no minimum).
+    pub min_body_bytes_per_s: u64,
     /// Defaults for registrations that neither ask nor carry a model config.
     pub batch_size: usize,
     pub max_batch_delay_ms: u64,
@@ -140,6 +150,10 @@ impl Default for ServerConfig {
             max_upload_size: 2 << 30,
             request_timeout_s: 300,
             max_concurrent_requests: 1024,
+            max_connections: 4096,
+            header_read_timeout_s: 30,
+            body_read_timeout_s: 10,
+            min_body_bytes_per_s: 1024,
             batch_size: 1,
             max_batch_delay_ms: 100,
             min_workers: 1,

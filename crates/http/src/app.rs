@@ -12,14 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::Response;
 use ferroserve_core::observe::Outcome;
 use ferroserve_core::tenancy::{Api, Auth};
 use ferroserve_core::{Core, Metrics, ModelRuntime, ServerConfig};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
-use tower_http::normalize_path::NormalizePath;
 
 use crate::fetch::HyperFetcher;
 use crate::{
@@ -160,7 +159,11 @@ impl App {
             management: bound_of("management")?.expect("always bound"),
             metrics: bound_of("metrics")?,
         };
-        Ok(Listening { bound, listeners })
+        Ok(Listening {
+            bound,
+            listeners,
+            limits: crate::listen::ConnLimits::of(&config),
+        })
     }
 }
 
@@ -168,6 +171,7 @@ impl App {
 pub struct Listening {
     pub bound: Bound,
     listeners: Vec<Listener>,
+    limits: crate::listen::ConnLimits,
 }
 
 impl Listening {
@@ -182,21 +186,10 @@ impl Listening {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
+        let limits = self.limits;
         let run = |listener: TcpListener, app: Router| {
-            let mut stop = stop_rx.clone();
-            // A trailing slash means nothing (`/models/m/` is `/models/m`): trimmed before
-            // routing, around the whole router (a layer inside one runs after routing).
-            let app = NormalizePath::trim_trailing_slash(app);
-            tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    axum::ServiceExt::<Request>::into_make_service(app),
-                )
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-            })
+            let stop = stop_rx.clone();
+            tokio::spawn(crate::listen::serve(listener, app, limits, stop))
         };
         let servers: Vec<_> = self
             .listeners

@@ -93,6 +93,11 @@ pub enum Edge {
     TimedOut {
         limit: Duration,
     },
+    /// The request body stalled or trickled (`pace.rs`).
+    BodyTooSlow {
+        timeout: Duration,
+        min_bytes_per_s: u64,
+    },
     Panicked,
 }
 
@@ -163,6 +168,19 @@ impl From<Edge> for ApiError {
                 format!(
                     "The request took longer than this server's limit of {limit:?} and was \
                      abandoned; send less work per request or raise the server's request timeout"
+                ),
+                false,
+            ),
+            E::BodyTooSlow {
+                timeout,
+                min_bytes_per_s,
+            } => (
+                408,
+                "RequestTimeout",
+                format!(
+                    "The request body stopped arriving: this server waits at most {timeout:?} \
+                     between parts of a body and needs at least {min_bytes_per_s} bytes/s on \
+                     average after that; send the body at once"
                 ),
                 false,
             ),

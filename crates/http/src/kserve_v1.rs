@@ -86,7 +86,6 @@ async fn predict(
         ))
         .into());
     }
-    let _permit = caller.admit().await?;
     let pipeline = &model.pipeline;
     let calls = request.instances.into_iter().map(|instance| async move {
         let request = HandlerRequest {

@@ -17,11 +17,14 @@
 //!    with a plain-text 413; it becomes `RequestEntityTooLarge` naming the limit.
 //! 4. admission: at most `max_concurrent` requests in flight on this listener; the next one
 //!    is refused at once with 503 and `Retry-After: 1`, never queued.
-//! 5. timeout: past `request_timeout` the handler's future is dropped (which withdraws its
+//! 5. body pace: a body that pauses past `body_read_timeout_s` or trickles under
+//!    `min_body_bytes_per_s` ends the request with 408 and closes the connection
+//!    (`pace.rs`).
+//! 6. timeout: past `request_timeout` the handler's future is dropped (which withdraws its
 //!    work from the model's queue) and the client gets 504.
-//! 6. panics: a panicking handler answers 500 `InternalServerException`; the panic message
+//! 7. panics: a panicking handler answers 500 `InternalServerException`; the panic message
 //!    goes to the log only.
-//! 7. body limit: a Content-Length over the limit is refused before the body is read; a
+//! 8. body limit: a Content-Length over the limit is refused before the body is read; a
 //!    body without one (chunked) is counted as it streams and refused when it crosses it.
 //!
 //! A wrong method on a known path answers a JSON 405 too; call [`apply`] after merging every
@@ -67,6 +70,8 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Requests in flight at once on this listener; 0 refuses every request.
     pub max_concurrent: usize,
+    /// How slowly a request body may arrive.
+    pub pace: crate::pace::Pace,
 }
 
 impl HttpLimits {
@@ -76,6 +81,10 @@ impl HttpLimits {
             max_body_bytes: config.max_request_size,
             request_timeout: Duration::from_secs(config.request_timeout_s),
             max_concurrent: config.max_concurrent_requests,
+            pace: crate::pace::Pace {
+                read_timeout: Duration::from_secs(config.body_read_timeout_s),
+                min_bytes_per_s: config.min_body_bytes_per_s,
+            },
         }
     }
 
@@ -115,6 +124,10 @@ pub fn apply(router: Router, api: &'static str, limits: &HttpLimits) -> Router {
         .layer(middleware::from_fn_with_state(api, access_log))
         .layer(middleware::from_fn_with_state(max_body, too_large_as_json))
         .layer(middleware::from_fn_with_state(gate, admit))
+        .layer(middleware::from_fn_with_state(
+            limits.pace,
+            crate::pace::paced,
+        ))
         .layer(middleware::from_fn_with_state(
             limits.request_timeout,
             time_limit,

@@ -29,6 +29,7 @@ fn limits() -> HttpLimits {
         max_body_bytes: LIMIT,
         request_timeout: Duration::from_secs(5),
         max_concurrent: 8,
+        ..HttpLimits::default()
     }
 }
 

@@ -220,3 +220,77 @@ async fn names_follow_one_rule_on_every_route() {
         200
     );
 }
+
+/// A request body that sends `first` and then nothing, for as long as the sender lives.
+fn stalled(first: &'static [u8]) -> (Body, http_body_util::channel::Sender<bytes::Bytes>) {
+    let (mut tx, body) = http_body_util::channel::Channel::<bytes::Bytes>::new(1);
+    tx.try_send(hyper::body::Frame::data(bytes::Bytes::from_static(first)))
+        .ok()
+        .unwrap();
+    (Body::new(body), tx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_costs_its_own_tenant_a_slot_for_seconds() {
+    let t = TestApp::with(|c| {
+        c.auth = "tokens".into();
+        c.body_read_timeout_s = 1;
+    });
+    let hostile = t
+        .tenant("hostile", r#"{"max_concurrent_requests": 2}"#)
+        .await;
+    let victim = t.tenant("victim", "{}").await;
+    t.register(Some(&hostile), "echo.mar", "").await.ok();
+    t.register(Some(&victim), "echo.mar", "").await.ok();
+    let started = std::time::Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (body, tx) = stalled(b"[1");
+        let (t2, token) = (t.app.inference.clone(), hostile.clone());
+        held.push((
+            tx,
+            tokio::spawn(async move {
+                use tower::ServiceExt;
+                let r = axum::http::Request::post("/predictions/echo")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-length", "1000")
+                    .body(body)
+                    .unwrap();
+                t2.oneshot(r).await.unwrap()
+            }),
+        ));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The hostile tenant's third request finds its own slots taken, before sending a body.
+    let third = t.predict(Some(&hostile), "echo", "[1]").await;
+    let message = third.error(429, "QuotaExceeded");
+    assert!(message.contains("max_concurrent_requests"), "{message}");
+    // Another tenant is untouched.
+    for _ in 0..20 {
+        assert_eq!(
+            t.predict(Some(&victim), "echo", "[1]")
+                .await
+                .status
+                .as_u16(),
+            200
+        );
+    }
+    for (_tx, task) in held {
+        let response = task.await.unwrap();
+        assert_eq!(response.status().as_u16(), 408);
+        assert_eq!(response.headers()["connection"], "close");
+    }
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "held for {took:?}"
+    );
+    // Its slots are back.
+    assert_eq!(
+        t.predict(Some(&hostile), "echo", "[1]")
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+}

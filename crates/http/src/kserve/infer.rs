@@ -62,7 +62,6 @@ pub(super) async fn infer(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let model = target.find(&registry, &caller)?;
-    let _permit = caller.admit().await?;
     let (json, mut binary) = split_body(&headers, body)?;
     let request: InferRequest = serde_json::from_slice(&json).map_err(|e| {
         bad_request(format!(

@@ -1,0 +1,221 @@
+//! The limits against the real binary: slow and silent clients cost their own slots and
+//! are closed in seconds, the connection cap holds, numbers and names out of range are
+//! refused by every protocol's front door, and after each attack the server has the same
+//! PID, its descriptors and threads come back, and another tenant's predictions succeed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::archives;
+use common::server::{Reply, Server, send};
+use serde_json::json;
+
+fn call(method: &str, url: &str, token: &str, body: &[u8]) -> Reply {
+    let bearer = format!("Bearer {token}");
+    send(
+        method,
+        url,
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+}
+
+/// How many descriptors and threads the server holds.
+fn footprint(pid: u32) -> (usize, usize) {
+    let count = |dir: String| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    (
+        count(format!("/proc/{pid}/fd")),
+        count(format!("/proc/{pid}/task")),
+    )
+}
+
+struct Tenants {
+    _state: tempfile::TempDir,
+    server: Server,
+    hostile: String,
+    victim: String,
+}
+
+fn tenants(extra: &[&str]) -> Tenants {
+    let state = tempfile::tempdir().unwrap();
+    let store = archives::store().to_str().unwrap().to_owned();
+    let mut args = vec!["--model-store", &store, "--auth", "tokens"];
+    args.extend_from_slice(extra);
+    let server = Server::start(state.path(), &args);
+    let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
+    let m = &server.management;
+    let mut tokens = Vec::new();
+    for name in ["hostile", "victim"] {
+        let body = json!({ "name": name }).to_string();
+        let reply = call("POST", &format!("{m}/tenants"), &admin, body.as_bytes());
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        let token = reply.json()["token"].as_str().unwrap().to_owned();
+        let reply = call("POST", &format!("{m}/models?url=mlp.mar"), &token, b"");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        tokens.push(token);
+    }
+    Tenants {
+        _state: state,
+        server,
+        victim: tokens.pop().unwrap(),
+        hostile: tokens.pop().unwrap(),
+    }
+}
+
+fn victim_predicts(t: &Tenants, n: usize) {
+    let url = format!("{}/predictions/mlp", t.server.inference);
+    for i in 0..n {
+        let r = call("POST", &url, &t.victim, b"[1, 2, 3, 4]");
+        assert_eq!(r.status, 200, "victim request {i}: {}", r.text());
+    }
+}
+
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://").to_owned()
+}
+
+/// Whether the server closed `s` (EOF or a reset) within `within`, reading what it sent.
+fn closed_within(s: &mut TcpStream, within: Duration) -> Option<String> {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&got).into_owned());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() {
+    let mut t = tenants(&["--body-read-timeout-s", "2", "--header-read-timeout-s", "3"]);
+    let pid = t.server.pid();
+    victim_predicts(&t, 5);
+    let before = footprint(pid);
+    let addr = host_port(&t.server.inference);
+    // 1,100 connections each send a prediction head promising 1000 bytes, and one byte.
+    let head = format!(
+        "POST /predictions/mlp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n[",
+        t.hostile
+    );
+    let started = Instant::now();
+    let mut stalled: Vec<TcpStream> = (0..1100)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    // Silent connections and half-sent heads too.
+    let mut silent: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let mut half: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"POST /predictions/mlp HTTP/1.1\r\nhost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    // Meanwhile the other tenant is served, every time.
+    victim_predicts(&t, 50);
+    let mut statuses = std::collections::BTreeMap::new();
+    for s in &mut stalled {
+        let answer = closed_within(s, Duration::from_secs(20)).expect("a stalled body was never closed");
+        let status = answer.split(' ').nth(1).unwrap_or("none").to_owned();
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    // Each is either refused over the tenant's in-flight quota (429) or timed out (408).
+    assert_eq!(
+        statuses.keys().cloned().collect::<Vec<_>>(),
+        ["408", "429"],
+        "{statuses:?}"
+    );
+    // At most 16 (the tenant's quota) are held at a time, each for the 2 s pause limit;
+    // the 1,100 arrive over a few seconds, so a few rounds of 16 may be admitted.
+    assert!(
+        statuses["408"] <= 16 * 4,
+        "{statuses:?}: more than the tenant's 16 slots held"
+    );
+    for s in silent.iter_mut().chain(half.iter_mut()) {
+        assert!(
+            closed_within(s, Duration::from_secs(20)).is_some(),
+            "a silent connection was never closed"
+        );
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    drop((stalled, silent, half));
+    victim_predicts(&t, 5);
+    assert!(t.server.is_running());
+    assert_eq!(t.server.pid(), pid);
+    // Descriptors and threads come back (a little slack for what the OS is still closing).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = footprint(pid);
+        if now.0 <= before.0 + 8 && now.1 <= before.1 + 8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "before {before:?}, after {now:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_connection_cap_makes_newcomers_wait_for_a_slot_not_fail() {
+    let t = tenants(&["--max-connections", "32", "--header-read-timeout-s", "2"]);
+    let addr = host_port(&t.server.inference);
+    let mut idle: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Every slot is held by a silent socket: the next client waits in the backlog until
+    // the header read timeout frees slots, then is served.
+    let started = Instant::now();
+    victim_predicts(&t, 3);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1000), "served at once: {waited:?}, no cap");
+    for s in &mut idle {
+        assert!(closed_within(s, Duration::from_secs(10)).is_some());
+    }
+}
+
+#[test]
+fn numbers_and_names_out_of_range_are_refused_at_every_front_door() {
+    let t = tenants(&[]);
+    let m = &t.server.management;
+    for (query, kind) in [
+        ("url=mlp.mar&model_name=big&batch_size=0", "OutOfRange"),
+        ("url=mlp.mar&model_name=big&batch_size=1000000000000", "OutOfRange"),
+        ("url=mlp.mar&model_name=big&initial_workers=100000", "OutOfRange"),
+        ("url=mlp.mar&model_name=big&response_timeout=18446744073709551615", "OutOfRange"),
+        ("url=mlp.mar&model_name=x%2Fy", "InvalidModelName"),
+        ("url=mlp.mar&model_name=a%0Ab", "InvalidModelName"),
+    ] {
+        let r = call("POST", &format!("{m}/models?{query}"), &t.hostile, b"");
+        r.assert_error(400, kind);
+    }
+    let r = call("PUT", &format!("{m}/models/mlp?min_worker=100000"), &t.hostile, b"");
+    r.assert_error(400, "OutOfRange");
+    let long = "n".repeat(10_000);
+    let url = format!("{}/v2/models/{long}/infer", t.server.inference);
+    let r = call("POST", &url, &t.hostile, b"{}");
+    let message = r.assert_v2_error(400);
+    assert!(message.len() < 300, "{message}");
+    // The hostile tenant's model still serves at its old bounds, as does the victim's.
+    let r = call("GET", &format!("{m}/models/mlp"), &t.hostile, b"");
+    assert_eq!(r.json()[0]["minWorkers"], 1, "{}", r.text());
+    victim_predicts(&t, 3);
+}

@@ -133,7 +133,8 @@ fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() 
     victim_predicts(&t, 50);
     let mut statuses = std::collections::BTreeMap::new();
     for s in &mut stalled {
-        let answer = closed_within(s, Duration::from_secs(20)).expect("a stalled body was never closed");
+        let answer =
+            closed_within(s, Duration::from_secs(20)).expect("a stalled body was never closed");
         let status = answer.split(' ').nth(1).unwrap_or("none").to_owned();
         *statuses.entry(status).or_insert(0) += 1;
     }
@@ -168,7 +169,10 @@ fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() 
         if now.0 <= before.0 + 8 && now.1 <= before.1 + 8 {
             break;
         }
-        assert!(Instant::now() < deadline, "before {before:?}, after {now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "before {before:?}, after {now:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -186,7 +190,10 @@ fn the_connection_cap_makes_newcomers_wait_for_a_slot_not_fail() {
     let started = Instant::now();
     victim_predicts(&t, 3);
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(1000), "served at once: {waited:?}, no cap");
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "served at once: {waited:?}, no cap"
+    );
     for s in &mut idle {
         assert!(closed_within(s, Duration::from_secs(10)).is_some());
     }
@@ -198,16 +205,30 @@ fn numbers_and_names_out_of_range_are_refused_at_every_front_door() {
     let m = &t.server.management;
     for (query, kind) in [
         ("url=mlp.mar&model_name=big&batch_size=0", "OutOfRange"),
-        ("url=mlp.mar&model_name=big&batch_size=1000000000000", "OutOfRange"),
-        ("url=mlp.mar&model_name=big&initial_workers=100000", "OutOfRange"),
-        ("url=mlp.mar&model_name=big&response_timeout=18446744073709551615", "OutOfRange"),
+        (
+            "url=mlp.mar&model_name=big&batch_size=1000000000000",
+            "OutOfRange",
+        ),
+        (
+            "url=mlp.mar&model_name=big&initial_workers=100000",
+            "OutOfRange",
+        ),
+        (
+            "url=mlp.mar&model_name=big&response_timeout=18446744073709551615",
+            "OutOfRange",
+        ),
         ("url=mlp.mar&model_name=x%2Fy", "InvalidModelName"),
         ("url=mlp.mar&model_name=a%0Ab", "InvalidModelName"),
     ] {
         let r = call("POST", &format!("{m}/models?{query}"), &t.hostile, b"");
         r.assert_error(400, kind);
     }
-    let r = call("PUT", &format!("{m}/models/mlp?min_worker=100000"), &t.hostile, b"");
+    let r = call(
+        "PUT",
+        &format!("{m}/models/mlp?min_worker=100000"),
+        &t.hostile,
+        b"",
+    );
     r.assert_error(400, "OutOfRange");
     let long = "n".repeat(10_000);
     let url = format!("{}/v2/models/{long}/infer", t.server.inference);

@@ -49,11 +49,28 @@ pub(crate) fn tensor_to_wit(t: &Tensor) -> wit::Tensor {
     }
 }
 
+/// The most tensors one preprocess call may return (models take a handful of inputs).
+pub const MAX_TENSORS: usize = 1024;
+/// What the host spends per tensor beyond its bytes, counted against the output cap.
+const TENSOR_OVERHEAD: usize = 64;
+
 pub(crate) fn prepared_from_wit(
     p: wit::Prepared,
     max_output: usize,
 ) -> Result<Prepared, SandboxError> {
-    let total = p.context.len() + p.inputs.iter().map(|t| t.data.len()).sum::<usize>();
+    if p.inputs.len() > MAX_TENSORS {
+        return Err(SandboxError::MalformedTensor(format!(
+            "preprocess returned {} tensors; a request may bind at most {MAX_TENSORS} model inputs",
+            p.inputs.len()
+        )));
+    }
+    // What the host holds besides the data: names and shapes count against the cap too,
+    // so a million empty tensors with long names is as large as it looks.
+    let total = p.context.len()
+        + p.inputs
+            .iter()
+            .map(|t| t.data.len() + t.name.len() + 8 * t.shape.len() + TENSOR_OVERHEAD)
+            .sum::<usize>();
     if total > max_output {
         return Err(SandboxError::OutputTooLarge {
             limit: max_output,

@@ -71,6 +71,7 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     HandlerWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    crate::clocks::shadow(&mut linker)?;
     Ok(linker)
 }
 
@@ -145,6 +146,7 @@ impl HandlerInner {
             }
         };
         state.ticket = Some(ticket);
+        state.until = Some(until);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Every tick, the call's own clock decides: past DEMOTE_AFTER the thread yields the CPU
@@ -207,6 +209,14 @@ impl HandlerInner {
             };
         }
         tracing::debug!(model = &*self.name, error = ?err, "handler call failed");
+        if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return SandboxError::Trap {
+                message: format!(
+                    "the handler called exit({}); return a handler-error instead of exiting",
+                    exit.0
+                ),
+            };
+        }
         let trap = err.downcast_ref::<Trap>().copied();
         match trap {
             Some(Trap::Interrupt) => SandboxError::DeadlineExceeded { deadline: self.limits.deadline },
@@ -220,8 +230,13 @@ impl HandlerInner {
             },
             _ => match panic_message(stderr) {
                 Some(message) => SandboxError::Panic { message },
+                // Not a trap: the guest broke the host interface (a bad argument to an
+                // import, say). The root cause names it; the wasm backtrace is for the log.
                 None => SandboxError::Trap {
-                    message: trap.map_or_else(|| format!("{err}"), |t| t.to_string()),
+                    message: trap.map_or_else(
+                        || format!("the handler misused the host interface: {}", err.root_cause()),
+                        |t| t.to_string(),
+                    ),
                 },
             },
         }

@@ -31,6 +31,9 @@ pub(crate) struct HostState {
     log_calls: u32,
     /// The call's standing in its share group (share.rs), for the epoch callback.
     pub(crate) ticket: Option<crate::share::Ticket>,
+    /// The call's wall-clock deadline: clock waits end there (clocks.rs).
+    pub(crate) until: Option<std::time::Instant>,
+    pub(crate) clock: crate::clocks::CallClock,
 }
 
 impl HostState {
@@ -47,6 +50,8 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         b.stdout(stdout.clone()).stderr(stderr.clone());
+        let clock = crate::clocks::CallClock(std::time::Instant::now());
+        b.monotonic_clock(clock);
         if let Some(dir) = files {
             b.preopened_dir(&dir.0, "/", FsPerms::ReadOnly)?;
         }
@@ -59,6 +64,8 @@ impl HostState {
             model,
             log_calls: 0,
             ticket: None,
+            until: None,
+            clock,
         })
     }
 }
@@ -74,6 +81,12 @@ impl FilesDir {
             return Err(std::io::Error::other("not a directory"));
         }
         Ok(FilesDir(path.canonicalize()?))
+    }
+}
+
+impl HostState {
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 

@@ -16,6 +16,7 @@
 mod bindings;
 mod cache;
 mod capture;
+mod clocks;
 mod convert;
 mod engine;
 mod error;

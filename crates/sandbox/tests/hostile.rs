@@ -129,7 +129,8 @@ fn oversized_outputs_are_refused_in_both_directions() {
     };
     let err = preprocess_err(fx::BIG_OUTPUT, limits.clone(), "2");
     assert!(
-        matches!(err, SandboxError::OutputTooLarge { limit, actual } if limit == 1 << 20 && actual == (2 << 20) + 8),
+        // The data and the context, plus the name, the shape and 64 bytes for the tensor.
+        matches!(err, SandboxError::OutputTooLarge { limit, actual } if limit == 1 << 20 && actual == (2 << 20) + 8 + 5 + 8 + 64),
         "{err:?}"
     );
 
@@ -233,5 +234,70 @@ fn a_memory_limit_above_the_servers_ceiling_is_refused_at_load() {
     assert_eq!(
         err.to_string(),
         "the handler memory limit of 512 MiB is above this server's maximum of 256 MiB; ask for less"
+    );
+}
+
+#[test]
+fn a_clock_wait_ends_at_the_deadline() {
+    let _turn = one_at_a_time();
+    let deadline = Duration::from_millis(300);
+    let limits = Limits {
+        deadline,
+        ..limits()
+    };
+    let sandbox = sandbox(None);
+    let handler = load(&sandbox, fx::SLEEP, None, limits);
+    // It asks for two 10 s sleeps; the first ends at the deadline, the second traps.
+    let (result, report) = handler.preprocess_blocking(body("10"));
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, SandboxError::DeadlineExceeded { .. }),
+        "{err:?}"
+    );
+    assert!(report.elapsed >= deadline, "{:?}", report.elapsed);
+    assert!(
+        report.elapsed <= deadline + Duration::from_millis(150),
+        "slept past the deadline: {:?}",
+        report.elapsed
+    );
+    // A short sleep within the deadline is just a sleep.
+    let (result, _) = handler.preprocess_blocking(body("0"));
+    result.expect("sleeping 0 s is fine");
+    assert_well_behaved_works(&sandbox);
+}
+
+#[test]
+fn exit_is_named_with_its_code() {
+    let _turn = one_at_a_time();
+    let err = preprocess_err(fx::EXIT, limits(), "{}");
+    let message = err.to_string();
+    // WASI 0.2's exit carries success or failure only: exit(3) arrives as exit(1).
+    assert!(message.contains("the handler called exit(1)"), "{message}");
+    assert!(!message.contains("wasm backtrace"), "{message}");
+    assert_eq!(err.kind(), "HandlerTrapped", "{err:?}");
+}
+
+#[test]
+fn a_million_empty_tensors_are_refused_by_count_and_size() {
+    let _turn = one_at_a_time();
+    let limits = Limits {
+        deadline: Duration::from_secs(10),
+        ..limits()
+    };
+    // A million do not even fit in the guest's memory grant.
+    let err = preprocess_err(fx::MANY_OUTPUTS, limits.clone(), "1000000");
+    assert_eq!(err.kind(), "HandlerMemoryLimitExceeded", "{err:?}");
+    let err = preprocess_err(fx::MANY_OUTPUTS, limits.clone(), "2000");
+    assert_eq!(err.kind(), "HandlerMalformedTensor", "{err:?}");
+    assert!(err.to_string().contains("at most 1024"), "{err}");
+    // Under the count, names and shapes still count against the byte cap.
+    let small = Limits {
+        max_output_bytes: 64 << 10,
+        ..limits
+    };
+    let err = preprocess_err(fx::MANY_OUTPUTS, small, "1000");
+    assert!(
+        matches!(err, SandboxError::OutputTooLarge { .. }),
+        "{err:?}"
     );
 }

@@ -136,6 +136,9 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_LIMIT_WORKERS_TOTAL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     limit_workers_total: Option<usize>,
+    #[arg(long, env = "FERROSERVE_COMPILE_CACHE_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_cache_mib: Option<u64>,
     #[arg(long, env = "FERROSERVE_JOB_QUEUE_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     job_queue_size: Option<usize>,

@@ -101,6 +101,8 @@ pub struct ServerConfig {
     pub sandbox_threads: usize,
     /// Handler calls that may wait for a sandbox thread before 503.
     pub sandbox_queue_depth: usize,
+    /// The most the compiled-handler cache keeps on disk, MiB (oldest entries go first).
+    pub compile_cache_mib: u64,
     /// Device for models whose archive names none: `cpu` or `cuda:N`.
     pub device: String,
     /// libtorch intra-op threads per model worker (0: libtorch's default split).
@@ -172,6 +174,7 @@ impl Default for ServerConfig {
             max_handler_deadline_ms: 30_000,
             sandbox_threads: 0,
             sandbox_queue_depth: 256,
+            compile_cache_mib: 1024,
             device: "cpu".into(),
             torch_threads: 0,
             log_format: "json".into(),

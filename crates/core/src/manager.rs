@@ -127,11 +127,41 @@ impl Manager {
                 (path, format!("upload:{sha}"))
             }
         };
-        if let (Some(limit), Ok(meta)) = (quota, std::fs::metadata(&archive))
-            && meta.len() > limit
+        let outcome = self.register_kept(who, r, archive.clone(), url).await;
+        if outcome.is_err() {
+            // A refused upload or fetch leaves nothing on disk (unless a registered model
+            // shares the same bytes).
+            self.forget_if_unused(&archive).await;
+        }
+        outcome
+    }
+
+    async fn register_kept(
+        &self,
+        who: &Principal,
+        r: Register,
+        archive: PathBuf,
+        url: String,
+    ) -> Result<Arc<Model>, Error> {
+        let quota = who.tenant().map(|t| t.quotas.max_archive_bytes);
+        let size = std::fs::metadata(&archive).map_or(0, |m| m.len());
+        if let Some(limit) = quota
+            && size > limit
         {
-            let what = format!("the archive is {} bytes", meta.len());
+            let what = format!("the archive is {size} bytes");
             return Err(Error::quota("max_archive_bytes", limit, what));
+        }
+        if let Some(t) = who.tenant()
+            && archive.starts_with(&self.inner.store.kept)
+        {
+            let used = self.kept_bytes_of(Some(&t.name), &archive);
+            let limit = t.quotas.max_storage_bytes;
+            if used + size > limit {
+                let what = format!(
+                    "the tenant keeps {used} bytes of archives and this one is {size} bytes"
+                );
+                return Err(Error::quota("max_storage_bytes", limit, what));
+            }
         }
         let req = LoadRequest {
             archive,
@@ -217,17 +247,40 @@ impl Manager {
         self.inner.loader.metrics.forget(&model.key, &model.version);
         self.save().await?;
         model.pipeline.batcher().shutdown().await;
-        let archive = &model.info.archive_path;
+        self.forget_if_unused(&model.info.archive_path).await;
+        Ok(model)
+    }
+
+    /// Deletes a kept (uploaded or fetched) archive that no registered model uses.
+    async fn forget_if_unused(&self, archive: &std::path::Path) {
         let shared = self
             .inner
             .registry
             .all()
             .iter()
-            .any(|(m, _)| &m.info.archive_path == archive);
+            .any(|(m, _)| m.info.archive_path == archive);
         if archive.starts_with(&self.inner.store.kept) && !shared {
             let _ = tokio::fs::remove_file(archive).await;
         }
-        Ok(model)
+    }
+
+    /// Bytes of kept archives `tenant`'s models use, each file once, not counting `except`
+    /// (the archive being registered, which may be the same bytes again).
+    fn kept_bytes_of(&self, tenant: Option<&str>, except: &std::path::Path) -> u64 {
+        let mut files: Vec<PathBuf> = self
+            .inner
+            .registry
+            .versions_of(tenant)
+            .iter()
+            .map(|m| m.info.archive_path.clone())
+            .filter(|p| p.starts_with(&self.inner.store.kept) && p != except)
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum()
     }
 
     pub async fn scale(

@@ -50,6 +50,7 @@ impl Core {
         std::fs::create_dir_all(&work_dir).map_err(state_dir_error(&work_dir))?;
         let sandbox = Sandbox::new(SandboxConfig {
             cache_dir: Some(config.state_dir.join("wasm-cache")),
+            cache_max_bytes: config.compile_cache_mib.saturating_mul(1 << 20),
             threads: config.sandbox_thread_count(),
             queue_depth: config.sandbox_queue_depth,
             max_memory_bytes: config.max_handler_memory_mib << 20,
@@ -61,7 +62,11 @@ impl Core {
             runtime,
             work_dir,
             defaults: config.model_defaults(),
-            metrics: Metrics::with_torchserve_series(config.metrics_names == "torchserve"),
+            metrics: {
+                let m = Metrics::with_torchserve_series(config.metrics_names == "torchserve");
+                m.watch_state_dir(config.state_dir.clone());
+                m
+            },
             workers: crate::WorkerBudget::new(
                 config.limit_workers_per_tenant as u64,
                 config.limit_workers_total as u64,

@@ -294,3 +294,84 @@ async fn a_stalled_body_costs_its_own_tenant_a_slot_for_seconds() {
         200
     );
 }
+
+fn kept_archives(t: &TestApp) -> usize {
+    std::fs::read_dir(t.state.path().join("archives")).map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_uploads_leave_nothing_on_disk() {
+    let t = TestApp::open();
+    let echo = std::fs::read(t.store.join("echo.mar")).unwrap();
+    let mut truncated = echo.clone();
+    truncated.truncate(echo.len() / 2);
+    for i in 0..20u8 {
+        let junk = if i % 2 == 0 {
+            vec![i; 100_000]
+        } else {
+            truncated.clone()
+        };
+        let a = t.call(On::Management, "POST", "/models", None, junk).await;
+        assert_eq!(a.status.as_u16(), 400, "{}", a.text);
+        assert_eq!(kept_archives(&t), 0, "upload {i} was kept");
+    }
+    t.call(On::Management, "POST", "/models", None, echo.clone())
+        .await
+        .ok();
+    // The same bytes again: refused (the version exists), but the registered model's
+    // archive stays.
+    let again = t.call(On::Management, "POST", "/models", None, echo).await;
+    again.error(409, "ConflictStatusException");
+    assert_eq!(kept_archives(&t), 1);
+    assert_eq!(t.predict(None, "echo", "[1]").await.status.as_u16(), 200);
+    t.call(
+        On::Management,
+        "DELETE",
+        "/models/echo",
+        None,
+        Body::empty(),
+    )
+    .await
+    .ok();
+    assert_eq!(kept_archives(&t), 0);
+    let metrics = t
+        .call(On::Metrics, "GET", "/metrics", None, Body::empty())
+        .await;
+    assert!(
+        metrics
+            .text
+            .contains("ferroserve_state_dir_bytes{part=\"archives\"} 0"),
+        "{}",
+        metrics.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_keeps_no_more_archive_bytes_than_its_storage_quota() {
+    let t = TestApp::tokens();
+    let echo = std::fs::read(t.store.join("echo.mar")).unwrap();
+    let echo2 = std::fs::read(t.store.join("echo-2.0.mar")).unwrap();
+    let quota = echo.len() + echo2.len() / 2;
+    let a = t
+        .tenant("a", &format!(r#"{{"max_storage_bytes": {quota}}}"#))
+        .await;
+    t.call(On::Management, "POST", "/models", Some(&a), echo.clone())
+        .await
+        .ok();
+    let over = t
+        .call(On::Management, "POST", "/models", Some(&a), echo2)
+        .await;
+    let message = over.error(429, "QuotaExceeded");
+    assert!(message.contains("max_storage_bytes"), "{message}");
+    assert_eq!(kept_archives(&t), 1, "the refused upload was kept");
+    // Registering the same bytes under another name costs nothing more.
+    t.call(
+        On::Management,
+        "POST",
+        "/models?model_name=twin",
+        Some(&a),
+        echo,
+    )
+    .await
+    .ok();
+}

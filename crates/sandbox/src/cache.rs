@@ -14,10 +14,15 @@ use crate::SandboxError;
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
     engine_tag: String,
+    max_bytes: u64,
 }
 
 impl CompileCache {
-    pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<CompileCache, SandboxError> {
+    pub(crate) fn new(
+        engine: &Engine,
+        dir: Option<PathBuf>,
+        max_bytes: u64,
+    ) -> Result<CompileCache, SandboxError> {
         if let Some(d) = &dir {
             std::fs::create_dir_all(d).map_err(|e| {
                 SandboxError::Engine(format!(
@@ -31,6 +36,7 @@ impl CompileCache {
         Ok(CompileCache {
             dir,
             engine_tag: format!("{:016x}", h.finish()),
+            max_bytes,
         })
     }
 
@@ -59,6 +65,7 @@ impl CompileCache {
         if let Err(e) = store(&path, &component) {
             tracing::warn!(path = %path.display(), error = %e, "could not write the compile cache");
         }
+        trim(dir, self.max_bytes, &path);
         Ok(component)
     }
 }
@@ -73,6 +80,34 @@ fn store(path: &Path, component: &Component) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+/// Deletes the oldest entries until the cache holds at most `max` bytes, never `keep`
+/// (the entry just written).
+fn trim(dir: &Path, max: u64, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let meta = e.metadata().ok()?;
+            if !meta.is_file() {
+                return None;
+            }
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    for (_, len, path) in files {
+        if total <= max {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            total -= len;
+        }
+    }
 }
 
 /// A component's preamble is `\0asm`, then version 0x0d and layer 1; a core module has
@@ -94,6 +129,32 @@ fn check_is_component(wasm: &[u8]) -> Result<(), SandboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_is_trimmed_oldest_first_to_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            std::fs::write(dir.path().join(name), vec![0u8; 100]).unwrap();
+            let t =
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(i as u64 + 1);
+            std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        trim(dir.path(), 150, &dir.path().join("a"));
+        let left: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .filter(|n| dir.path().join(n).exists())
+            .collect();
+        assert_eq!(
+            left,
+            ["a"],
+            "the kept one stays, the oldest others go first"
+        );
+    }
 
     #[test]
     fn recognises_modules_and_junk() {

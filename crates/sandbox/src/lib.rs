@@ -61,7 +61,8 @@ impl Sandbox {
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let (engine, allocator) = engine::build(&config)?;
         let linker = handler::linker(&engine).map_err(|e| SandboxError::Engine(e.to_string()))?;
-        let cache = cache::CompileCache::new(&engine, config.cache_dir.clone())?;
+        let cache =
+            cache::CompileCache::new(&engine, config.cache_dir.clone(), config.cache_max_bytes)?;
         let executor = Executor::start(config.threads, config.queue_depth)
             .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
         let ticker = engine::Ticker::start(engine.clone(), config.epoch_tick);

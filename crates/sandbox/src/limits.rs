@@ -34,6 +34,9 @@ impl Default for Limits {
 pub struct SandboxConfig {
     /// Where compiled components are cached by content hash; `None` disables the disk cache.
     pub cache_dir: Option<PathBuf>,
+    /// The most bytes the disk cache keeps: past it, the least recently written entries go
+    /// (a loaded handler keeps its compiled form in memory; only a restart recompiles).
+    pub cache_max_bytes: u64,
     /// Threads that run handler calls; also the number of instances alive at once.
     pub threads: usize,
     /// Calls that may wait for a thread; beyond `threads + queue_depth` a call is refused
@@ -56,6 +59,7 @@ impl Default for SandboxConfig {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         SandboxConfig {
             cache_dir: None,
+            cache_max_bytes: 1 << 30,
             threads: cores,
             queue_depth: 256,
             epoch_tick: Duration::from_millis(10),

@@ -15,6 +15,7 @@
 //! and gauges read from each batcher at scrape time. With `metrics_names = "torchserve"`,
 //! TorchServe's own series as well (`torchserve.rs`), system metrics included (`system.rs`).
 
+mod disk;
 pub mod system;
 mod torchserve;
 
@@ -50,6 +51,7 @@ pub struct Metrics {
     batch_size: HistogramVec,
     gauges: [IntGaugeVec; 3],
     torchserve: Option<Arc<TorchServe>>,
+    state_dir: Arc<disk::StateDir>,
 }
 
 /// Labels every per-model family carries.
@@ -158,8 +160,14 @@ impl Metrics {
                 ),
             ],
             torchserve: ts,
+            state_dir: Arc::new(disk::StateDir::register(&registry)),
             registry,
         }
+    }
+
+    /// Report `<dir>`'s usage (`ferroserve_state_dir_bytes`) at every full scrape.
+    pub fn watch_state_dir(&self, dir: std::path::PathBuf) {
+        self.state_dir.watch(dir);
     }
 
     /// One response on any API, by outcome (TorchServe's host-level `Requests2XX/4XX/5XX`,
@@ -266,6 +274,9 @@ impl Metrics {
             && tenant.is_none()
         {
             ts.refresh();
+        }
+        if tenant.is_none() {
+            self.state_dir.refresh();
         }
         let mut families = self.registry.gather();
         if !names.is_empty() {

@@ -30,6 +30,9 @@ pub struct Quotas {
     pub max_handler_memory_mib: usize,
     pub max_handler_deadline_ms: u64,
     pub max_concurrent_requests: usize,
+    /// Bytes of uploaded and fetched archives the tenant's models may keep on the
+    /// server's disk (each file once).
+    pub max_storage_bytes: u64,
 }
 
 impl Default for Quotas {
@@ -40,6 +43,7 @@ impl Default for Quotas {
             max_handler_memory_mib: 256,
             max_handler_deadline_ms: 2000,
             max_concurrent_requests: 16,
+            max_storage_bytes: 2 << 30,
         }
     }
 }

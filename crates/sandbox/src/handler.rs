@@ -108,6 +108,25 @@ impl HandlerInner {
         )
     }
 
+    /// Instantiates once and binds the exports, which type-checks them against the world;
+    /// no guest function runs.
+    pub(crate) fn check_exports(&self) -> Result<(), SandboxError> {
+        let state = HostState::new(self.name.clone(), &self.limits, self.files.as_ref())
+            .map_err(|e| SandboxError::Engine(format!("setting up the export check: {e}")))?;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // Instantiation runs no guest code here; a bound keeps it so.
+        store.set_epoch_deadline(100);
+        match self.pre.instantiate(&mut store) {
+            Ok(_) => Ok(()),
+            Err(e) if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() => Ok(()),
+            Err(e) => Err(SandboxError::WorldMismatch(format!(
+                "its exports do not have the types of ferroserve:handler@0.1.0: {}",
+                e.root_cause()
+            ))),
+        }
+    }
+
     /// One fresh instance, one export call, then classification. The store, and with it
     /// the instance and its memory, is gone before this returns.
     fn call<T>(

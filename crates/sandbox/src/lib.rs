@@ -139,6 +139,9 @@ impl Sandbox {
             group: self.share.group(group),
             throttled_us: Default::default(),
         };
+        // The world matched by name; its exports' types are checked only when an instance
+        // binds them, so bind one now rather than fail every call.
+        inner.check_exports()?;
         Ok(Handler {
             inner: Arc::new(inner),
             executor: self.executor.clone(),

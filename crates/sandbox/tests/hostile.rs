@@ -203,6 +203,15 @@ fn components_of_other_shapes_are_refused_at_load() {
     let err = sandbox.load("other", &other, None, limits()).err().unwrap();
     assert_eq!(err.kind(), "HandlerWorldMismatch", "{err}");
 
+    // The right names with the wrong types: refused at load by the export type check.
+    let wrong = fx::bytes(fx::WRONG_TYPE);
+    let err = sandbox.load("wrong", &wrong, None, limits()).err().unwrap();
+    assert_eq!(err.kind(), "HandlerWorldMismatch", "{err}");
+    assert!(
+        err.to_string().contains("exports do not have the types"),
+        "{err}"
+    );
+
     // A core module (the magic and version of wasm 1.0, layer 0) is not a component.
     let module = b"\0asm\x01\0\0\0";
     let err = sandbox

@@ -20,6 +20,7 @@ pub fn config(cache: Option<&Path>) -> SandboxConfig {
         max_memory_bytes: 256 << 20,
         pooling: true,
         keep_resident_bytes: 1 << 20,
+        ..SandboxConfig::default()
     }
 }
 

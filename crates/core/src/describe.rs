@@ -109,12 +109,27 @@ pub struct Health {
 }
 
 impl Health {
+    /// The whole server's health, as the operator (or a single-tenant server) sees it.
     pub fn of(registry: &Registry) -> Health {
-        let sick: Vec<String> = registry
-            .all()
+        Health::seen_by(registry, &crate::tenancy::Principal::Open)
+    }
+
+    /// The health `who` may see: a tenant's own models only (named as it names them), so
+    /// one tenant's model below its minimum neither fails another's `/ping` nor shows its
+    /// name; the operator sees every model.
+    pub fn seen_by(registry: &Registry, who: &crate::tenancy::Principal) -> Health {
+        let models: Vec<_> = match (who.is_admin(), who.tenant()) {
+            (false, Some(t)) => registry.versions_of(Some(&t.name)),
+            _ => registry.all().into_iter().map(|(m, _)| m).collect(),
+        };
+        let own = !who.is_admin();
+        let sick: Vec<String> = models
             .into_iter()
-            .filter(|(m, _)| !m.is_healthy())
-            .map(|(m, _)| format!("{}:{}", m.key, m.version))
+            .filter(|m| !m.is_healthy())
+            .map(|m| match own {
+                true => format!("{}:{}", m.name(), m.version),
+                false => format!("{}:{}", m.key, m.version),
+            })
             .collect();
         Health {
             status: if sick.is_empty() {

@@ -60,7 +60,7 @@ impl ArchiveStore {
     /// onto the S3 endpoint (path style).
     pub(crate) fn transport_url(&self, url: &str) -> Result<String, Error> {
         let invalid = |reason: &str| Error::InvalidUrl {
-            url: url.to_owned(),
+            url: redacted(url),
             reason: reason.into(),
         };
         let (scheme, rest) = url
@@ -87,7 +87,7 @@ impl ArchiveStore {
                 let endpoint = self.s3_endpoint.trim_end_matches('/');
                 Ok(format!("{endpoint}/{bucket}/{key}"))
             }
-            _ => Err(Error::UnsupportedUrlScheme(url.to_owned())),
+            _ => Err(Error::UnsupportedUrlScheme(redacted(url))),
         }
     }
 
@@ -95,24 +95,24 @@ impl ArchiveStore {
     pub(crate) async fn fetch(&self, url: &str) -> Result<PathBuf, Error> {
         if has_dot_segments(url) {
             return Err(Error::InvalidUrl {
-                url: url.to_owned(),
+                url: redacted(url),
                 reason: "its path has a `.` or `..` segment; give the archive's URL without them"
                     .into(),
             });
         }
         if !self.allows(url) {
-            return Err(Error::UrlNotAllowed(url.to_owned()));
+            return Err(Error::UrlNotAllowed(redacted(url)));
         }
         let Some(fetcher) = &self.fetcher else {
-            return Err(Error::FetchUnavailable(url.to_owned()));
+            return Err(Error::FetchUnavailable(redacted(url)));
         };
         let failed = |problem: FetchError| match problem {
             FetchError::InvalidUrl(reason) => Error::InvalidUrl {
-                url: url.to_owned(),
+                url: redacted(url),
                 reason,
             },
             problem => Error::Fetch {
-                url: url.to_owned(),
+                url: redacted(url),
                 problem,
             },
         };
@@ -133,14 +133,14 @@ impl ArchiveStore {
                     }
                     if has_dot_segments(&to) || !self.allows(&to) {
                         return Err(Error::RedirectNotAllowed {
-                            url: url.to_owned(),
-                            to,
+                            url: redacted(url),
+                            to: redacted(&to),
                         });
                     }
                     target = match self.transport_url(&to)? {
                         t if t == to => t,
                         // No redirect to an s3:// name: only http(s) are followed.
-                        _ => return Err(Error::UnsupportedUrlScheme(to)),
+                        _ => return Err(Error::UnsupportedUrlScheme(redacted(&to))),
                     };
                 }
             }
@@ -171,3 +171,49 @@ impl ArchiveStore {
 #[cfg(test)]
 #[path = "fetch_tests.rs"]
 mod tests;
+
+/// `url` as messages and the audit log show it: credentials in the authority
+/// (`user:password@`) and the query string (presigned signatures, tokens) replaced by
+/// `***`, so a secret in a URL is never echoed or logged.
+pub fn redacted(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(parts) => parts,
+        None => return url.to_owned(),
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, _)) => (b, "?***"),
+        None => (rest, ""),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => before_query.split_at(i),
+        None => (before_query, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}{path}{query}")
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted;
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        assert_eq!(
+            redacted("https://alice:s3cret@models.example/m.mar"),
+            "https://***@models.example/m.mar"
+        );
+        assert_eq!(
+            redacted("https://b.s3.amazonaws.com/m.mar?X-Amz-Signature=abc&x=1"),
+            "https://b.s3.amazonaws.com/m.mar?***"
+        );
+        assert_eq!(
+            redacted("http://host:8000/a/b.mar"),
+            "http://host:8000/a/b.mar"
+        );
+        assert_eq!(redacted("digits.mar"), "digits.mar");
+        assert_eq!(redacted("http://u@h"), "http://***@h");
+    }
+}

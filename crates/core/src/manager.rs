@@ -108,7 +108,10 @@ impl Manager {
         r: Register,
         upload: ByteStream,
     ) -> Result<Arc<Model>, Error> {
-        let target = r.url.clone().unwrap_or_else(|| "upload".into());
+        let target = r
+            .url
+            .as_deref()
+            .map_or_else(|| "upload".into(), crate::fetch::redacted);
         let outcome = self.register_from(who, r, upload).await;
         self.audited(who, "register", &target, outcome)
     }
@@ -121,7 +124,11 @@ impl Manager {
     ) -> Result<Arc<Model>, Error> {
         let quota = who.tenant().map(|t| t.quotas.max_archive_bytes);
         let (archive, url) = match &r.url {
-            Some(url) => (self.store().resolve(url).await?, url.clone()),
+            // What describe, the snapshot and the logs show: never a URL's credentials.
+            Some(url) => (
+                self.store().resolve(url).await?,
+                crate::fetch::redacted(url),
+            ),
             None => {
                 let (path, sha) = self.store().keep_upload(upload, quota).await?;
                 (path, format!("upload:{sha}"))

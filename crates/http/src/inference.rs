@@ -58,8 +58,8 @@ pub(crate) struct Target {
 
 /// Healthy when every model has at least its minimum of workers running (TorchServe
 /// answers 500 otherwise, which load balancers read as not ready).
-async fn ping(State(registry): State<Registry>) -> Response {
-    let health = ferroserve_core::describe::Health::of(&registry);
+async fn ping(State(registry): State<Registry>, Caller(caller): Caller) -> Response {
+    let health = ferroserve_core::describe::Health::seen_by(&registry, &caller);
     let status = if health.is_healthy() {
         StatusCode::OK
     } else {

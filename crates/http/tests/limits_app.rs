@@ -375,3 +375,87 @@ async fn a_tenant_keeps_no_more_archive_bytes_than_its_storage_quota() {
     .await
     .ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_shows_a_tenant_its_own_models_only() {
+    let t = TestApp::tokens();
+    let (a, b) = (t.tenant("a", "{}").await, t.tenant("b", "{}").await);
+    t.register(Some(&a), "echo.mar", "").await.ok();
+    t.register(Some(&b), "echo.mar", "&model_name=fine")
+        .await
+        .ok();
+    // A's model falls below its minimum of workers (its workers have exited).
+    let key = ferroserve_core::ModelKey::new(Some("a"), "echo");
+    let sick = t.app.core.manager.registry().get(&key, None).unwrap();
+    sick.pipeline.batcher().shutdown().await;
+    let ping = |token: Option<String>| {
+        let t = &t;
+        async move {
+            t.call(
+                On::Inference,
+                "GET",
+                "/ping",
+                token.as_deref(),
+                Body::empty(),
+            )
+            .await
+        }
+    };
+    let seen_by_b = ping(Some(b)).await;
+    assert_eq!(seen_by_b.status.as_u16(), 200, "{}", seen_by_b.text);
+    assert!(!seen_by_b.text.contains("echo"), "{}", seen_by_b.text);
+    let seen_by_a = ping(Some(a)).await;
+    assert_eq!(seen_by_a.status.as_u16(), 500);
+    assert_eq!(
+        seen_by_a.json["modelsBelowMinWorkers"],
+        serde_json::json!(["echo:1.0"])
+    );
+    let seen_by_admin = ping(t.admin.clone()).await;
+    assert_eq!(
+        seen_by_admin.json["modelsBelowMinWorkers"],
+        serde_json::json!(["a/echo:1.0"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_a_url_are_never_echoed_or_logged() {
+    let t = TestApp::with(|c| {
+        c.auth = "tokens".into();
+        c.allowed_urls = vec!["https://models.internal/".into()];
+    });
+    let a = t.tenant("a", "{}").await;
+    for url in [
+        "https://alice:s3cret@evil.example/m.mar",
+        "https://evil.example/m.mar?token=s3cret",
+    ] {
+        let r = t.register(Some(&a), url, "").await;
+        assert_eq!(r.status.as_u16(), 403, "{}", r.text);
+        assert!(!r.text.contains("s3cret"), "{}", r.text);
+        assert!(r.text.contains("evil.example/m.mar"), "{}", r.text);
+    }
+    let mut logged = String::new();
+    for entry in walk(t.state.path()) {
+        logged.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
+    }
+    assert!(
+        logged.contains("evil.example"),
+        "the audit log names the URL"
+    );
+    assert!(
+        !logged.contains("s3cret"),
+        "a secret reached the state directory"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}

@@ -199,13 +199,17 @@ mod tests {
             context: vec![0; 10],
         };
         let err = prepared_from_wit(p, 20).unwrap_err();
-        assert!(matches!(
-            err,
-            SandboxError::OutputTooLarge {
-                limit: 20,
-                actual: 26
-            }
-        ));
+        // 16 data + 10 context, and the name (1), the shape (8) and 64 for the tensor.
+        assert!(
+            matches!(
+                err,
+                SandboxError::OutputTooLarge {
+                    limit: 20,
+                    actual: 99
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -38,8 +38,11 @@ type Replies = Pin<Box<dyn Stream<Item = Result<PredictionResponse, Status>> + S
 
 #[tonic::async_trait]
 impl InferenceApIsService for Inference {
-    async fn ping(&self, _: Request<()>) -> Result<Response<TorchServeHealthResponse>, Status> {
-        let health = Health::of(&self.registry);
+    async fn ping(
+        &self,
+        request: Request<()>,
+    ) -> Result<Response<TorchServeHealthResponse>, Status> {
+        let health = Health::seen_by(&self.registry, &caller(&request));
         let health = serde_json::to_string_pretty(&health).expect("serializable");
         Ok(Response::new(TorchServeHealthResponse { health }))
     }

@@ -240,3 +240,44 @@ fn numbers_and_names_out_of_range_are_refused_at_every_front_door() {
     assert_eq!(r.json()[0]["minWorkers"], 1, "{}", r.text());
     victim_predicts(&t, 3);
 }
+
+#[test]
+fn a_token_issued_without_auth_is_refused_once_auth_is_on() {
+    let state = tempfile::tempdir().unwrap();
+    let mut open = Server::start(state.path(), &[]);
+    let body = json!({ "name": "early" }).to_string();
+    let r = send(
+        "POST",
+        &format!("{}/tenants", open.management),
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let early = r.json()["token"].as_str().unwrap().to_owned();
+    assert!(open.terminate().success());
+    let guarded = Server::start(state.path(), &["--auth", "tokens"]);
+    let r = call(
+        "GET",
+        &format!("{}/models", guarded.management),
+        &early,
+        b"",
+    );
+    let message = r.assert_error(401, "Unauthorized");
+    assert!(
+        message.contains("issued while the server ran without auth"),
+        "{message}"
+    );
+    // The operator issues a new one, which works.
+    let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
+    let url = format!("{}/tenants/early/tokens", guarded.management);
+    let r = call("POST", &url, admin.trim(), b"");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let fresh = r.json()["token"].as_str().unwrap().to_owned();
+    let r = call(
+        "GET",
+        &format!("{}/models", guarded.management),
+        &fresh,
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}

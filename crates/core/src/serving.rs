@@ -221,6 +221,8 @@ fn expand_models(config: &ServerConfig) -> Result<Vec<String>, Error> {
 /// is read as is.
 fn build_auth(config: &ServerConfig, tenants: Arc<Tenants>) -> Result<Auth, Error> {
     let mut auth = Auth::off();
+    // Tokens issued while auth was off (anyone could ask for one) are refused once it is on.
+    tenants.set_auth_on(config.auth == "tokens");
     auth.tenants = tenants;
     // TorchServe's keys never guard /metrics; ferroserve's tokens do unless told otherwise.
     auth.metrics_need_token = config.metrics_auth && config.auth == "tokens";

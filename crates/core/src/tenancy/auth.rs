@@ -126,6 +126,9 @@ impl Auth {
         }
         match self.tenants.authenticate(token) {
             Some(tenant) => Ok(Principal::Tenant(tenant)),
+            None if self.tenants.is_disowned(token) => Err(Error::Unauthorized(
+                "this token was issued while the server ran without auth, so it is not valid with auth on; ask the operator for a new one (POST /tenants/NAME/tokens) and revoke this one",
+            )),
             None => Err(Error::Unauthorized(
                 "the token is not valid here (unknown, revoked, or for another API); ask the operator for a token",
             )),

@@ -187,6 +187,26 @@ mod tests {
     }
 
     #[test]
+    fn tokens_issued_without_auth_are_not_valid_once_it_is_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let off = Tenants::open(Some(dir.path().into())).unwrap();
+        let (_, loose) = off.create("acme", Quotas::default()).unwrap();
+        assert!(off.authenticate(&loose).is_some(), "no auth: anything goes");
+        let on = Tenants::open(Some(dir.path().into())).unwrap();
+        on.set_auth_on(true);
+        assert!(on.authenticate(&loose).is_none());
+        assert!(on.is_disowned(&loose));
+        let (_, fresh) = on.issue_token("acme").unwrap();
+        assert_eq!(on.authenticate(&fresh).unwrap().name, "acme");
+        assert!(!on.is_disowned(&fresh));
+        // Turning auth off and on again does not bless the old token.
+        let again = Tenants::open(Some(dir.path().into())).unwrap();
+        again.set_auth_on(true);
+        assert!(again.authenticate(&loose).is_none());
+        assert!(again.authenticate(&fresh).is_some());
+    }
+
+    #[test]
     fn names_are_checked_and_unique() {
         let tenants = Tenants::open(None).unwrap();
         assert_eq!(

@@ -23,6 +23,10 @@ pub struct TokenRecord {
     pub id: String,
     pub sha256: String,
     pub created: String,
+    /// Issued while the server ran with `auth = "none"`, when anyone could ask for one: such
+    /// a token is never valid once auth is on (the operator issues new ones).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub issued_without_auth: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +59,10 @@ struct State {
     live: BTreeMap<String, Arc<Tenant>>,
     /// Token hash → tenant name.
     by_hash: BTreeMap<String, String>,
+    /// Whether tokens are checked: then tokens issued without auth are not valid.
+    auth_on: bool,
+    /// Hashes of tokens issued without auth, refused while auth is on.
+    disowned: std::collections::BTreeSet<String>,
 }
 
 /// Every tenant, persisted when a directory is given.
@@ -95,7 +103,7 @@ impl Tenants {
         if state.records.contains_key(name) {
             return Err(Error::TenantExists(name.to_owned()));
         }
-        let (record, token) = new_token();
+        let (record, token) = new_token(!state.auth_on);
         state.insert(TenantRecord {
             name: name.into(),
             quotas,
@@ -131,8 +139,9 @@ impl Tenants {
     /// Another token for `name` (rotation): returned in clear this once.
     pub fn issue_token(&self, name: &str) -> Result<(TokenRecord, String), Error> {
         let mut state = self.state.write().unwrap();
+        let without_auth = !state.auth_on;
         let record = state.records.get_mut(name).ok_or_else(|| not_found(name))?;
-        let (token_record, token) = new_token();
+        let (token_record, token) = new_token(without_auth);
         record.tokens.push(token_record.clone());
         state
             .by_hash
@@ -156,6 +165,24 @@ impl Tenants {
         state.by_hash.remove(&gone.sha256);
         self.save(&state)?;
         Ok(())
+    }
+
+    /// Whether tokens are checked (`auth = "tokens"`): tokens issued before, without auth,
+    /// stop being valid.
+    pub fn set_auth_on(&self, on: bool) {
+        let mut state = self.state.write().unwrap();
+        state.auth_on = on;
+        let records: Vec<TenantRecord> = state.records.values().cloned().collect();
+        state.by_hash.clear();
+        state.disowned.clear();
+        for record in records {
+            state.insert(record);
+        }
+    }
+
+    /// Whether `token` is one issued without auth, refused now that auth is on.
+    pub fn is_disowned(&self, token: &str) -> bool {
+        self.state.read().unwrap().disowned.contains(&hash(token))
     }
 
     /// The tenant a bearer token belongs to.
@@ -182,7 +209,11 @@ impl Tenants {
 impl State {
     fn insert(&mut self, record: TenantRecord) {
         for t in &record.tokens {
-            self.by_hash.insert(t.sha256.clone(), record.name.clone());
+            if self.auth_on && t.issued_without_auth {
+                self.disowned.insert(t.sha256.clone());
+            } else {
+                self.by_hash.insert(t.sha256.clone(), record.name.clone());
+            }
         }
         let tenant = Tenant {
             name: record.name.clone(),
@@ -205,12 +236,13 @@ pub(crate) fn new_secret() -> String {
     format!("fs_{}", hex::encode(secret))
 }
 
-fn new_token() -> (TokenRecord, String) {
+fn new_token(issued_without_auth: bool) -> (TokenRecord, String) {
     let token = new_secret();
     let record = TokenRecord {
         id: hex::encode(&Sha256::digest(token.as_bytes())[..4]),
         sha256: hash(&token),
         created: crate::rfc3339(std::time::SystemTime::now()),
+        issued_without_auth,
     };
     (record, token)
 }

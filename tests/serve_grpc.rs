@@ -229,7 +229,10 @@ fn an_oversized_message_is_refused_naming_the_limit() {
 
 #[test]
 fn tokens_and_tenants_over_grpc() {
-    let (state, mut server) = Server::with_store("", &["--auth", "tokens"]);
+    let (state, mut server) = Server::with_store(
+        "",
+        &["--auth", "tokens", "--tenants-use-model-store", "true"],
+    );
     let pid = server.pid();
     let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
     let admin = admin.trim();

@@ -45,7 +45,14 @@ struct Tenants {
 fn tenants(extra: &[&str]) -> Tenants {
     let state = tempfile::tempdir().unwrap();
     let store = archives::store().to_str().unwrap().to_owned();
-    let mut args = vec!["--model-store", &store, "--auth", "tokens"];
+    let mut args = vec![
+        "--model-store",
+        &store,
+        "--auth",
+        "tokens",
+        "--tenants-use-model-store",
+        "true",
+    ];
     args.extend_from_slice(extra);
     let server = Server::start(state.path(), &args);
     let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();

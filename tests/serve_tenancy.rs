@@ -46,7 +46,17 @@ struct World {
 fn world(quota_a: Value) -> World {
     let state = tempfile::tempdir().unwrap();
     let store = archives::store().to_str().unwrap().to_owned();
-    let server = Server::start(state.path(), &["--model-store", &store, "--auth", "tokens"]);
+    let server = Server::start(
+        state.path(),
+        &[
+            "--model-store",
+            &store,
+            "--auth",
+            "tokens",
+            "--tenants-use-model-store",
+            "true",
+        ],
+    );
     let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
     let m = &server.management;
     let mut tokens = Vec::new();
@@ -304,7 +314,14 @@ fn quotas_answer_429_naming_the_quota_and_its_limit() {
 fn tenants_tokens_and_their_models_survive_a_restart() {
     let state = tempfile::tempdir().unwrap();
     let store = archives::store().to_str().unwrap().to_owned();
-    let args = ["--model-store", store.as_str(), "--auth", "tokens"];
+    let args = [
+        "--model-store",
+        store.as_str(),
+        "--auth",
+        "tokens",
+        "--tenants-use-model-store",
+        "true",
+    ];
     let server = Server::start(state.path(), &args);
     let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
     let created = call(

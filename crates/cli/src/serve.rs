@@ -139,6 +139,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_COMPILE_CACHE_MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
     compile_cache_mib: Option<u64>,
+    /// Whether tenants may register model-store files by name (true or false).
+    #[arg(long, env = "FERROSERVE_TENANTS_USE_MODEL_STORE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenants_use_model_store: Option<bool>,
     #[arg(long, env = "FERROSERVE_JOB_QUEUE_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     job_queue_size: Option<usize>,

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub grpc_api: bool,
     /// Directory of `.mar` files that registrations may name; never written.
     pub model_store: Option<PathBuf>,
+    /// Whether tenants (with `auth = "tokens"`) may register model-store files by name;
+    /// the operator always may.
+    pub tenants_use_model_store: bool,
     /// Models to load at start: `NAME=FILE.mar`, `FILE.mar`, or `all` (every archive in the
     /// model store).
     pub models: Vec<String>,
@@ -140,6 +143,7 @@ impl Default for ServerConfig {
             grpc_management_address: ([127, 0, 0, 1], 7071).into(),
             grpc_api: true,
             model_store: None,
+            tenants_use_model_store: false,
             models: Vec::new(),
             startup_models: Vec::new(),
             state_dir: PathBuf::from("ferroserve-state"),

@@ -82,6 +82,7 @@ fn setup(allowed: &[&str], scripts: &[(&str, Script)]) -> Setup {
         s3_endpoint: "https://s3.test".into(),
         fetch_timeout: Duration::from_millis(200),
         fetcher: Some(fake.clone()),
+        tenants_use_model_store: false,
     };
     Setup {
         store,

@@ -124,6 +124,15 @@ impl Manager {
     ) -> Result<Arc<Model>, Error> {
         let quota = who.tenant().map(|t| t.quotas.max_archive_bytes);
         let (archive, url) = match &r.url {
+            Some(url)
+                if !url.contains("://")
+                    && !who.is_admin()
+                    && !self.store().tenants_use_model_store =>
+            {
+                return Err(Error::Forbidden(
+                    "tenants cannot register archives from this server's model store; upload the archive in the request body, or ask the operator to set tenants_use_model_store",
+                ));
+            }
             // What describe, the snapshot and the logs show: never a URL's credentials.
             Some(url) => (
                 self.store().resolve(url).await?,

@@ -90,6 +90,7 @@ impl Core {
             s3_endpoint: config.s3_endpoint.clone(),
             fetch_timeout: std::time::Duration::from_secs(config.fetch_timeout_s),
             fetcher,
+            tenants_use_model_store: config.tenants_use_model_store,
         };
         let snapshot_dir = config.snapshot.then(|| config.state_dir.clone());
         let tenants =

@@ -35,6 +35,9 @@ pub struct ArchiveStore {
     pub fetch_timeout: Duration,
     /// `None`: URL registrations are refused even under an allowed prefix.
     pub fetcher: Option<Arc<dyn Fetcher>>,
+    /// Whether tenants may register archives from the model store by name (the
+    /// operator's choice; off by default: the store is the operator's catalogue).
+    pub tenants_use_model_store: bool,
 }
 
 impl ArchiveStore {

@@ -268,7 +268,9 @@ async fn the_listener_cap_and_the_time_limit_answer_with_their_codes() {
     assert_eq!(e.metadata().get("retry-after").unwrap(), "1");
     assert!(e.metadata().get("x-request-id").is_some(), "{e:?}");
 
-    let t = TestGrpc::with(|c| c.request_timeout_s = 1).await;
+    // 2 s: under the sleepy model's 2.5 s, and enough for the registration (also under
+    // this limit) on a loaded machine.
+    let t = TestGrpc::with(|c| c.request_timeout_s = 2).await;
     let mut m = ManagementApIsServiceClient::new(t.management.clone());
     m.register_model(register("sleepy.mar")).await.unwrap();
     let mut i = InferenceApIsServiceClient::new(t.inference.clone());

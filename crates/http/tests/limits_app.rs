@@ -459,3 +459,21 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_store_is_the_operators_unless_shared() {
+    let t = TestApp::with(|c| {
+        c.auth = "tokens".into();
+        c.tenants_use_model_store = false;
+    });
+    let a = t.tenant("a", "{}").await;
+    let r = t.register(Some(&a), "echo.mar", "").await;
+    let message = r.error(403, "Forbidden");
+    assert!(message.contains("tenants_use_model_store"), "{message}");
+    // The operator may, and the tenant may upload the same archive itself.
+    t.register(t.admin.as_deref(), "echo.mar", "").await.ok();
+    let bytes = std::fs::read(t.store.join("echo.mar")).unwrap();
+    t.call(On::Management, "POST", "/models", Some(&a), bytes)
+        .await
+        .ok();
+}

@@ -55,6 +55,7 @@ impl TestGrpc {
         let mut config = ServerConfig {
             state_dir: state.path().to_path_buf(),
             model_store: Some(store.path().to_path_buf()),
+            tenants_use_model_store: true,
             sandbox_threads: 4,
             max_handler_memory_mib: 64,
             handler_memory_mib: 32,

@@ -96,6 +96,8 @@ pub fn config(state: &Path, store: &Path, tokens: bool) -> ServerConfig {
         state_dir: state.to_path_buf(),
         model_store: Some(store.to_path_buf()),
         auth: if tokens { "tokens" } else { "none" }.into(),
+        // The in-process tests' tenants register the store's fake archives by name.
+        tenants_use_model_store: true,
         sandbox_threads: 4,
         max_handler_memory_mib: 64,
         handler_memory_mib: 32,

@@ -92,6 +92,7 @@ async fn predict(
         content_type,
         headers: handler_headers(&headers),
         parameters: query,
+        fields: Vec::new(),
     };
     let response = model.pipeline.infer(request).await?;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);

@@ -71,6 +71,13 @@ pub fn run(a: TestArgs, sandbox: &Sandbox) -> anyhow::Result<ExitCode> {
     }
     let batch_in =
         stack_samples(vec![prepared.inputs]).context("stacking the inputs into a batch of one")?;
+    let shapes =
+        |ts: &[Tensor]| -> Vec<Vec<u64>> { ts.iter().map(|t| t.shape().to_vec()).collect() };
+    println!(
+        "model    {} forward(inputs of shapes {:?})",
+        a.model.display(),
+        shapes(&batch_in)
+    );
     let model = TorchModel::load(&a.model, ModelConfig::on(Device::Cpu))
         .with_context(|| format!("loading the model {}", a.model.display()))?;
     let started = std::time::Instant::now();
@@ -84,9 +91,9 @@ pub fn run(a: TestArgs, sandbox: &Sandbox) -> anyhow::Result<ExitCode> {
         }
     };
     println!(
-        "model    ok in {:?} (inputs with batch dimension 1, e.g. {:?})",
+        "model    ok in {:?}: outputs of shapes {:?}, batch dimension removed below",
         started.elapsed(),
-        outputs.first().map(|t| t.shape().to_vec())
+        shapes(&outputs)
     );
     let mut samples = split_samples(outputs, 1).context("splitting the outputs")?;
     let outputs = samples.pop().unwrap_or_default();

@@ -50,7 +50,28 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-# 3. Cargo wiring: torch-sys reads LIBTORCH; the ABI flag comes from the wheel itself.
+# 3. The Python and JavaScript handler toolchains, where `ferroserve handler build` looks
+#    for them ($FERROSERVE_HANDLER_TOOLS, default ~/.cache/ferroserve/handler-tools; the
+#    versions are crates/cli/src/handler/tools.rs's): componentize-py in a venv of its own,
+#    componentize-js in a node_modules (npm; ~400 MB). Skipped without python3 or npm.
+tools="${FERROSERVE_HANDLER_TOOLS:-$cache/handler-tools}"
+if [ ! -x "$tools/python/bin/componentize-py" ]; then
+  log "installing componentize-py 0.25.1 into $tools/python"
+  python3 -m venv "$tools/python"
+  "$tools/python/bin/pip" install --quiet "componentize-py==0.25.1"
+fi
+if [ ! -f "$tools/node/node_modules/@bytecodealliance/componentize-js/package.json" ]; then
+  if command -v npm >/dev/null; then
+    log "installing @bytecodealliance/componentize-js 0.23.0 into $tools/node"
+    mkdir -p "$tools/node"
+    [ -f "$tools/node/package.json" ] || echo '{"private": true}' > "$tools/node/package.json"
+    npm install --prefix "$tools/node" --no-audit --no-fund --loglevel=error "@bytecodealliance/componentize-js@0.23.0"
+  else
+    log "npm not found: JavaScript handlers cannot be built (apt install npm)"
+  fi
+fi
+
+# 4. Cargo wiring: torch-sys reads LIBTORCH; the ABI flag comes from the wheel itself.
 torch_dir="$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
 abi="$("$venv/bin/python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
 mkdir -p "$root/.cargo"

@@ -28,3 +28,6 @@ bash scripts/npm-validators.sh >/dev/null
 # wasmtime errors capture host backtraces when RUST_BACKTRACE is set; tests don't need them.
 export RUST_LIB_BACKTRACE=0
 cargo test --workspace --all-features --locked "$@"
+# The Python and JavaScript SDKs' host-side unit tests (seconds).
+"${FERROSERVE_PYTHON:-$HOME/.cache/ferroserve/venv/bin/python}" -m unittest discover -s handlers-sdk-python/tests -q
+node --import ./handlers-sdk-js/test/register.mjs --test handlers-sdk-js/test/sdk.test.mjs

@@ -1,5 +1,7 @@
 //! The examples through the real binary: the digits model's accuracy over HTTP on
-//! scikit-learn's held-out split (JSON and PNG input), and the image classifier's top-5.
+//! scikit-learn's held-out split behind its Rust, Python and JavaScript handlers (JSON; PNG
+//! for Rust), the Python port of TorchServe's text classifier (its archive's label map and
+//! vocabulary), and the image classifier's top-5.
 
 mod common;
 
@@ -10,7 +12,8 @@ use common::server::{post_json, send};
 
 #[test]
 fn digits_are_recognised_over_http_on_the_held_out_split() {
-    let (_state, server) = serve("digits.mar", &[]);
+    // The same model behind its Rust, Python and JavaScript handlers.
+    let (_state, server) = serve("digits.mar,digits-python.mar,digits-js.mar", &[]);
     let test: serde_json::Value =
         serde_json::from_slice(&std::fs::read(examples().join("digits_test.json")).unwrap())
             .unwrap();
@@ -22,8 +25,49 @@ fn digits_are_recognised_over_http_on_the_held_out_split() {
         .map(|l| l.as_u64().unwrap())
         .collect();
     assert_eq!(images.len(), 450);
-    // Four clients at once, so requests share batches as they would in production.
-    let url = format!("{}/predictions/digits", server.inference);
+    let python_accuracy = test["python_accuracy"].as_f64().unwrap();
+    let rust = predictions(&format!("{}/predictions/digits", server.inference), &images);
+    for (model, predicted) in [
+        ("digits", rust.clone()),
+        (
+            "digits-python",
+            predictions(
+                &format!("{}/predictions/digits-python", server.inference),
+                &images,
+            ),
+        ),
+        (
+            "digits-js",
+            predictions(
+                &format!("{}/predictions/digits-js", server.inference),
+                &images,
+            ),
+        ),
+    ] {
+        let correct = predicted
+            .iter()
+            .zip(&labels)
+            .filter(|(p, l)| p == l)
+            .count();
+        let accuracy = correct as f64 / labels.len() as f64;
+        eprintln!(
+            "{model} accuracy over HTTP: {accuracy:.4} ({correct}/{})",
+            labels.len()
+        );
+        assert!(accuracy >= 0.95, "{model}: accuracy {accuracy}");
+        // The same model in Python (torch, no server) got the same answers...
+        assert!(
+            (accuracy - python_accuracy).abs() < 1e-9,
+            "{model}: {accuracy} vs Python's {python_accuracy}"
+        );
+        // ...and every handler gives the Rust one's answer for every image.
+        assert_eq!(predicted, rust, "{model} differs from the Rust handler");
+    }
+}
+
+/// The digit each held-out image gets through `url`, in order; four clients at once, so
+/// requests share batches as they would in production.
+fn predictions(url: &str, images: &[serde_json::Value]) -> Vec<u64> {
     let chunks: Vec<Vec<(usize, serde_json::Value)>> = (0..4)
         .map(|c| {
             images
@@ -37,14 +81,14 @@ fn digits_are_recognised_over_http_on_the_held_out_split() {
     let handles: Vec<_> = chunks
         .into_iter()
         .map(|chunk| {
-            let url = url.clone();
+            let url = url.to_owned();
             std::thread::spawn(move || {
                 chunk
                     .into_iter()
                     .map(|(i, image)| {
                         let reply =
                             post_json(&url, &serde_json::json!({ "image": image }).to_string());
-                        assert_eq!(reply.status, 200, "{}", reply.text());
+                        assert_eq!(reply.status, 200, "{url}: {}", reply.text());
                         let json = reply.json();
                         let p: f64 = json["probabilities"]
                             .as_object()
@@ -59,23 +103,41 @@ fn digits_are_recognised_over_http_on_the_held_out_split() {
             })
         })
         .collect();
-    let predictions: Vec<(usize, u64)> = handles
+    let mut all: Vec<(usize, u64)> = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
-    let correct = predictions.iter().filter(|(i, d)| labels[*i] == *d).count();
-    let accuracy = correct as f64 / labels.len() as f64;
-    eprintln!(
-        "digits accuracy over HTTP: {accuracy:.4} ({correct}/{})",
-        labels.len()
-    );
-    assert!(accuracy >= 0.95, "accuracy {accuracy}");
-    // The same model in Python got the same answers.
-    let python_accuracy = test["python_accuracy"].as_f64().unwrap();
-    assert!(
-        (accuracy - python_accuracy).abs() < 1e-9,
-        "{accuracy} vs Python's {python_accuracy}"
-    );
+    all.sort();
+    all.into_iter().map(|(_, d)| d).collect()
+}
+
+#[test]
+fn the_python_port_of_torchserves_text_classifier_reads_its_archive_files() {
+    let (_state, server) = serve("sentiment.mar", &[]);
+    let url = format!("{}/predictions/sentiment", server.inference);
+    let ask = |text: &str| {
+        let reply = send(
+            "POST",
+            &url,
+            &[("content-type", "text/plain")],
+            text.as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let json = reply.json();
+        let scores = json[0].as_object().unwrap().clone();
+        let (best, _) = scores
+            .iter()
+            .max_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap()))
+            .unwrap();
+        best.clone()
+    };
+    // The labels come from index_to_name.json, the token ids from vocab.txt, both in the archive.
+    assert_eq!(ask("This movie was great, I love it"), "positive");
+    assert_eq!(ask("an awful, boring film"), "negative");
+    let json = post_json(&url, r#"{"text": "the best and most wonderful"}"#).json();
+    assert!(json[0]["positive"].as_f64().unwrap() > 0.9, "{json}");
+    let msg = post_json(&url, r#"{"text": ""}"#).assert_error(400, "HandlerBadInput");
+    assert!(msg.contains("send the text"), "{msg}");
 }
 
 #[test]

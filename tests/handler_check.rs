@@ -12,7 +12,10 @@ fn a_good_handler_passes_and_runs_a_sample() {
     std::fs::write(&body, "[1, 2, 3]").unwrap();
     let (code, out) = ferroserve(&["handler", "check", fx::OK, "--body", body.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("implements ferroserve:handler@0.1.0"), "{out}");
+    assert!(
+        out.contains("implements ferroserve:handler@0.2.0 (compiled runtime)"),
+        "{out}"
+    );
     assert!(out.contains(r#"tensor "input": f32 [3]"#), "{out}");
 }
 

@@ -7,7 +7,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-work="${LOAD_WORK:-$root/target/load-bench}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+work="${LOAD_WORK:-$target/load-bench}"
 mkdir -p "$work/store"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 scripts/setup.sh >/dev/null
@@ -18,9 +19,9 @@ if [ -n "${FERROSERVE_BIN:-}" ]; then
   bin="$FERROSERVE_BIN"
 else
   cargo build --release -p ferroserve -p ferroserve-test-fixtures -q
-  bin="$root/target/release/ferroserve"
+  bin="$target/release/ferroserve"
 fi
-guests="$root/target/wasm-guests/wasm32-wasip2/release"
+guests="$target/wasm-guests/wasm32-wasip2/release"
 "$python" examples/models/make_test_models.py "$work/models" >/dev/null
 printf '[0.5, -1.25, 2.0, 3.5]' > "$work/mlp.json"
 

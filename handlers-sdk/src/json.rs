@@ -24,6 +24,7 @@ pub fn response<T: Serialize + ?Sized>(value: &T) -> Result<Response, HandlerErr
         body,
         content_type: "application/json".into(),
         status: 200,
+        headers: Vec::new(),
     })
 }
 
@@ -37,6 +38,7 @@ mod tests {
             content_type: Some("application/json".into()),
             headers: Vec::new(),
             parameters: Vec::new(),
+            fields: Vec::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The SDK for writing ferroserve handlers: untrusted pre- and post-processing code that
 //! ferroserve runs as a WebAssembly component (target `wasm32-wasip2`), a fresh instance per
-//! call. It owns the guest side of the `ferroserve:handler@0.1.0` world (`wit/handler.wit`),
+//! call. It owns the guest side of the `ferroserve:handler@0.2.0` world (`wit/handler-0.2.0.wit`,
+//! a copy of the repository's `wit/` file kept identical by a test in `ferroserve-sandbox`),
 //! [`Tensor`] conversions, JSON helpers and, behind the `image` feature, image
 //! preprocessing. The host side of the same contract lives in `ferroserve-sandbox`.
 //!
@@ -45,7 +46,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit/handler-0.2.0.wit",
         world: "handler-world",
         pub_export_macro: true,
         export_macro_name: "__export_handler_world",
@@ -63,7 +64,7 @@ mod tensor;
 
 pub use bindings::exports::ferroserve::handler::handler::Guest as Handler;
 pub use bindings::ferroserve::handler::types::{
-    Dtype, HandlerError, Prepared, Request, Response, Tensor,
+    Dtype, FormField, HandlerError, Prepared, Request, Response, Tensor,
 };
 pub use tensor::{Element, TensorError, dtype_name, dtype_size};
 

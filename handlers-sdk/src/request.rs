@@ -1,6 +1,6 @@
-//! Lookups on a [`Request`].
+//! Lookups on a [`Request`], and extra headers on a [`Response`].
 
-use crate::Request;
+use crate::{FormField, Request, Response};
 
 impl Request {
     /// A parameter from the archive's `handler-params` or the query string (the query wins).
@@ -21,6 +21,11 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first multipart form field called `name` (`fields` holds them all, in order).
+    pub fn field(&self, name: &str) -> Option<&FormField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
     /// The media type of the body without parameters, lower-cased (`image/png`).
     pub fn media_type(&self) -> Option<String> {
         self.content_type.as_deref().map(|ct| {
@@ -30,6 +35,15 @@ impl Request {
                 .trim()
                 .to_ascii_lowercase()
         })
+    }
+}
+
+impl Response {
+    /// The response with one more header. The host refuses framing, cookie and server
+    /// headers (`content-length`, `set-cookie`, `x-request-id`, ...; see the WIT file).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -43,6 +57,12 @@ mod tests {
             content_type: Some("Image/PNG; charset=binary".into()),
             headers: vec![("x-trace".into(), "abc".into())],
             parameters: vec![("topk".into(), "5".into()), ("topk".into(), "3".into())],
+            fields: vec![FormField {
+                name: "question".into(),
+                filename: None,
+                content_type: Some("text/plain".into()),
+                data: b"why?".to_vec(),
+            }],
         }
     }
 
@@ -55,6 +75,12 @@ mod tests {
     #[test]
     fn header_lookup_ignores_case_of_the_query() {
         assert_eq!(request().header("X-Trace"), Some("abc"));
+    }
+
+    #[test]
+    fn form_fields_by_name() {
+        assert_eq!(request().field("question").unwrap().data, b"why?");
+        assert!(request().field("image").is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod archives;
 pub mod examples;
+pub mod scripted;
 pub mod server;
 
 use std::process::Command;

@@ -48,7 +48,7 @@ struct CreateArgs {
     /// Model config YAML (TorchServe keys, ferroserve's under `ferroserve:`).
     #[arg(long)]
     config_file: Option<PathBuf>,
-    /// Where to write the archive.
+    /// Where to write the archive (made if missing).
     #[arg(long, default_value = ".")]
     export_path: PathBuf,
     /// Overwrite an existing archive of the same name.
@@ -80,7 +80,7 @@ impl HandlerCheck for SandboxCheck {
             })
     }
     fn describe(&self) -> String {
-        "compiled and linked against ferroserve:handler@0.1.0".into()
+        "compiled and linked against ferroserve:handler (0.2.0 or 0.1.0)".into()
     }
 }
 
@@ -153,6 +153,9 @@ fn create(a: CreateArgs) -> anyhow::Result<ExitCode> {
             Format::NoArchive => ArchiveFormat::NoArchive,
         },
     };
+    // Made when missing, as a build step's output folder usually is.
+    std::fs::create_dir_all(&opts.export_path)
+        .with_context(|| format!("creating --export-path {}", opts.export_path.display()))?;
     let checker = sandbox_check()?;
     let wasm = std::fs::read(&opts.handler)
         .with_context(|| format!("reading {}", opts.handler.display()))?;

@@ -50,6 +50,7 @@ impl Processor for Bytes4 {
             body: outputs[0].data().clone(),
             content_type: "application/octet-stream".into(),
             status: u16::from_le_bytes([context[0], context[1]]),
+            headers: Vec::new(),
         })
     }
 }

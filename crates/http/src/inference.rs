@@ -1,5 +1,6 @@
 //! The inference API (TorchServe's port 8080): `/ping` and `/predictions/{model}[/{version}]`
-//! with a raw body or a multipart form (TorchServe's `data` or `body` field). As in
+//! with a raw body or a multipart form (the handler's body is TorchServe's `data` or `body`
+//! field; every field reaches a 0.2.0 handler, `form.rs`). As in
 //! TorchServe, any method runs a prediction except `OPTIONS`, which describes the model's
 //! API; `/explanations` finds the model and answers 501 (handlers cannot explain). KServe
 //! routes are in `kserve.rs` (v2) and `kserve_v1.rs`.
@@ -10,7 +11,7 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, post};
-use ferroserve_sandbox::HandlerRequest;
+use ferroserve_sandbox::{FormField, HandlerRequest};
 
 use ferroserve_core::Registry;
 use serde::Deserialize;
@@ -82,32 +83,36 @@ async fn predict(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (body, content_type) = match content_type {
+    let (body, content_type, fields) = match content_type {
         Some(ct) if ct.starts_with("multipart/form-data") => form_payload(&ct, body).await?,
-        other => (body, other),
+        other => (body, other, Vec::new()),
     };
     let request = HandlerRequest {
         body,
         content_type,
         headers: handler_headers(&headers),
         parameters: query,
+        fields,
     };
     let response = model.pipeline.infer(request).await?;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
-    Ok((
+    let mut reply = (
         status,
         [(header::CONTENT_TYPE, response.content_type)],
         response.body,
     )
-        .into_response())
+        .into_response();
+    crate::form::add_handler_headers(reply.headers_mut(), response.headers);
+    Ok(reply)
 }
 
 /// The payload of a multipart form: the field named `data` or `body` (TorchServe's names),
-/// else the only field. Its own content type, if it has one, is what the handler sees.
+/// else the only field, else none (an empty body: a 0.2.0 handler reads `fields`); its own
+/// content type, if it has one, is what the handler sees. Every field comes along.
 async fn form_payload(
     content_type: &str,
     body: Bytes,
-) -> Result<(Bytes, Option<String>), ApiError> {
+) -> Result<(Bytes, Option<String>, Vec<FormField>), ApiError> {
     let bad = |message: String| ApiError::from(Edge::BadMultipart(message));
     let request = Request::builder()
         .header(header::CONTENT_TYPE, content_type)
@@ -123,28 +128,24 @@ async fn form_payload(
         .map_err(|e| bad(format!("unreadable multipart form: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_owned();
-        let ct = field.content_type().map(str::to_owned);
-        let bytes = field
+        let filename = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(str::to_owned);
+        let data = field
             .bytes()
             .await
             .map_err(|e| bad(format!("unreadable form field {name:?}: {e}")))?;
-        fields.push((name, ct, bytes));
+        fields.push(FormField {
+            name,
+            filename,
+            content_type,
+            data,
+        });
     }
-    let pick = match fields
-        .iter()
-        .position(|(n, _, _)| n == "data" || n == "body")
-    {
-        Some(i) => i,
-        None if fields.len() == 1 => 0,
-        None => {
-            let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
-            return Err(bad(format!(
-                "the form has fields {names:?}; put the input in a field named \"data\" (or \"body\")"
-            )));
-        }
+    let (body, ct) = match crate::form::input_field(&fields) {
+        Some(f) => (f.data.clone(), f.content_type.clone()),
+        None => (Bytes::new(), None),
     };
-    let (_, ct, bytes) = fields.swap_remove(pick);
-    Ok((bytes, ct))
+    Ok((body, ct, fields))
 }
 
 /// Headers a handler may see: lower-cased names, never credentials.

@@ -93,6 +93,7 @@ async fn predict(
             content_type: Some("application/json".into()),
             headers: Vec::new(),
             parameters: Vec::new(),
+            fields: Vec::new(),
         };
         pipeline.infer(request).await
     });

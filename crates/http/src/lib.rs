@@ -14,6 +14,7 @@ pub mod app;
 mod auth;
 mod error;
 mod fetch;
+mod form;
 pub mod inference;
 pub mod kserve;
 pub mod kserve_v1;

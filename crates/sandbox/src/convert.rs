@@ -14,6 +14,18 @@ pub struct HandlerRequest {
     pub content_type: Option<String>,
     pub headers: Vec<(String, String)>,
     pub parameters: Vec<(String, String)>,
+    /// Every field of a multipart form, in order (`body` holds the input field's bytes);
+    /// only handlers of `ferroserve:handler@0.2.0` see them.
+    pub fields: Vec<FormField>,
+}
+
+/// One field of a `multipart/form-data` request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormField {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Bytes,
 }
 
 /// What `preprocess` returned: validated model inputs and the opaque context.
@@ -29,6 +41,8 @@ pub struct HandlerResponse {
     pub body: Bytes,
     pub content_type: String,
     pub status: u16,
+    /// Extra headers the handler set, already checked against `headers::check`.
+    pub headers: Vec<(String, String)>,
 }
 
 pub(crate) fn request_to_wit(r: HandlerRequest) -> wit::Request {
@@ -37,6 +51,16 @@ pub(crate) fn request_to_wit(r: HandlerRequest) -> wit::Request {
         content_type: r.content_type,
         headers: r.headers,
         parameters: r.parameters,
+        fields: r
+            .fields
+            .into_iter()
+            .map(|f| wit::FormField {
+                name: f.name,
+                filename: f.filename,
+                content_type: f.content_type,
+                data: f.data.to_vec(),
+            })
+            .collect(),
     }
 }
 
@@ -118,10 +142,12 @@ pub(crate) fn response_from_wit(
             r.content_type
         )));
     }
+    crate::headers::check(&r.headers).map_err(SandboxError::InvalidResponse)?;
     Ok(HandlerResponse {
         body: r.body.into(),
         content_type: r.content_type,
         status: r.status,
+        headers: r.headers,
     })
 }
 
@@ -218,12 +244,14 @@ mod tests {
             body: b"{}".to_vec(),
             content_type: "application/json".into(),
             status: 200,
+            headers: vec![("x-model-version".into(), "3".into())],
         };
         assert_eq!(response_from_wit(ok, 100).unwrap().status, 200);
         let bad_status = wit::Response {
             body: vec![],
             content_type: "text/plain".into(),
             status: 99,
+            headers: Vec::new(),
         };
         assert_eq!(
             response_from_wit(bad_status, 100).unwrap_err().kind(),
@@ -233,6 +261,7 @@ mod tests {
             body: vec![],
             content_type: "text/plain\r\nx-evil: 1".into(),
             status: 200,
+            headers: Vec::new(),
         };
         assert_eq!(
             response_from_wit(injected, 100).unwrap_err().kind(),

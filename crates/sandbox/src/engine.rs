@@ -49,11 +49,14 @@ fn pooling(cfg: &SandboxConfig) -> PoolingAllocationConfig {
     // One component instance per executing call; headroom for load-time checks.
     let instances = (cfg.threads as u32).saturating_mul(2).saturating_add(8);
     let mut p = PoolingAllocationConfig::new();
+    // Core instances: a Rust component has a handful; componentize-py's CPython links 14
+    // modules and componentize-js's 4 (docs/configuration.md). Slots are address space and
+    // bookkeeping, not memory a call can fill: linear memory is capped per call.
     p.total_component_instances(instances)
-        .total_core_instances(instances * 16)
+        .total_core_instances(instances * 32)
         .total_memories(instances * 2)
         .total_tables(instances * 8)
-        .max_core_instances_per_component(16)
+        .max_core_instances_per_component(64)
         .max_memories_per_component(2)
         .max_tables_per_component(8)
         .max_memory_size(cfg.max_memory_bytes)

@@ -13,7 +13,7 @@ pub enum SandboxError {
     #[error("the handler component failed to compile: {0}")]
     Compile(String),
     #[error(
-        "the handler component does not implement the ferroserve:handler@0.1.0 world: {0}; rebuild it against the matching ferroserve-handler SDK"
+        "the handler component does not implement the ferroserve:handler world (0.2.0 or 0.1.0): {0}; rebuild it with a ferroserve handler SDK (`ferroserve handler build`)"
     )]
     WorldMismatch(String),
     #[error("the handler's files directory {path} cannot be opened: {reason}")]

@@ -9,17 +9,14 @@ use ferroserve_tensor::Tensor;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
-use crate::bindings::{HandlerError, HandlerWorld, HandlerWorldPre};
+use crate::bindings::{HandlerError, HandlerWorld, v1};
 use crate::convert::{self, HandlerRequest, HandlerResponse, Prepared};
 use crate::host::{FilesDir, HostState};
 use crate::share::{self, Group};
-use crate::{Limits, SandboxError};
+use crate::world::WorldPre;
+use crate::{Limits, SandboxError, compat};
 
-/// How long a call runs at normal CPU priority before its thread is demoted: long enough for
-/// any well-behaved pre/post-processing of one request. Checked at each epoch tick.
-const DEMOTE_AFTER: Duration = Duration::from_millis(10);
-
-/// How long a handler that ran past DEMOTE_AFTER is remembered as a long runner: its calls
+/// How long a handler that ran past `demote_after` is remembered as a long runner: its calls
 /// in that window start demoted, so a looping handler gets no normal-priority slice at all.
 const REMEMBER_LONG: Duration = Duration::from_secs(1);
 
@@ -38,8 +35,13 @@ pub struct CallReport {
 
 pub(crate) struct HandlerInner {
     pub(crate) name: Arc<str>,
-    pub(crate) pre: HandlerWorldPre<HostState>,
+    pub(crate) pre: WorldPre,
+    pub(crate) runtime: crate::Runtime,
     pub(crate) limits: Limits,
+    /// How long a call runs at normal CPU priority before its thread is demoted: long
+    /// enough for any well-behaved pre/post-processing of one request in the handler's
+    /// language (`Runtime::demote_after`). Checked at each epoch tick.
+    pub(crate) demote_after: Duration,
     pub(crate) files: Option<FilesDir>,
     pub(crate) engine: Engine,
     pub(crate) pool_capacity: usize,
@@ -49,7 +51,7 @@ pub(crate) struct HandlerInner {
     pub(crate) throttled_us: AtomicU64,
 }
 
-/// When this handler's calls last ran past DEMOTE_AFTER (ms since the first use; 0: never).
+/// When this handler's calls last ran past `demote_after` (ms since the first use; 0: never).
 /// Per handler, so one model's looping calls don't demote its tenant's other models.
 #[derive(Debug, Default)]
 pub(crate) struct RanLong(AtomicU64);
@@ -71,17 +73,35 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     HandlerWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    v1::HandlerWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     crate::clocks::shadow(&mut linker)?;
     Ok(linker)
+}
+
+/// An instance of either version of the world.
+enum World {
+    V1(v1::HandlerWorld),
+    V2(HandlerWorld),
 }
 
 impl HandlerInner {
     pub(crate) fn preprocess(&self, request: HandlerRequest) -> Outcome<Prepared> {
         let request = convert::request_to_wit(request);
-        let (result, report) = self.call(|store, world| {
-            world
+        let old = match &self.pre {
+            WorldPre::V1(_) => match compat::request(&request) {
+                Ok(r) => Some(r),
+                Err(e) => return (Err(e), CallReport::default()),
+            },
+            WorldPre::V2(_) => None,
+        };
+        let (result, report) = self.call(|store, world| match world {
+            World::V2(w) => w
                 .ferroserve_handler_handler()
-                .call_preprocess(store, &request)
+                .call_preprocess(store, &request),
+            World::V1(w) => w
+                .ferroserve_handler_handler()
+                .call_preprocess(store, old.as_ref().expect("converted above"))
+                .map(|r| r.map(compat::prepared).map_err(compat::error)),
         });
         let max = self.limits.max_output_bytes;
         (
@@ -96,10 +116,16 @@ impl HandlerInner {
         context: &[u8],
     ) -> Outcome<HandlerResponse> {
         let outputs: Vec<_> = outputs.iter().map(convert::tensor_to_wit).collect();
-        let (result, report) = self.call(|store, world| {
-            world
+        let (result, report) = self.call(|store, world| match world {
+            World::V2(w) => w
                 .ferroserve_handler_handler()
-                .call_postprocess(store, &outputs, context)
+                .call_postprocess(store, &outputs, context),
+            World::V1(w) => {
+                let old: Vec<_> = outputs.iter().map(compat::tensor).collect();
+                w.ferroserve_handler_handler()
+                    .call_postprocess(store, &old, context)
+                    .map(|r| r.map(compat::response).map_err(compat::error))
+            }
         });
         let max = self.limits.max_output_bytes;
         (
@@ -131,10 +157,7 @@ impl HandlerInner {
     /// the instance and its memory, is gone before this returns.
     fn call<T>(
         &self,
-        f: impl FnOnce(
-            &mut Store<HostState>,
-            &HandlerWorld,
-        ) -> wasmtime::Result<Result<T, HandlerError>>,
+        f: impl FnOnce(&mut Store<HostState>, &World) -> wasmtime::Result<Result<T, HandlerError>>,
     ) -> Outcome<T> {
         let started = Instant::now();
         let until = started + self.limits.deadline;
@@ -168,16 +191,17 @@ impl HandlerInner {
         state.until = Some(until);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        // Every tick, the call's own clock decides: past DEMOTE_AFTER the thread yields the CPU
+        // Every tick, the call's own clock decides: past `demote_after` the thread yields the CPU
         // to others (see executor.rs) and the call is throttled while other tenants are busy
         // (share.rs); past the deadline it traps. Counting ticks instead would demote a short
         // call that merely straddles a tick, putting it on the idle class beside looping
         // handlers (measured: the other tenant's p99 3.5x).
         let ran_long = self.ran_long.clone();
+        let demote_after = self.demote_after;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
             let elapsed = started.elapsed();
-            if elapsed >= DEMOTE_AFTER {
+            if elapsed >= demote_after {
                 ran_long.mark();
                 crate::executor::demote_current_thread();
                 if let Some(ticket) = ctx.data_mut().ticket.as_mut() {
@@ -189,7 +213,11 @@ impl HandlerInner {
             }
             Ok(UpdateDeadline::Continue(1))
         });
-        let outcome = self.pre.instantiate(&mut store).and_then(|world| {
+        let instance = match &self.pre {
+            WorldPre::V1(pre) => pre.instantiate(&mut store).map(World::V1),
+            WorldPre::V2(pre) => pre.instantiate(&mut store).map(World::V2),
+        };
+        let outcome = instance.and_then(|world| {
             // A known long runner starts demoted: its first tick at normal priority would
             // otherwise hold a core that a short call woke up for (the scheduler lets the
             // running thread finish its slice). Instantiation stays at normal priority: it
@@ -214,6 +242,13 @@ impl HandlerInner {
         let result = match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(HandlerError::BadInput(m))) => Err(SandboxError::BadInput(m)),
+            // An interpreter turns a refused allocation into an exception (Python's
+            // MemoryError) that the SDK reports as an internal error: the limit is the cause.
+            Ok(Err(HandlerError::Internal(_))) if state.limiter.refused => {
+                Err(SandboxError::MemoryLimit {
+                    limit: self.limits.memory_bytes,
+                })
+            }
             Ok(Err(HandlerError::Internal(m))) => Err(SandboxError::HandlerFailed(m)),
             Err(e) => Err(self.classify(e, state.limiter.refused, &report.stderr)),
         };
@@ -231,7 +266,7 @@ impl HandlerInner {
         if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
             return SandboxError::Trap {
                 message: format!(
-                    "the handler called exit({}); return a handler-error instead of exiting",
+                    "the handler exited the process (status {}); a handler must return a result or an error, never exit",
                     exit.0
                 ),
             };

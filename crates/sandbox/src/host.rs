@@ -9,10 +9,9 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings::{
-    Level,
-    ferroserve::handler::{log, types},
-};
+use crate::bindings::Level;
+use crate::bindings::v1::ferroserve::handler as v1;
+use crate::bindings::v2::ferroserve::handler::{log, types};
 use crate::capture::Capture;
 use crate::limits::Limits;
 
@@ -101,6 +100,14 @@ impl WasiView for HostState {
 
 /// The `types` interface has no functions; the bindings still ask for its (empty) trait.
 impl types::Host for HostState {}
+impl v1::types::Host for HostState {}
+
+/// A 0.1.0 handler logs through the same path.
+impl v1::log::Host for HostState {
+    fn log(&mut self, level: v1::log::Level, message: String) {
+        log::Host::log(self, crate::compat::level(level), message)
+    }
+}
 
 impl log::Host for HostState {
     fn log(&mut self, level: Level, mut message: String) {

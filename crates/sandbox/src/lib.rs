@@ -6,8 +6,11 @@
 //! of its archive's files at `/`; no network, environment, arguments or stdin.
 //!
 //! Every outcome is typed ([`SandboxError::kind`]); the server maps kinds to HTTP statuses.
-//! The handler contract itself is `wit/handler.wit`; the guest SDK is `handlers-sdk`;
-//! archives (where the component and its files come from) are `ferroserve-archive`.
+//! The handler contract is `wit/handler-0.2.0.wit` (0.1.0 components still load: the
+//! component's exports pick the bindings, `world.rs`); the guest SDKs are `handlers-sdk`
+//! (Rust), `handlers-sdk-python` and `handlers-sdk-js`; archives (where the component and
+//! its files come from) are `ferroserve-archive`. The runtime a component carries
+//! (compiled, CPython, SpiderMonkey) is detected at load and picks per-runtime defaults.
 //!
 //! A call through the async API runs on a sandbox thread inside the span current where it
 //! was awaited, so what it logs (the `log` import, captured stdout/stderr, its failure)
@@ -17,14 +20,18 @@ mod bindings;
 mod cache;
 mod capture;
 mod clocks;
+mod compat;
 mod convert;
 mod engine;
 mod error;
 mod executor;
 mod handler;
+pub mod headers;
 mod host;
 mod limits;
+mod runtime;
 mod share;
+mod world;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,16 +40,16 @@ use ferroserve_tensor::Tensor;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use convert::{HandlerRequest, HandlerResponse, Prepared};
+pub use convert::{FormField, HandlerRequest, HandlerResponse, Prepared};
 pub use engine::Allocator;
 pub use error::SandboxError;
-pub use handler::CallReport;
-pub use limits::{Limits, SandboxConfig};
-
-use bindings::HandlerWorldPre;
 use executor::Executor;
+pub use handler::CallReport;
 use handler::HandlerInner;
 use host::{FilesDir, HostState};
+pub use limits::{Limits, SandboxConfig};
+pub use runtime::Runtime;
+pub use world::WORLD_VERSIONS;
 
 /// The process-wide sandbox. Cheap to share behind an `Arc`; dropping the last handle
 /// stops its threads.
@@ -126,11 +133,13 @@ impl Sandbox {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
-        let pre =
-            HandlerWorldPre::new(pre).map_err(|e| SandboxError::WorldMismatch(format!("{e:#}")))?;
+        let pre = world::WorldPre::bind(&self.engine, &component, pre)?;
+        let runtime = Runtime::detect(wasm);
         let inner = HandlerInner {
             name: name.into(),
             pre,
+            runtime,
+            demote_after: runtime.demote_after(),
             limits,
             files,
             engine: self.engine.clone(),
@@ -163,6 +172,16 @@ impl Handler {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The contract version the component implements (`0.2.0` or `0.1.0`).
+    pub fn world_version(&self) -> &'static str {
+        self.inner.pre.version()
+    }
+
+    /// The language runtime detected in the component.
+    pub fn runtime(&self) -> Runtime {
+        self.inner.runtime
     }
 
     /// Whether a call ran past the normal-priority slice (10 ms) in the last second; such a

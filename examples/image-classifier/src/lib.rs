@@ -55,6 +55,7 @@ impl Handler for Classifier {
             body: top_k_json(&logits, &labels, k).into_bytes(),
             content_type: "application/json".into(),
             status: 200,
+            headers: Vec::new(),
         })
     }
 }

@@ -135,6 +135,7 @@ async fn predict(
         content_type: None,
         headers,
         parameters,
+        fields: Vec::new(),
     };
     let response = model
         .pipeline

@@ -17,7 +17,7 @@ impl Handler for Big {
 
     fn postprocess(_outputs: Vec<Tensor>, context: Vec<u8>) -> Result<Response, HandlerError> {
         let n = u64::from_le_bytes(context.try_into().unwrap_or([0; 8])) as usize;
-        Ok(Response { body: vec![b'z'; n], content_type: "application/octet-stream".into(), status: 200 })
+        Ok(Response { body: vec![b'z'; n], content_type: "application/octet-stream".into(), status: 200, headers: Vec::new() })
     }
 }
 

@@ -16,7 +16,7 @@ impl Handler for Many {
     }
 
     fn postprocess(_outputs: Vec<Tensor>, _context: Vec<u8>) -> Result<Response, HandlerError> {
-        Ok(Response { body: Vec::new(), content_type: "text/plain".into(), status: 200 })
+        Ok(Response { body: Vec::new(), content_type: "text/plain".into(), status: 200, headers: Vec::new() })
     }
 }
 

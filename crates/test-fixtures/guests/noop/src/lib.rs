@@ -12,7 +12,7 @@ impl Handler for Noop {
     }
 
     fn postprocess(_outputs: Vec<Tensor>, _context: Vec<u8>) -> Result<Response, HandlerError> {
-        Ok(Response { body: b"ok".to_vec(), content_type: "text/plain".into(), status: 200 })
+        Ok(Response { body: b"ok".to_vec(), content_type: "text/plain".into(), status: 200, headers: Vec::new() })
     }
 }
 

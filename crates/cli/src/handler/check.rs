@@ -1,44 +1,40 @@
 //! `ferroserve handler check`: does a component implement the handler world, and does it
-//! answer a sample request? For handler authors, before they build an archive.
+//! answer a sample request? For any component, however it was built.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::Args;
 use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
 
-#[derive(Subcommand)]
-pub enum HandlerCommand {
-    /// Load a handler component and check it against the ferroserve:handler@0.1.0 world;
-    /// with --body, also run `preprocess` on that file under the default limits.
-    Check {
-        /// The handler component (`.wasm`, built for wasm32-wasip2).
-        component: PathBuf,
-        /// A file to send as the request body to `preprocess`.
-        #[arg(long)]
-        body: Option<PathBuf>,
-        /// The request's content type.
-        #[arg(long, default_value = "application/octet-stream")]
-        content_type: String,
-        /// A directory standing in for the archive's extra files (read-only at `/`).
-        #[arg(long)]
-        files: Option<PathBuf>,
-        /// CPU deadline for the call, in milliseconds.
-        #[arg(long, default_value_t = 2000)]
-        deadline_ms: u64,
-    },
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The handler component (`.wasm`, built for wasm32-wasip2).
+    component: PathBuf,
+    /// A file to send as the request body to `preprocess`.
+    #[arg(long)]
+    body: Option<PathBuf>,
+    /// The request's content type.
+    #[arg(long, default_value = "application/octet-stream")]
+    content_type: String,
+    /// A directory standing in for the archive's extra files (read-only at `/`).
+    #[arg(long)]
+    files: Option<PathBuf>,
+    /// CPU deadline for the call, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    deadline_ms: u64,
 }
 
-pub fn run(cmd: HandlerCommand) -> anyhow::Result<ExitCode> {
-    let HandlerCommand::Check {
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let CheckArgs {
         component,
         body,
         content_type,
         files,
         deadline_ms,
-    } = cmd;
+    } = args;
     let wasm =
         std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
     let sandbox = Sandbox::new(SandboxConfig {
@@ -61,8 +57,10 @@ pub fn run(cmd: HandlerCommand) -> anyhow::Result<ExitCode> {
         }
     };
     println!(
-        "ok   {}: implements ferroserve:handler@0.1.0",
-        component.display()
+        "ok   {}: implements ferroserve:handler@{} ({} runtime)",
+        component.display(),
+        handler.world_version(),
+        handler.runtime().name()
     );
     let Some(body) = body else {
         return Ok(ExitCode::SUCCESS);

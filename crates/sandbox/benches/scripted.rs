@@ -1,0 +1,71 @@
+//! Python and JavaScript handlers: compile time at registration (cold, then from the warm
+//! compile cache), component size, and fresh instance + trivial call, beside the Rust
+//! `noop`/`ok` fixtures. The components are built by `ferroserve handler build`, so this
+//! bench takes their paths from the environment (benches/scripted.sh sets them):
+//!
+//! `FERROSERVE_BENCH_PYTHON=… FERROSERVE_BENCH_JS=… cargo bench -p ferroserve-sandbox --bench scripted`
+//!
+//! The trivial call is the well-behaved path of `crates/test-fixtures/scripted/hostile.*`:
+//! a one-number JSON body parsed into a one-element tensor.
+
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ferroserve_sandbox::{HandlerRequest, Limits, Sandbox, SandboxConfig};
+
+fn request() -> HandlerRequest {
+    HandlerRequest {
+        body: b"[1]".to_vec().into(),
+        content_type: Some("application/json".into()),
+        ..HandlerRequest::default()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut components = vec![(
+        "rust-ok".to_string(),
+        ferroserve_test_fixtures::OK.to_string(),
+    )];
+    for (lang, var) in [
+        ("python", "FERROSERVE_BENCH_PYTHON"),
+        ("js", "FERROSERVE_BENCH_JS"),
+    ] {
+        match std::env::var(var) {
+            Ok(path) => components.push((lang.to_string(), path)),
+            Err(_) => eprintln!("{var} is not set: skipping {lang} (see benches/scripted.sh)"),
+        }
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("scripted_fresh_instance_call");
+    for (name, path) in &components {
+        let wasm = std::fs::read(path).unwrap();
+        let limits = Limits {
+            memory_bytes: 256 << 20,
+            ..Limits::default()
+        };
+        let config = || SandboxConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..SandboxConfig::default()
+        };
+        let started = Instant::now();
+        let cold = Sandbox::new(config()).unwrap();
+        cold.load(name, &wasm, None, limits.clone()).unwrap();
+        let compile = started.elapsed();
+        let sandbox = Sandbox::new(config()).unwrap();
+        let started = Instant::now();
+        let handler = sandbox.load(name, &wasm, None, limits).unwrap();
+        let warm = started.elapsed();
+        eprintln!(
+            "RESULT {name}: {} bytes, runtime {}, compile at registration {compile:.2?}, from the warm cache {warm:.2?}",
+            wasm.len(),
+            handler.runtime().name()
+        );
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| handler.preprocess_blocking(request()).0.unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

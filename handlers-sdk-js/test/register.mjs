@@ -1,0 +1,2 @@
+import { register } from 'node:module';
+register('./stub-world.mjs', import.meta.url);

@@ -1,0 +1,129 @@
+//! The hostile cases of the Rust fixtures, written in Python and JavaScript, through the
+//! real server: each gets the same typed outcome as its Rust counterpart (tests/
+//! serve_inference.rs, crates/sandbox/tests/hostile.rs) and the next request succeeds.
+//! JavaScript (componentize-js) has no filesystem and no exit, so those cases are Python's.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::scripted;
+use common::server::{Server, post_json, send};
+use ferroserve_archive::{ArchiveFormat, WriteOptions, write_archive};
+use ferroserve_torch::test_models::TestModels;
+
+const CONFIG: &str = "ferroserve:\n  formatVersion: 1\n  handlerLimits:\n    memoryMib: 128\n    deadlineMs: 500\n    maxOutputBytes: 1048576\n";
+
+fn serve(lang: &str) -> (tempfile::TempDir, tempfile::TempDir, Server) {
+    let store = tempfile::tempdir().unwrap();
+    let config = store.path().join("config.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let name = format!("hostile-{lang}");
+    write_archive(&WriteOptions {
+        model_name: name.clone(),
+        version: "1.0".into(),
+        serialized_file: TestModels::get().model("mlp"),
+        handler: scripted::hostile(lang),
+        extra_files: vec![],
+        config_file: Some(config),
+        export_path: PathBuf::from(store.path()),
+        force: true,
+        format: ArchiveFormat::Default,
+    })
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let store_arg = store.path().to_str().unwrap().to_owned();
+    let server = Server::start(
+        state.path(),
+        &[
+            "--model-store",
+            &store_arg,
+            "--models",
+            &format!("{name}.mar"),
+        ],
+    );
+    (store, state, server)
+}
+
+fn check(lang: &str, cases: &[(&str, u16, &str, &str)]) {
+    let (_store, _state, server) = serve(lang);
+    let url = format!("{}/predictions/hostile-{lang}", server.inference);
+    let well = || {
+        let ok = post_json(&url, "[1, 2, 3, 4]");
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        assert_eq!(ok.json()["outputs"]["output"].as_array().unwrap().len(), 3);
+    };
+    well();
+    for (body, code, kind, says) in cases {
+        let reply = send(
+            "POST",
+            &url,
+            &[("content-type", "text/plain")],
+            body.as_bytes(),
+        );
+        let message = reply.assert_error(*code, kind);
+        assert!(message.contains(says), "{lang} {body}: {message}");
+        well();
+    }
+    let ok = send("POST", &url, &[], b"headers:x-model-note");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.header("x-model-note"), Some("1"));
+}
+
+/// Cases both languages share: (body, status, type, part of the message).
+const SHARED: &[(&str, u16, &str, &str)] = &[
+    ("spin", 504, "HandlerDeadlineExceeded", "500 ms"),
+    ("bomb", 500, "HandlerMemoryLimitExceeded", "128 MiB"),
+    (
+        "big:2000000",
+        500,
+        "HandlerOutputTooLarge",
+        "over its output limit of 1048576",
+    ),
+    ("raise", 500, "HandlerInternalError", "no such key"),
+    (
+        "headers:set-cookie",
+        500,
+        "HandlerInvalidResponse",
+        "may not set the \"set-cookie\"",
+    ),
+    (
+        "headers:content-length",
+        500,
+        "HandlerInvalidResponse",
+        "content-length",
+    ),
+    ("[]", 400, "HandlerBadInput", "non-empty JSON array"),
+];
+
+#[test]
+fn python_hostile_handlers_get_the_rust_outcomes() {
+    let mut cases = SHARED.to_vec();
+    cases.extend_from_slice(&[
+        (
+            "read:/etc/passwd",
+            400,
+            "HandlerBadInput",
+            "cannot read /etc/passwd",
+        ),
+        (
+            "read:../../etc/passwd",
+            400,
+            "HandlerBadInput",
+            "cannot read",
+        ),
+        ("exit", 500, "HandlerTrapped", ""),
+        (
+            "hard-exit",
+            500,
+            "HandlerTrapped",
+            "exited the process (status 3)",
+        ),
+    ]);
+    check("python", &cases);
+}
+
+#[test]
+fn javascript_hostile_handlers_get_the_rust_outcomes() {
+    check("js", SHARED);
+}

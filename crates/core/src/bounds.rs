@@ -198,7 +198,7 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
         ),
         (Range::new("sandbox_threads", 0, 1024), n(c.sandbox_threads)),
         (
-            Range::new("sandbox_queue_depth", 1, 1_000_000),
+            Range::new("sandbox_queue_depth", 0, 1_000_000),
             n(c.sandbox_queue_depth),
         ),
         (Range::new("torch_threads", 0, 1024), n(c.torch_threads)),

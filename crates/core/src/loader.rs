@@ -94,7 +94,7 @@ impl Loader {
         let (runner, device) = self
             .runtime
             .load(&model_file, own.device.as_deref(), &own.inputs)
-            .map_err(Error::ModelLoad)?;
+            .map_err(|e| Error::ModelLoad(without_paths(&e, dir.path())))?;
 
         let outputs = if own.outputs.is_empty() {
             probe_outputs(&*runner, &own.inputs)
@@ -135,6 +135,15 @@ impl Loader {
             .with_dir(dir)
             .with_lease(lease))
     }
+}
+
+/// A load error as the uploader may see it: the model's private directory (a server path)
+/// shown as the archive's names instead.
+fn without_paths(message: &str, dir: &std::path::Path) -> String {
+    let dir = dir.display().to_string();
+    message
+        .replace(&format!("{dir}/model.pt"), "model.pt")
+        .replace(&dir, "<model files>")
 }
 
 /// An archive without a `ferroserve:` section asks for nothing.
@@ -184,5 +193,21 @@ fn probe_outputs(runner: &dyn BatchRunner, inputs: &[InputSpec]) -> Vec<OutputSp
             tracing::warn!(error = %e, "probing the model's outputs failed; metadata lists none");
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn load_errors_show_no_server_paths() {
+        let dir = std::path::Path::new("/srv/state/work/a-m-1.0-x");
+        let m = super::without_paths(
+            "open file failed: /srv/state/work/a-m-1.0-x/model.pt: bad zip; in /srv/state/work/a-m-1.0-x/files",
+            dir,
+        );
+        assert_eq!(
+            m,
+            "open file failed: model.pt: bad zip; in <model files>/files"
+        );
     }
 }

@@ -143,11 +143,16 @@ impl HandlerInner {
         store.limiter(|s| &mut s.limiter);
         // Instantiation runs no guest code here; a bound keeps it so.
         store.set_epoch_deadline(100);
-        match self.pre.instantiate(&mut store) {
-            Ok(_) => Ok(()),
+        let bound = match &self.pre {
+            WorldPre::V1(pre) => pre.instantiate(&mut store).map(drop),
+            WorldPre::V2(pre) => pre.instantiate(&mut store).map(drop),
+        };
+        match bound {
+            Ok(()) => Ok(()),
             Err(e) if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() => Ok(()),
             Err(e) => Err(SandboxError::WorldMismatch(format!(
-                "its exports do not have the types of ferroserve:handler@0.1.0: {}",
+                "its exports do not have the types of ferroserve:handler@{}: {}",
+                self.pre.version(),
                 e.root_cause()
             ))),
         }

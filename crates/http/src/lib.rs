@@ -12,6 +12,7 @@
 pub mod app;
 mod auth;
 mod error;
+mod extract;
 mod fetch;
 pub mod inference;
 pub mod kserve;

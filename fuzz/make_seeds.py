@@ -46,7 +46,7 @@ write("kserve_json", "ok-fp32", infer([x("FP32", [1, 3], [1.0, 2.5, 3.0])]))
 write("kserve_json", "ok-nested", infer([x("FP32", [2, 2], [[1, 2], [3, 4]])], id="r1",
       outputs=[{"name": "output"}]))
 write("kserve_json", "ok-binary-out", infer([x("FP32", [1, 2], [1, 2])], parameters={"binary_data_output": True}))
-write("kserve_json", "ok-fp16", infer([x("FP16", [1, 2], [0.5, 1])]))
+write("kserve_json", "fp16", infer([x("FP16", [1, 2], [0.5, 1])]))
 write("kserve_json", "int64", infer([x("INT64", [1, 2], [1, -2])]))
 write("kserve_json", "bytes", infer([x("BYTES", [1, 1], ["abc"])]))
 write("kserve_json", "bool", infer([x("BOOL", [1, 2], [True, False])]))

@@ -61,26 +61,29 @@ pub fn check(
             truncated(&text, 2000)
         ),
     };
-    if let Some(path) = leaked_path(a, private_paths, sent.raw) {
-        return Err(found(format!("path-leak({path}) {}", a.status.as_u16())));
-    }
     let status = a.status.as_u16();
+    let v2 = sent.path == "/v2" || sent.path.starts_with("/v2/");
+    let parsed = error_message(&a.body, status, v2);
+    if let Some(path) = leaked_path(a, private_paths, sent.raw) {
+        let what = parsed
+            .as_ref()
+            .map_or_else(|_| String::new(), ErrorBody::what);
+        return Err(found(format!("path-leak({path}) {status} {what}")));
+    }
     if a.status.is_success() {
         return Ok(());
     }
     if !(400..600).contains(&status) {
         return Err(found(format!("unexpected-status {status}")));
     }
-    let v2 = sent.path == "/v2" || sent.path.starts_with("/v2/");
-    let error = match error_message(&a.body, status, v2) {
+    let error = match parsed {
         Ok(e) => e,
         Err(why) => return Err(found(format!("bad-error-shape({why}) {status}"))),
     };
     // 501: what the server does not do by design (`/explanations`: handlers cannot explain).
     let designed = status == 501 || MODEL_REFUSALS.iter().any(|m| error.message.contains(m));
     if status >= 500 && !designed {
-        let what = error.kind.unwrap_or_else(|| head_of(&error.message));
-        return Err(found(format!("server-error {status} {what}")));
+        return Err(found(format!("server-error {status} {}", error.what())));
     }
     Ok(())
 }
@@ -89,6 +92,13 @@ pub fn check(
 struct ErrorBody {
     kind: Option<String>,
     message: String,
+}
+
+impl ErrorBody {
+    /// Its type, or (v2 has none) its message's first words.
+    fn what(&self) -> String {
+        self.kind.clone().unwrap_or_else(|| head_of(&self.message))
+    }
 }
 
 fn error_message(body: &[u8], status: u16, v2: bool) -> Result<ErrorBody, &'static str> {

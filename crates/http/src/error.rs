@@ -72,6 +72,8 @@ pub enum Edge {
     BadQuery(String),
     /// A JSON body that does not parse (`BadRequestException`).
     BadJson(String),
+    /// A path segment that does not decode (`BadRequestException`).
+    BadPath(String),
     BadMultipart(String),
     /// A KServe v2 request that is not one.
     InvalidInference(String),
@@ -112,6 +114,12 @@ impl From<Edge> for ApiError {
                 false,
             ),
             E::BadJson(message) => (400, "BadRequestException", message, false),
+            E::BadPath(detail) => (
+                400,
+                "BadRequestException",
+                format!("invalid path: {detail}; percent-encode names as UTF-8"),
+                false,
+            ),
             E::BadMultipart(message) => (400, "BadMultipartForm", message, false),
             E::InvalidInference(message) => (400, "InvalidInferenceRequest", message, false),
             E::BadOutput(message) => (500, "ModelBadOutput", message, false),

@@ -5,9 +5,10 @@
 //! API; `/explanations` finds the model and answers 501 (handlers cannot explain). KServe
 //! routes are in `kserve.rs` (v2) and `kserve_v1.rs`.
 
+use crate::extract::Path;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, post};

@@ -9,10 +9,11 @@
 //! `:explain` answers 501: handlers have no explain entry point. Errors are TorchServe's
 //! JSON, as TorchServe's own v1 routes give them.
 
+use crate::extract::Path;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ferroserve_core::Registry;

@@ -13,6 +13,7 @@
 pub mod app;
 mod auth;
 mod error;
+mod extract;
 mod fetch;
 mod form;
 pub mod inference;

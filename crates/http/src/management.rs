@@ -3,9 +3,10 @@
 //! default version. Bodies and statuses follow TorchServe's so its clients keep working;
 //! the operations themselves (and their audit) are the core's `Manager`.
 
+use crate::extract::Path;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};

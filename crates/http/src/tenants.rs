@@ -3,9 +3,10 @@
 //! unregistered first), issue and revoke tokens. The operations, their admin check and
 //! their audit are the core's (`Manager::create_tenant` and the rest).
 
+use crate::extract::Path;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};

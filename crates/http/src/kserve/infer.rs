@@ -6,9 +6,10 @@
 //! `parameters.binary_data_output`). The batch itself runs in the core
 //! ([`tensors::infer_batch`]).
 
+use crate::extract::Path;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ferroserve_core::{Registry, tensors};

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use ferroserve_core::{Model, Registry, Tally, tensors};
 use serde_json::{Value, json};
 

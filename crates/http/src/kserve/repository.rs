@@ -5,10 +5,11 @@
 //! is not), and they are off when the model API is (`model_api = false`). The operations
 //! themselves are the core's (`ferroserve_core::repository`).
 
+use crate::extract::Path;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use ferroserve_core::Manager;

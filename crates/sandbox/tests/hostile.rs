@@ -281,7 +281,10 @@ fn exit_is_named_with_its_code() {
     let err = preprocess_err(fx::EXIT, limits(), "{}");
     let message = err.to_string();
     // WASI 0.2's exit carries success or failure only: exit(3) arrives as exit(1).
-    assert!(message.contains("exited the process (status 1)"), "{message}");
+    assert!(
+        message.contains("exited the process (status 1)"),
+        "{message}"
+    );
     assert!(!message.contains("wasm backtrace"), "{message}");
     assert_eq!(err.kind(), "HandlerTrapped", "{err:?}");
 }

@@ -35,7 +35,7 @@ pub fn record(target: &str, input: &[u8], finding: &Finding) {
         eprintln!("NEW FINDING [{target}] {}", finding.signature);
     }
     // Rewritten at powers of two and every thousandth: cheap, and close enough for a report.
-    if count.is_power_of_two() || *count % 1000 == 0 {
+    if count.is_power_of_two() || count.is_multiple_of(1000) {
         let mut rows: Vec<_> = counts.iter().collect();
         rows.sort();
         if let Ok(mut f) = std::fs::File::create(dir.join("counts.tsv")) {

@@ -132,8 +132,9 @@ pub enum Error {
         "{0:?} is not a file name in the model store; name a .mar file in it, without directories"
     )]
     InvalidArchiveName(String),
-    #[error("model store {store} has no file {name:?}; copy the archive there or upload it")]
-    ArchiveNotFound { store: String, name: String },
+    /// The store's path is the operator's business: the message names only the file.
+    #[error("the model store has no file {name}; copy the archive there or upload it")]
+    ArchiveNotFound { name: String },
     #[error(
         "{0} is not under any URL prefix this server allows (allowed_urls); upload the archive in the request body or ask the operator to allow its prefix"
     )]

@@ -60,8 +60,7 @@ impl ArchiveStore {
         let path = store.join(url);
         if !path.is_file() {
             return Err(Error::ArchiveNotFound {
-                store: store.display().to_string(),
-                name: url.to_owned(),
+                name: crate::bounds::shown(url),
             });
         }
         Ok(path)

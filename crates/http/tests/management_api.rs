@@ -67,9 +67,12 @@ async fn registration_errors_name_the_problem() {
         dup.error(409, "ConflictStatusException")
             .contains("already registered")
     );
-    t.register(None, "nope.mar", "")
+    let missing = t
+        .register(None, "nope.mar", "")
         .await
         .error(404, "ArchiveNotFound");
+    let store = t.store.to_str().unwrap();
+    assert!(!missing.contains(store), "the store's path is shown: {missing}");
     t.register(None, "..%2Fecho.mar", "")
         .await
         .error(400, "InvalidArchiveName");

@@ -10,8 +10,17 @@ use std::process::Command;
 use common::examples::{examples, python, serve};
 use common::server::{post_json, send};
 
+/// One test at a time: the digits test's servers compile Python and JS components (tens
+/// of seconds of cranelift on every core), which starved the image classifier's JPEG
+/// handler past its deadline when the two ran together on 2 cores.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn digits_are_recognised_over_http_on_the_held_out_split() {
+    let _turn = one_at_a_time();
     // The same model behind its Rust, Python and JavaScript handlers.
     let (_state, server) = serve("digits.mar,digits-python.mar,digits-js.mar", &[]);
     let test: serde_json::Value =
@@ -113,6 +122,7 @@ fn predictions(url: &str, images: &[serde_json::Value]) -> Vec<u64> {
 
 #[test]
 fn the_python_port_of_torchserves_text_classifier_reads_its_archive_files() {
+    let _turn = one_at_a_time();
     let (_state, server) = serve("sentiment.mar", &[]);
     let url = format!("{}/predictions/sentiment", server.inference);
     let ask = |text: &str| {
@@ -142,6 +152,7 @@ fn the_python_port_of_torchserves_text_classifier_reads_its_archive_files() {
 
 #[test]
 fn a_png_digit_and_bad_inputs() {
+    let _turn = one_at_a_time();
     let (_state, server) = serve("digits.mar", &[]);
     let url = format!("{}/predictions/digits", server.inference);
     // The first held-out digit drawn dark on light at 64x64, as a user would photograph it.
@@ -188,6 +199,7 @@ fn a_png_digit_and_bad_inputs() {
 
 #[test]
 fn the_image_classifier_returns_the_top_5_labels() {
+    let _turn = one_at_a_time();
     let (_state, server) = serve("resnet18.mar", &[]);
     let url = format!("{}/predictions/resnet18", server.inference);
     let jpeg = ferroserve_test_fixtures::images::photo_jpeg(640, 480);

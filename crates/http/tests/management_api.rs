@@ -72,7 +72,10 @@ async fn registration_errors_name_the_problem() {
         .await
         .error(404, "ArchiveNotFound");
     let store = t.store.to_str().unwrap();
-    assert!(!missing.contains(store), "the store's path is shown: {missing}");
+    assert!(
+        !missing.contains(store),
+        "the store's path is shown: {missing}"
+    );
     t.register(None, "..%2Fecho.mar", "")
         .await
         .error(400, "InvalidArchiveName");

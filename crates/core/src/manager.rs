@@ -319,16 +319,7 @@ impl Manager {
                 ..workers
             }
             .check(max as u64, "asked in the request")?;
-            if min > max {
-                return Err(Error::OutOfRange {
-                    field: "min_worker".into(),
-                    value: min.to_string(),
-                    origin: "asked in the request".into(),
-                    min: 0,
-                    max: max as u64,
-                    setting: Some("max_worker"),
-                });
-            }
+            // min > max is the batcher's `InvalidWorkerSettings`, as it always was.
             // The budget first, then the threads; a refusal of either changes nothing.
             let lease = model.lease();
             let before = lease.map(|l| l.held());

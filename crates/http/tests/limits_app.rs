@@ -73,12 +73,12 @@ async fn a_refused_scale_changes_nothing() {
         .await
         .ok();
     let before = min_workers(&t, "echo").await;
-    for q in [
-        "min_worker=100000",
-        "min_worker=33",
-        "min_worker=5&max_worker=3",
-        "min_worker=1&max_worker=18446744073709551615",
-        "max_worker=0&min_worker=0",
+    for (q, kind) in [
+        ("min_worker=100000", "OutOfRange"),
+        ("min_worker=33", "OutOfRange"),
+        ("min_worker=5&max_worker=3", "InvalidWorkerSettings"),
+        ("min_worker=1&max_worker=18446744073709551615", "OutOfRange"),
+        ("max_worker=0&min_worker=0", "OutOfRange"),
     ] {
         let a = t
             .call(
@@ -89,7 +89,7 @@ async fn a_refused_scale_changes_nothing() {
                 Body::empty(),
             )
             .await;
-        let message = a.error(400, "OutOfRange");
+        let message = a.error(400, kind);
         assert!(message.contains("_worker"), "{q}: {message}");
         assert_eq!(
             min_workers(&t, "echo").await,

@@ -19,20 +19,6 @@ use crate::host::HostState;
 /// importing an older 0.2 version are linked to it by semver).
 const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
 
-/// The guest's monotonic clock: nanoseconds since the call's store was made. Ours, so a
-/// `subscribe-instant` can be turned into a wait of known length.
-#[derive(Clone, Copy)]
-pub(crate) struct CallClock(pub(crate) Instant);
-
-impl HostMonotonicClock for CallClock {
-    fn resolution(&self) -> u64 {
-        1
-    }
-    fn now(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
 /// A wait that ends at `until`.
 struct Wait(tokio::time::Instant);
 

@@ -32,7 +32,7 @@ pub(crate) struct HostState {
     pub(crate) ticket: Option<crate::share::Ticket>,
     /// The call's wall-clock deadline: clock waits end there (clocks.rs).
     pub(crate) until: Option<std::time::Instant>,
-    pub(crate) clock: crate::clocks::CallClock,
+    pub(crate) clock: CallClock,
 }
 
 impl HostState {
@@ -49,7 +49,7 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         b.stdout(stdout.clone()).stderr(stderr.clone());
-        let clock = crate::clocks::CallClock(std::time::Instant::now());
+        let clock = CallClock(std::time::Instant::now());
         b.monotonic_clock(clock);
         if let Some(dir) = files {
             b.preopened_dir(&dir.0, "/", FsPerms::ReadOnly)?;
@@ -66,6 +66,20 @@ impl HostState {
             until: None,
             clock,
         })
+    }
+}
+
+/// The guest's monotonic clock: nanoseconds since the call's store was made. Ours, so a
+/// `subscribe-instant` can be turned into a wait of known length (`clocks.rs`).
+#[derive(Clone, Copy)]
+pub(crate) struct CallClock(pub(crate) std::time::Instant);
+
+impl wasmtime_wasi::HostMonotonicClock for CallClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 

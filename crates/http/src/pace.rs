@@ -33,16 +33,7 @@ pub struct Pace {
 /// route's extractor made of the error.
 pub async fn paced(State(pace): State<Pace>, request: Request, next: Next) -> Response {
     let tripped = Arc::new(AtomicBool::new(false));
-    let request = request.map(|body| {
-        Body::new(Paced {
-            inner: body,
-            pace,
-            started: Instant::now(),
-            received: 0,
-            timer: Box::pin(tokio::time::sleep(pace.read_timeout)),
-            tripped: tripped.clone(),
-        })
-    });
+    let request = request.map(|body| Body::new(Paced::new(body, pace, tripped.clone())));
     let response = next.run(request).await;
     if !tripped.load(Ordering::Relaxed) {
         return response;
@@ -68,6 +59,17 @@ struct Paced {
 }
 
 impl Paced {
+    fn new(inner: Body, pace: Pace, tripped: Arc<AtomicBool>) -> Paced {
+        Paced {
+            inner,
+            pace,
+            started: Instant::now(),
+            received: 0,
+            timer: Box::pin(tokio::time::sleep(pace.read_timeout)),
+            tripped,
+        }
+    }
+
     /// Whether the average rate is below the minimum, after the grace period.
     fn too_slow(&self, now: Instant) -> bool {
         let elapsed = now - self.started;
@@ -129,15 +131,7 @@ mod tests {
 
     fn paced(body: Body, pace: Pace) -> (Paced, Arc<AtomicBool>) {
         let tripped = Arc::new(AtomicBool::new(false));
-        let p = Paced {
-            inner: body,
-            pace,
-            started: Instant::now(),
-            received: 0,
-            timer: Box::pin(tokio::time::sleep(pace.read_timeout)),
-            tripped: tripped.clone(),
-        };
-        (p, tripped)
+        (Paced::new(body, pace, tripped.clone()), tripped)
     }
 
     /// A body that sends `chunk` every `every`, `n` times.

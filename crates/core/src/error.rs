@@ -354,6 +354,7 @@ fn sandbox_class(e: &SandboxError) -> Class {
         | S::Engine(_)
         | S::HandlerFailed(_)
         | S::MemoryLimit { .. }
+        | S::TooManyResources { .. }
         | S::Panic { .. }
         | S::Trap { .. }
         | S::OutputTooLarge { .. }

@@ -40,6 +40,10 @@ pub enum SandboxError {
     Panic { message: String },
     #[error("the handler trapped: {message}")]
     Trap { message: String },
+    #[error(
+        "the handler held more than {limit} open files, streams or pollables at once and was stopped; close what it no longer reads"
+    )]
+    TooManyResources { limit: usize },
     #[error("the handler returned {actual} bytes, over its output limit of {limit} bytes")]
     OutputTooLarge { limit: usize, actual: usize },
     #[error("the handler returned a malformed tensor: {0}")]
@@ -66,6 +70,7 @@ impl SandboxError {
             SandboxError::MemoryLimit { .. } => "HandlerMemoryLimitExceeded",
             SandboxError::Panic { .. } => "HandlerPanicked",
             SandboxError::Trap { .. } => "HandlerTrapped",
+            SandboxError::TooManyResources { .. } => "HandlerResourceLimitExceeded",
             SandboxError::OutputTooLarge { .. } => "HandlerOutputTooLarge",
             SandboxError::MalformedTensor(_) => "HandlerMalformedTensor",
             SandboxError::InvalidResponse(_) => "HandlerInvalidResponse",
@@ -110,6 +115,7 @@ mod tests {
             SandboxError::Trap {
                 message: String::new(),
             },
+            SandboxError::TooManyResources { limit: 0 },
             SandboxError::OutputTooLarge {
                 limit: 0,
                 actual: 0,

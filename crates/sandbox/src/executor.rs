@@ -1,23 +1,31 @@
 //! The threads handler calls run on. The async runtime never runs wasm: a call is a job
-//! sent to one of a fixed set of OS threads, and admission is bounded (running + waiting
+//! queued for one of a fixed set of OS threads, and admission is bounded (running + waiting
 //! ≤ threads + queue depth), so a burst is refused at once instead of queueing unboundedly
 //! or exhausting the instance pool.
+//!
+//! Fair share of the threads: each job belongs to a lane (one per tenant), a lane may hold
+//! at most `per_lane` threads at once, and free threads take jobs from the lanes in turn
+//! (round robin), so a tenant whose calls sleep or spin until their deadline holds its own
+//! share of the threads, never all of them, and another tenant's call waits behind at most
+//! one job of each busy lane, not behind a flood.
 //!
 //! CPU fair share: a call that has run 10 ms has its thread demoted to the idle scheduling
 //! class ([`demote_current_thread`]), and so do the next calls of a handler that did that
 //! in the last second (handler.rs), so one tenant's looping handlers yield the cores to
-//! everyone's short calls until their deadline stops them. An unprivileged process cannot raise a thread's priority back, so a demoted thread
-//! is replaced by a fresh one once its call is over.
+//! everyone's short calls until their deadline stops them. An unprivileged process cannot
+//! raise a thread's priority back, so a demoted thread is replaced by a fresh one once its
+//! call is over.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Sender, channel};
 
 use tokio::sync::{Semaphore, oneshot};
 use tracing::Span;
 
 use crate::SandboxError;
+use crate::lanes::Queue;
 
 /// A call to run, and the caller's span to run it in: what the call logs (the handler's `log`
 /// lines, its captured stdout/stderr, its failure) then carries the request's id.
@@ -30,24 +38,33 @@ struct Job {
 const THREAD_STACK: usize = 8 << 20;
 
 pub(crate) struct Executor {
-    // `Sender` is `Sync`: callers send concurrently without a lock.
-    jobs: Sender<Job>,
+    queue: Arc<Queue<Job>>,
     admission: Arc<Semaphore>,
     capacity: usize,
 }
 
 impl Executor {
-    pub(crate) fn start(threads: usize, queue_depth: usize) -> std::io::Result<Executor> {
-        let (tx, rx) = channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+    /// `threads` workers; at most `per_lane` of them (0: half, at least one) run one lane's
+    /// jobs at once.
+    pub(crate) fn start(
+        threads: usize,
+        queue_depth: usize,
+        per_lane: usize,
+    ) -> std::io::Result<Executor> {
+        let threads = threads.max(1);
+        let per_lane = match per_lane {
+            0 => threads.div_ceil(2),
+            n => n.min(threads),
+        };
+        let queue = Arc::new(Queue::new(per_lane));
         // Threads inherit their creator's priority, so replacements for demoted threads are
         // made by this thread, which always runs at normal priority.
         let (respawn, respawns) = channel::<()>();
         let spawner = Spawner {
-            rx: rx.clone(),
+            queue: queue.clone(),
             respawn,
         };
-        for _ in 0..threads.max(1) {
+        for _ in 0..threads {
             spawner.spawn()?;
         }
         std::thread::Builder::new()
@@ -59,9 +76,9 @@ impl Executor {
                     }
                 }
             })?;
-        let capacity = threads.max(1) + queue_depth;
+        let capacity = threads + queue_depth;
         Ok(Executor {
-            jobs: tx,
+            queue,
             admission: Arc::new(Semaphore::new(capacity)),
             capacity,
         })
@@ -71,11 +88,12 @@ impl Executor {
         self.capacity
     }
 
-    /// Run `f` on a sandbox thread, inside the span current where this is awaited. A caller
-    /// that goes away before its job starts costs nothing: the job sees the closed channel
-    /// and skips.
+    /// Run `f` on a sandbox thread in `lane`'s turn, inside the span current where this is
+    /// awaited. A caller that goes away before its job starts costs nothing: the job sees
+    /// the closed channel and skips.
     pub(crate) async fn run<R: Send + 'static>(
         &self,
+        lane: &Arc<str>,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, SandboxError> {
         let permit = self.admission.clone().try_acquire_owned().map_err(|_| {
@@ -95,20 +113,22 @@ impl Executor {
             let _ = tx.send(result);
         });
         let span = Span::current();
-        self.jobs
-            .send(Job { span, run })
-            .map_err(|_| SandboxError::Engine("the sandbox threads have stopped".into()))?;
+        self.queue.push(lane, Job { span, run })?;
         rx.await
             .map_err(|_| SandboxError::Engine("a sandbox thread stopped during the call".into()))
     }
 }
 
-type Jobs = Arc<Mutex<Receiver<Job>>>;
+impl Drop for Executor {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
 
 /// Makes worker threads; clones go to the workers so a demoted one can ask for its successor.
 #[derive(Clone)]
 struct Spawner {
-    rx: Jobs,
+    queue: Arc<Queue<Job>>,
     respawn: Sender<()>,
 }
 
@@ -166,9 +186,8 @@ pub(crate) fn restore_current_thread() {
 
 fn worker(spawner: Spawner) {
     loop {
-        let Job { span, run } = match spawner.rx.lock().unwrap().recv() {
-            Ok(job) => job,
-            Err(_) => return, // the executor was dropped
+        let Some((lane, Job { span, run })) = spawner.queue.take() else {
+            return; // the executor was dropped
         };
         // A host bug must not take the thread (and the pool's capacity) with it.
         span.in_scope(|| {
@@ -176,6 +195,7 @@ fn worker(spawner: Spawner) {
                 tracing::error!("a sandbox job panicked; the thread keeps serving");
             }
         });
+        spawner.queue.done(&lane);
         // Hand over to a thread at normal priority, then end this one (or keep serving,
         // demoted, if the spawner is gone).
         if DEMOTED.with(Cell::get) && spawner.respawn.send(()).is_ok() {
@@ -195,9 +215,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_demoted_thread_left_idle_is_replaced_at_normal_priority() {
-        let ex = Executor::start(1, 4).unwrap();
+        let ex = Executor::start(1, 4, 0).unwrap();
         let (policy, id) = ex
-            .run(|| {
+            .run(&lane(), || {
                 super::demote_current_thread();
                 (own_policy(), std::thread::current().id())
             })
@@ -206,7 +226,7 @@ mod tests {
         assert_eq!(policy, libc::SCHED_IDLE);
         // The one thread was replaced: the next job runs elsewhere, at normal priority.
         let (policy_after, id_after) = ex
-            .run(|| (own_policy(), std::thread::current().id()))
+            .run(&lane(), || (own_policy(), std::thread::current().id()))
             .await
             .unwrap();
         assert_eq!(policy_after, libc::SCHED_OTHER);
@@ -216,9 +236,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_restored_thread_keeps_serving_when_the_system_allows_it() {
-        let ex = Executor::start(1, 4).unwrap();
+        let ex = Executor::start(1, 4, 0).unwrap();
         let (restored, id) = ex
-            .run(|| {
+            .run(&lane(), || {
                 super::demote_current_thread();
                 super::restore_current_thread();
                 (
@@ -229,7 +249,7 @@ mod tests {
             .await
             .unwrap();
         let (policy_after, id_after) = ex
-            .run(|| (own_policy(), std::thread::current().id()))
+            .run(&lane(), || (own_policy(), std::thread::current().id()))
             .await
             .unwrap();
         assert_eq!(
@@ -242,12 +262,17 @@ mod tests {
     }
 
     use super::*;
+    use std::sync::Mutex;
+
+    fn lane() -> Arc<str> {
+        "tenant".into()
+    }
 
     #[tokio::test]
     async fn runs_jobs_off_the_runtime() {
-        let ex = Executor::start(2, 4).unwrap();
+        let ex = Executor::start(2, 4, 0).unwrap();
         let name = ex
-            .run(|| std::thread::current().name().map(str::to_owned))
+            .run(&lane(), || std::thread::current().name().map(str::to_owned))
             .await
             .unwrap();
         assert!(name.unwrap().starts_with("wasm-"));
@@ -255,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_beyond_capacity() {
-        let ex = Arc::new(Executor::start(1, 1).unwrap());
+        let ex = Arc::new(Executor::start(1, 1, 0).unwrap());
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));
         let mut held = Vec::new();
@@ -263,14 +288,15 @@ mod tests {
             let ex = ex.clone();
             let rx = release_rx.clone();
             held.push(tokio::spawn(async move {
-                ex.run(move || rx.lock().unwrap().recv().is_ok()).await
+                ex.run(&lane(), move || rx.lock().unwrap().recv().is_ok())
+                    .await
             }));
         }
         // Wait until both admitted calls hold their permits.
         while ex.admission.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
-        let err = ex.run(|| ()).await.unwrap_err();
+        let err = ex.run(&lane(), || ()).await.unwrap_err();
         assert!(
             matches!(err, SandboxError::PoolExhausted { capacity: 2 }),
             "{err}"
@@ -280,6 +306,43 @@ mod tests {
         for h in held {
             assert!(h.await.unwrap().unwrap());
         }
-        assert!(ex.run(|| 7).await.unwrap() == 7);
+        assert!(ex.run(&lane(), || 7).await.unwrap() == 7);
+    }
+
+    #[tokio::test]
+    async fn a_lane_holding_its_share_leaves_threads_to_the_others() {
+        // 4 threads, 2 per lane: lane a's 6 blocked calls hold 2 threads, queue the rest,
+        // and b's calls still run at once.
+        let ex = Arc::new(Executor::start(4, 16, 2).unwrap());
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let a: Arc<str> = "a".into();
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            let (ex, rx, a, started) = (ex.clone(), release_rx.clone(), a.clone(), started.clone());
+            held.push(tokio::spawn(async move {
+                ex.run(&a, move || {
+                    started.fetch_add(1, Relaxed);
+                    rx.lock().unwrap().recv().is_ok()
+                })
+                .await
+            }));
+        }
+        while started.load(Relaxed) < 2 {
+            tokio::task::yield_now().await;
+        }
+        let b: Arc<str> = "b".into();
+        for _ in 0..10 {
+            assert_eq!(ex.run(&b, || 7).await.unwrap(), 7);
+        }
+        assert_eq!(started.load(Relaxed), 2, "a never held more than its share");
+        for _ in 0..6 {
+            release_tx.send(()).unwrap();
+        }
+        for h in held {
+            assert!(h.await.unwrap().unwrap());
+        }
+        assert_eq!(started.load(Relaxed), 6);
     }
 }

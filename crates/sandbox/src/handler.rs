@@ -276,6 +276,11 @@ impl HandlerInner {
                 ),
             };
         }
+        if let Some(wasmtime::component::ResourceTableError::Full) = err.downcast_ref() {
+            return SandboxError::TooManyResources {
+                limit: crate::host::MAX_CALL_RESOURCES,
+            };
+        }
         let trap = err.downcast_ref::<Trap>().copied();
         match trap {
             Some(Trap::Interrupt) => SandboxError::DeadlineExceeded { deadline: self.limits.deadline },

@@ -19,6 +19,11 @@ use crate::limits::Limits;
 const MAX_LOG_MESSAGE: usize = 4096;
 /// `log` calls forwarded per handler call; later ones are counted and dropped.
 const MAX_LOG_CALLS: u32 = 256;
+/// Host resources (open files, directory streams, byte streams, pollables) one call may
+/// hold at once. Each open file is a host descriptor; without a cap a handler opening its
+/// archive's files in a loop took every descriptor the process had. A Rust, Python or JS
+/// handler uses under 20 for its stdio and preopens.
+pub(crate) const MAX_CALL_RESOURCES: usize = 256;
 
 pub(crate) struct HostState {
     wasi: WasiCtx,
@@ -56,7 +61,11 @@ impl HostState {
         }
         Ok(HostState {
             wasi: b.build(),
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(MAX_CALL_RESOURCES);
+                table
+            },
             limiter: MemoryLimiter::new(limits.memory_bytes),
             stdout,
             stderr,

@@ -28,6 +28,7 @@ mod executor;
 mod handler;
 pub mod headers;
 mod host;
+mod lanes;
 mod limits;
 mod runtime;
 mod share;
@@ -70,8 +71,9 @@ impl Sandbox {
         let linker = handler::linker(&engine).map_err(|e| SandboxError::Engine(e.to_string()))?;
         let cache =
             cache::CompileCache::new(&engine, config.cache_dir.clone(), config.cache_max_bytes)?;
-        let executor = Executor::start(config.threads, config.queue_depth)
-            .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
+        let executor =
+            Executor::start(config.threads, config.queue_depth, config.threads_per_group)
+                .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
         let ticker = engine::Ticker::start(engine.clone(), config.epoch_tick);
         Ok(Sandbox {
             engine,
@@ -203,7 +205,7 @@ impl Handler {
     pub async fn preprocess(&self, request: HandlerRequest) -> Result<Prepared, SandboxError> {
         let inner = self.inner.clone();
         self.executor
-            .run(move || inner.preprocess(request).0)
+            .run(&self.inner.group.name, move || inner.preprocess(request).0)
             .await?
     }
 
@@ -215,7 +217,9 @@ impl Handler {
     ) -> Result<HandlerResponse, SandboxError> {
         let inner = self.inner.clone();
         self.executor
-            .run(move || inner.postprocess(&outputs, &context).0)
+            .run(&self.inner.group.name, move || {
+                inner.postprocess(&outputs, &context).0
+            })
             .await?
     }
 

@@ -42,6 +42,9 @@ pub struct SandboxConfig {
     /// Calls that may wait for a thread; beyond `threads + queue_depth` a call is refused
     /// at once with [`crate::SandboxError::PoolExhausted`] instead of queueing unboundedly.
     pub queue_depth: usize,
+    /// Threads one share group (a tenant) may hold at once; its further calls wait their
+    /// turn without holding one. 0: half the threads, at least one.
+    pub threads_per_group: usize,
     /// Epoch tick: deadlines are enforced with this granularity.
     pub epoch_tick: Duration,
     /// Largest memory cap any handler may get; sizes the pooling allocator's slots.
@@ -62,6 +65,7 @@ impl Default for SandboxConfig {
             cache_max_bytes: 1 << 30,
             threads: cores,
             queue_depth: 256,
+            threads_per_group: 0,
             epoch_tick: Duration::from_millis(10),
             max_memory_bytes: 1 << 30,
             pooling: true,

@@ -27,7 +27,8 @@ pub(crate) struct Share {
 
 /// One group's state: when it last called, and its long-call slots.
 pub(crate) struct Group {
-    name: Arc<str>,
+    /// Also the group's lane in the executor (lanes.rs).
+    pub(crate) name: Arc<str>,
     share: Arc<Share>,
     last_call_ms: AtomicU64,
     long_running: Mutex<usize>,

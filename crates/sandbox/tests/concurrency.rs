@@ -98,3 +98,45 @@ fn on_demand_allocation_works_too() {
     assert_eq!(sandbox.allocator(), ferroserve_sandbox::Allocator::OnDemand);
     assert_well_behaved_works(&sandbox);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_sleeping_on_every_thread_it_may_hold_leaves_the_rest_to_others() {
+    // 4 threads, 2 per tenant. Tenant a sends 8 calls that sleep until their 2 s deadline;
+    // tenant b's calls must all answer while a's are still asleep (without lanes, a's calls
+    // took all 4 threads and b waited for their deadlines).
+    let sandbox = Sandbox::new(SandboxConfig {
+        threads: 4,
+        threads_per_group: 2,
+        queue_depth: 16,
+        ..config(None)
+    })
+    .unwrap();
+    let slow = Limits {
+        deadline: Duration::from_secs(2),
+        ..limits()
+    };
+    let sleeper = load_in(&sandbox, "a", fx::SLEEP, None, slow);
+    let ok = load_in(&sandbox, "b", fx::OK, None, limits());
+    let sleeps: Vec<_> = (0..8)
+        .map(|_| {
+            let h = sleeper.clone();
+            tokio::spawn(async move { h.preprocess(body("10")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..20 {
+        let prepared = ok.preprocess(body(&format!("[{i}]"))).await.unwrap();
+        assert_eq!(prepared.inputs[0].to_f32().unwrap(), vec![i as f32]);
+    }
+    assert!(
+        sleeps.iter().all(|s| !s.is_finished()),
+        "b answered while a's calls slept"
+    );
+    // a's calls end at their deadline, two at a time: none of them is lost.
+    for s in sleeps {
+        assert_eq!(
+            s.await.unwrap().unwrap_err().kind(),
+            "HandlerDeadlineExceeded"
+        );
+    }
+}

@@ -313,3 +313,40 @@ fn a_million_empty_tensors_are_refused_by_count_and_size() {
         "{err:?}"
     );
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn opening_files_in_a_loop_stops_at_the_resource_cap_and_closes_them() {
+    let _turn = one_at_a_time();
+    let files = Files::new();
+    let sandbox = sandbox(None);
+    let handler = load(&sandbox, fx::OPEN_FILES, Some(&files.dir()), limits());
+    // Under the cap it works: what a real handler does.
+    let (result, _) = handler.preprocess_blocking(body("100"));
+    assert_eq!(result.unwrap().inputs[0].to_f32().unwrap(), vec![100.0]);
+    let before = open_fds();
+    for n in ["20000", "257", "1000000"] {
+        let (result, _) = handler.preprocess_blocking(body(n));
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, SandboxError::TooManyResources { limit: 256 }),
+            "{n}: {err:?}"
+        );
+        assert_eq!(err.kind(), "HandlerResourceLimitExceeded");
+        assert!(
+            err.to_string().contains("more than 256 open files"),
+            "{err}"
+        );
+    }
+    // Every descriptor the calls opened is closed with their stores (768 would leak
+    // otherwise; the margin is for other tests in this binary).
+    assert!(
+        open_fds() <= before + 32,
+        "{} fds after, {before} before",
+        open_fds()
+    );
+    assert_well_behaved_works(&sandbox);
+}

@@ -288,3 +288,116 @@ fn a_token_issued_without_auth_is_refused_once_auth_is_on() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// One HTTP/2 frame: length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = len.to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A gRPC `ModelInfer` call by hand, over its own connection: the preface, settings, the
+/// call's headers (HPACK literals, no Huffman), then the first byte of a message whose
+/// 5-byte prefix promises 1,000; then nothing. It answers no pings.
+fn stalled_grpc_call(addr: &str, token: &str) -> TcpStream {
+    let mut block = Vec::new();
+    let bearer = format!("Bearer {token}");
+    for (name, value) in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", "/inference.GRPCInferenceService/ModelInfer"),
+        (":authority", addr),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+        ("authorization", &bearer),
+    ] {
+        // Literal without indexing, new name; both lengths fit HPACK's 7-bit prefix.
+        assert!(name.len() < 127 && value.len() < 127);
+        block.push(0);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(h2_frame(0x4, 0, 0, &[])); // SETTINGS
+    out.extend(h2_frame(0x1, 0x4, 1, &block)); // HEADERS, END_HEADERS
+    out.extend(h2_frame(0x0, 0, 1, &[0, 0, 0, 0x03, 0xe8, 0x0a])); // DATA: 1 of 1,000
+    s.write_all(&out).unwrap();
+    s
+}
+
+fn grpc_probe(t: &Tenants, token: &str) -> serde_json::Value {
+    let addr = t.server.grpc_inference.clone();
+    common::examples::run_client("triton_probe.py", &[&addr, token, "mlp", "mlp", "4"])
+}
+
+#[test]
+fn stalled_grpc_messages_cost_the_hostile_tenant_alone_and_dead_connections_close() {
+    let mut t = tenants(&["--header-read-timeout-s", "2"]);
+    let pid = t.server.pid();
+    assert!(grpc_probe(&t, &t.victim)["ok"].is_array());
+    let before = footprint(pid);
+    let addr = host_port(&t.server.grpc_inference);
+    // As many stalled calls as the hostile tenant's in-flight quota (16), then more.
+    let mut stalled: Vec<TcpStream> = (0..24)
+        .map(|_| stalled_grpc_call(&addr, &t.hostile))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Its quota was taken before the messages were read: its next call is refused...
+    let refused = grpc_probe(&t, &t.hostile);
+    assert_eq!(
+        refused["status"], "StatusCode.RESOURCE_EXHAUSTED",
+        "{refused}"
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_concurrent_requests"),
+        "{refused}"
+    );
+    // ...and the other tenant's are not, over gRPC and REST.
+    for _ in 0..5 {
+        assert!(grpc_probe(&t, &t.victim)["ok"].is_array());
+    }
+    victim_predicts(&t, 5);
+    // They answer no keep-alive ping: closed within the 2 s interval + 2 s timeout.
+    for s in &mut stalled {
+        assert!(
+            closed_within(s, Duration::from_secs(20)).is_some(),
+            "a stalled gRPC connection was never closed"
+        );
+    }
+    // Connections that never send the preface are closed at the first-byte timeout.
+    let mut silent: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    for s in &mut silent {
+        assert!(
+            closed_within(s, Duration::from_secs(10)).is_some(),
+            "a silent gRPC connection was never closed"
+        );
+    }
+    drop((stalled, silent));
+    // The hostile tenant's slots came back with its connections.
+    assert!(grpc_probe(&t, &t.hostile)["ok"].is_array());
+    assert!(t.server.is_running());
+    assert_eq!(t.server.pid(), pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = footprint(pid);
+        if now.0 <= before.0 + 8 && now.1 <= before.1 + 8 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "before {before:?}, after {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -149,6 +149,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_SANDBOX_THREADS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     sandbox_threads: Option<usize>,
+    /// Sandbox threads one tenant may hold at once (0: half of them).
+    #[arg(long, env = "FERROSERVE_SANDBOX_THREADS_PER_TENANT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sandbox_threads_per_tenant: Option<usize>,
     #[arg(long, env = "FERROSERVE_SANDBOX_QUEUE_DEPTH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     sandbox_queue_depth: Option<usize>,

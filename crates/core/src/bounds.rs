@@ -95,7 +95,7 @@ pub fn shown(name: &str) -> String {
 /// once made every request panic).
 pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
     let n = |v: usize| v as u64;
-    let table: [(Range, u64); 28] = [
+    let table: [(Range, u64); 29] = [
         (
             Range::new("max_request_size", 1, 1 << 32),
             n(c.max_request_size),
@@ -197,6 +197,10 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
             c.handler_deadline_ms,
         ),
         (Range::new("sandbox_threads", 0, 1024), n(c.sandbox_threads)),
+        (
+            Range::new("sandbox_threads_per_tenant", 0, 1024),
+            n(c.sandbox_threads_per_tenant),
+        ),
         (
             Range::new("sandbox_queue_depth", 0, 1_000_000),
             n(c.sandbox_queue_depth),

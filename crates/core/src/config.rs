@@ -99,9 +99,11 @@ pub struct ServerConfig {
     /// The most any archive's handler may ask for.
     pub max_handler_memory_mib: usize,
     pub max_handler_deadline_ms: u64,
-    /// Threads that run handlers (0: four per core). Keep it above the largest tenant's
-    /// `max_concurrent_requests`, so one tenant's long calls cannot hold them all.
+    /// Threads that run handlers (0: four per core).
     pub sandbox_threads: usize,
+    /// Sandbox threads one tenant's calls may hold at once (0: half of them, at least one);
+    /// its further calls wait their turn without holding one.
+    pub sandbox_threads_per_tenant: usize,
     /// Handler calls that may wait for a sandbox thread before 503.
     pub sandbox_queue_depth: usize,
     /// The most the compiled-handler cache keeps on disk, MiB (oldest entries go first).
@@ -177,6 +179,7 @@ impl Default for ServerConfig {
             max_handler_memory_mib: 1024,
             max_handler_deadline_ms: 30_000,
             sandbox_threads: 0,
+            sandbox_threads_per_tenant: 0,
             sandbox_queue_depth: 256,
             compile_cache_mib: 1024,
             device: "cpu".into(),

@@ -53,6 +53,7 @@ impl Core {
             cache_max_bytes: config.compile_cache_mib.saturating_mul(1 << 20),
             threads: config.sandbox_thread_count(),
             queue_depth: config.sandbox_queue_depth,
+            threads_per_group: config.sandbox_threads_per_tenant,
             max_memory_bytes: config.max_handler_memory_mib << 20,
             ..SandboxConfig::default()
         })

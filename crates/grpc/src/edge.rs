@@ -11,7 +11,8 @@
 //!    refused at once with UNAVAILABLE and `retry-after`, never queued.
 //! 4. the bearer token (`authorization: Bearer …`, and an admin's `x-ferroserve-tenant`)
 //!    becomes the core's `Principal`, put in the request's extensions for the services;
-//!    refused: UNAUTHENTICATED.
+//!    refused: UNAUTHENTICATED. On the inference API the tenant's in-flight quota is taken
+//!    here, before the message is read (RESOURCE_EXHAUSTED when it is spent).
 //! 5. time limit: past `request_timeout` the call's future is dropped (which withdraws
 //!    its work from the model's queue) and the client gets DEADLINE_EXCEEDED.
 //!
@@ -172,12 +173,20 @@ async fn handle(
         return busy.status().into_http();
     };
     let api = api_of(request.uri().path(), shared.listener_api);
-    match principal(&shared.auth, api, request.headers()) {
-        Ok(p) => {
-            request.extensions_mut().insert(p);
-        }
+    let who = match principal(&shared.auth, api, request.headers()) {
+        Ok(p) => p,
         Err(e) => return status::status(&e).into_http(),
-    }
+    };
+    // A tenant's in-flight quota is taken before the message is decoded (as on REST), so a
+    // stalled or slow message costs one of its own slots, never one another tenant needs.
+    let _quota = match api {
+        Api::Inference => match who.admit().await {
+            Ok(permit) => permit,
+            Err(e) => return status::status(&e).into_http(),
+        },
+        _ => None,
+    };
+    request.extensions_mut().insert(who);
     let limit = shared.limits.request_timeout;
     let response = match tokio::time::timeout(limit, routes.call(request)).await {
         Ok(Ok(response)) => response,

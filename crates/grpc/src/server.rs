@@ -1,7 +1,8 @@
 //! [`Grpc`]: the two gRPC listeners over a [`Core`]. [`Grpc::routes`] builds each
 //! listener's services behind the edge stack, binding nothing (tests serve them on a
 //! listener of their own); [`Grpc::bind`] binds both; [`Listening::serve`] serves until
-//! the shutdown future completes, then lets in-flight calls finish. Starting the core and
+//! the shutdown future completes, then lets in-flight calls finish. Each listener's
+//! connections are capped and timed (`conn.rs`). Starting the core and
 //! draining it are the caller's, so the binary starts it once for both edges.
 
 use std::future::Future;
@@ -9,8 +10,11 @@ use std::net::SocketAddr;
 
 use ferroserve_core::Core;
 use ferroserve_core::tenancy::Api;
+use std::time::Duration;
+
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
+
+use crate::conn::{self, ConnLimits};
 
 use crate::edge::{Edge, EdgeLimits};
 use crate::pb::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
@@ -35,6 +39,7 @@ pub struct GrpcBound {
 pub struct Listening {
     pub bound: GrpcBound,
     listeners: Vec<(TcpListener, Edge)>,
+    limits: ConnLimits,
 }
 
 impl Grpc {
@@ -102,6 +107,10 @@ impl Grpc {
                 management: local(&m)?,
             },
             listeners: vec![(i, inference), (m, management)],
+            limits: ConnLimits {
+                max_connections: config.max_connections,
+                first_byte_timeout: Duration::from_secs(config.header_read_timeout_s),
+            },
         })
     }
 }
@@ -118,16 +127,21 @@ impl Listening {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
+        let limits = self.limits;
         let servers: Vec<_> = self
             .listeners
             .into_iter()
             .map(|(listener, edge)| {
                 let mut stop = stop_rx.clone();
+                let idle = limits.first_byte_timeout;
                 tokio::spawn(async move {
                     tonic::transport::Server::builder()
+                        // A peer that stops answering pings is gone: its slot comes back.
+                        .http2_keepalive_interval(Some(idle))
+                        .http2_keepalive_timeout(Some(idle))
                         .serve_with_incoming_shutdown(
                             edge,
-                            TcpIncoming::from(listener),
+                            conn::incoming(listener, limits),
                             async move {
                                 let _ = stop.wait_for(|s| *s).await;
                             },

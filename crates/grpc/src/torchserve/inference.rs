@@ -89,7 +89,12 @@ impl InferenceApIsService for Inference {
                         "StreamPredictions2 needs sequenceId on every request".into(),
                     )
                     .status()),
-                    Some(_) => predict(&registry, &who, headers, next).await,
+                    // The edge's quota permit covered the call until its response head;
+                    // each message of the stream then takes its own.
+                    Some(_) => match who.admit().await {
+                        Ok(_permit) => predict(&registry, &who, headers, next).await,
+                        Err(e) => Err(status(&e)),
+                    },
                 };
                 Ok(match answer {
                     Ok(prediction) => PredictionResponse {
@@ -127,8 +132,6 @@ async fn predict(
     let model = registry
         .get(&who.qualify(&request.model_name), version)
         .map_err(|e| status(&e))?;
-    // Held until the response is built: the tenant's in-flight quota.
-    let _permit = who.admit().await.map_err(|e| status(&e))?;
     let (body, parameters) = payload(request.input)?;
     let request = HandlerRequest {
         body,

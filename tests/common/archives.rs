@@ -10,13 +10,16 @@ use ferroserve_torch::test_models::TestModels;
 
 /// A model store holding `NAME.mar` for: `mlp` (MLP [4]→[3] behind the JSON `ok` handler),
 /// `mlp2` (the same, version 2.0), and the hostile handlers `spin`, `membomb`, `panic`,
-/// `malformed` in front of the same MLP.
+/// `malformed`, `many-outputs`, `big-output`, `stdout-flood`, `exit`, `sleep` and
+/// `open-files` in front of the same MLP, each with a `labels.txt`.
 pub fn store() -> &'static Path {
     static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
     STORE
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let mlp = TestModels::get().model("mlp");
+            let labels = dir.path().join("labels.txt");
+            std::fs::write(&labels, "zero\none\ntwo\n").unwrap();
             for (name, version, handler) in [
                 ("mlp", "1.0", fx::OK),
                 ("mlp", "2.0", fx::OK),
@@ -24,6 +27,12 @@ pub fn store() -> &'static Path {
                 ("membomb", "1.0", fx::MEMBOMB),
                 ("panic", "1.0", fx::PANIC),
                 ("malformed", "1.0", fx::MALFORMED),
+                ("many-outputs", "1.0", fx::MANY_OUTPUTS),
+                ("big-output", "1.0", fx::BIG_OUTPUT),
+                ("stdout-flood", "1.0", fx::STDOUT_FLOOD),
+                ("exit", "1.0", fx::EXIT),
+                ("sleep", "1.0", fx::SLEEP),
+                ("open-files", "1.0", fx::OPEN_FILES),
             ] {
                 let out = dir.path().join(format!("build-{name}-{version}"));
                 std::fs::create_dir(&out).unwrap();
@@ -32,7 +41,8 @@ pub fn store() -> &'static Path {
                     version: version.into(),
                     serialized_file: mlp.clone(),
                     handler: PathBuf::from(handler),
-                    extra_files: vec![],
+                    // open-files opens /labels.txt; the others ignore it.
+                    extra_files: vec![labels.clone()],
                     config_file: None,
                     export_path: out.clone(),
                     force: true,

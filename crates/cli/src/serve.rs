@@ -139,6 +139,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_COMPILE_CACHE_MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
     compile_cache_mib: Option<u64>,
+    /// The audit log's size cap, MiB (past it, audit.log becomes audit.log.1).
+    #[arg(long, env = "FERROSERVE_AUDIT_LOG_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_log_mib: Option<u64>,
     /// Whether tenants may register model-store files by name (true or false).
     #[arg(long, env = "FERROSERVE_TENANTS_USE_MODEL_STORE")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -420,6 +424,9 @@ async fn shutdown_signal() {
 /// libtorch allocates and frees large activation buffers every forward; glibc's defaults
 /// return them to the kernel (mmap/trim) and fault them back in, costing up to ~10 % of
 /// ResNet-18 throughput (docs/benchmarks.md). Keep them: big blocks from the heap, no trim.
+/// One arena per core, not glibc's eight: each arena keeps its own high-water mark, and
+/// with 16 of them hostile handler output left RSS rising in ~100 MiB steps (what the
+/// sandbox lifts and refuses is trimmed, `crates/sandbox/src/trim.rs`).
 /// Called before any thread starts.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -429,10 +436,13 @@ fn tune_allocator() {
         unsafe extern "C" {
             fn mallopt(param: i32, value: i32) -> i32;
         }
+        const M_ARENA_MAX: i32 = -8;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // SAFETY: mallopt only sets glibc allocator parameters; no other thread exists yet.
         unsafe {
             mallopt(M_MMAP_THRESHOLD, 32 << 20);
             mallopt(M_TRIM_THRESHOLD, 1 << 30);
+            mallopt(M_ARENA_MAX, i32::try_from(cores).unwrap_or(i32::MAX).max(2));
         }
     }
 }

@@ -95,7 +95,7 @@ pub fn shown(name: &str) -> String {
 /// once made every request panic).
 pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
     let n = |v: usize| v as u64;
-    let table: [(Range, u64); 29] = [
+    let table: [(Range, u64); 30] = [
         (
             Range::new("max_request_size", 1, 1 << 32),
             n(c.max_request_size),
@@ -206,6 +206,7 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
             n(c.sandbox_queue_depth),
         ),
         (Range::new("torch_threads", 0, 1024), n(c.torch_threads)),
+        (Range::new("audit_log_mib", 1, 1 << 20), c.audit_log_mib),
     ];
     for (range, value) in table {
         range.check(value, "the server config")?;

@@ -108,6 +108,8 @@ pub struct ServerConfig {
     pub sandbox_queue_depth: usize,
     /// The most the compiled-handler cache keeps on disk, MiB (oldest entries go first).
     pub compile_cache_mib: u64,
+    /// The audit log's size cap, MiB: past it, `audit.log` becomes `audit.log.1`.
+    pub audit_log_mib: u64,
     /// Device for models whose archive names none: `cpu` or `cuda:N`.
     pub device: String,
     /// libtorch intra-op threads per model worker (0: libtorch's default split).
@@ -182,6 +184,7 @@ impl Default for ServerConfig {
             sandbox_threads_per_tenant: 0,
             sandbox_queue_depth: 256,
             compile_cache_mib: 1024,
+            audit_log_mib: 64,
             device: "cpu".into(),
             torch_threads: 0,
             log_format: "json".into(),

@@ -97,7 +97,8 @@ impl Core {
         let tenants =
             Arc::new(Tenants::open(Some(config.state_dir.clone())).map_err(Error::Setup)?);
         let audit_path = config.state_dir.join("audit.log");
-        let audit = Audit::open(&audit_path).map_err(state_dir_error(&audit_path))?;
+        let audit = Audit::open(&audit_path, config.audit_log_mib.saturating_mul(1 << 20))
+            .map_err(state_dir_error(&audit_path))?;
         let auth = build_auth(&config, tenants.clone())?;
         let manager = Manager::new(
             Registry::default(),

@@ -84,6 +84,17 @@ enum World {
     V2(HandlerWorld),
 }
 
+/// A call's result once its output is converted: when the host lifted an output only to
+/// refuse it, what the lifting took from the heap goes back (trim.rs).
+fn refused_output<T>(result: Result<T, SandboxError>) -> Result<T, SandboxError> {
+    if let Err(e) = &result
+        && crate::trim::lifted_then_refused(e)
+    {
+        crate::trim::after_refusal();
+    }
+    result
+}
+
 impl HandlerInner {
     pub(crate) fn preprocess(&self, request: HandlerRequest) -> Outcome<Prepared> {
         let request = convert::request_to_wit(request);
@@ -105,7 +116,7 @@ impl HandlerInner {
         });
         let max = self.limits.max_output_bytes;
         (
-            result.and_then(|p| convert::prepared_from_wit(p, max)),
+            refused_output(result.and_then(|p| convert::prepared_from_wit(p, max))),
             report,
         )
     }
@@ -129,7 +140,7 @@ impl HandlerInner {
         });
         let max = self.limits.max_output_bytes;
         (
-            result.and_then(|r| convert::response_from_wit(r, max)),
+            refused_output(result.and_then(|r| convert::response_from_wit(r, max))),
             report,
         )
     }

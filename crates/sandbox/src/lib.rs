@@ -32,6 +32,7 @@ mod lanes;
 mod limits;
 mod runtime;
 mod share;
+mod trim;
 mod world;
 
 use std::path::Path;

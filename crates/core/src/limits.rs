@@ -28,10 +28,15 @@ pub fn handler_limits(
     let Some(asked) = asked else {
         return Ok(limits);
     };
+    let origin = "the archive's model config";
     if let Some(mib) = asked.memory_mib {
+        // The upper bound is the server's ceiling, checked when the sandbox loads it.
+        crate::bounds::Range::new("handlerLimits.memoryMib", 1, u64::MAX >> 20)
+            .check(mib, origin)?;
         limits.memory_bytes = (mib as usize).saturating_mul(1 << 20);
     }
     if let Some(ms) = asked.deadline_ms {
+        crate::bounds::Range::new("handlerLimits.deadlineMs", 1, u64::MAX).check(ms, origin)?;
         let deadline = Duration::from_millis(ms);
         if deadline > d.max_handler_deadline {
             return Err(Error::HandlerLimitTooHigh {
@@ -42,6 +47,13 @@ pub fn handler_limits(
         limits.deadline = deadline;
     }
     if let Some(bytes) = asked.max_output_bytes {
+        // What a call returns lives in its memory first, then on the host: more than the
+        // memory grant could never be returned, and would only let the host hold more.
+        let grant = limits.memory_bytes as u64;
+        crate::bounds::Range::new("handlerLimits.maxOutputBytes", 1, grant).check(
+            bytes,
+            "the archive's model config (at most its handler memory)",
+        )?;
         limits.max_output_bytes = bytes as usize;
     }
     Ok(limits)
@@ -113,5 +125,40 @@ mod tests {
             (l.memory_bytes, l.deadline),
             (64 << 20, Duration::from_millis(100))
         );
+    }
+
+    #[test]
+    fn an_archive_cannot_ask_to_return_more_than_its_memory() {
+        let d = ModelDefaults::default();
+        let asked = |bytes| {
+            Some(HandlerLimits {
+                memory_mib: Some(64),
+                max_output_bytes: Some(bytes),
+                ..Default::default()
+            })
+        };
+        let ok = handler_limits(&d, asked(1 << 20), None).unwrap();
+        assert_eq!(ok.max_output_bytes, 1 << 20);
+        let zero = Some(HandlerLimits {
+            memory_mib: Some(0),
+            ..Default::default()
+        });
+        assert_eq!(
+            handler_limits(&d, zero, None).unwrap_err().kind(),
+            "OutOfRange"
+        );
+        let zero = Some(HandlerLimits {
+            deadline_ms: Some(0),
+            ..Default::default()
+        });
+        assert_eq!(
+            handler_limits(&d, zero, None).unwrap_err().kind(),
+            "OutOfRange"
+        );
+        for bytes in [0, (64 << 20) + 1, u64::MAX] {
+            let err = handler_limits(&d, asked(bytes), None).unwrap_err();
+            assert_eq!(err.kind(), "OutOfRange", "{bytes}");
+            assert!(err.to_string().contains("maxOutputBytes"), "{err}");
+        }
     }
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Hostile-neighbour benchmark (issue 13): tenant B sends steady traffic to its MLP with
+# default quotas, first alone, then while tenant A, also on default quotas, attacks at its
+# quota with everything it has at once: calls that spin and calls that sleep until their
+# deadline (its 16 in-flight slots), 200 stalled request bodies reopened as the server
+# closes them, a loop of scale requests (in range and out of it) on its own model, and a
+# loop of 5 MB junk uploads. Reports B's rps, p50, p99, non-2xx in both phases and the
+# p99 ratio (target: B 100 % successful, p99 <= 1.5x alone); docs/benchmarks.md has runs.
+#
+#   benches/hostile_neighbour.sh     (env: DURATION=20, B_CONNECTIONS=2, FERROSERVE_BIN)
+duration="${DURATION:-20}"
+b_conns="${B_CONNECTIONS:-2}"
+source "$(dirname "${BASH_SOURCE[0]}")/load/common.sh"
+fixture_archive spin spin
+fixture_archive sleep sleep
+start_server --auth tokens ${SERVE_ARGS:-}
+admin="$(cat "$state/admin.token")"
+token() { # name
+  curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -H "Content-Type: application/json" -d "{\"name\":\"$1\"}" \
+    | "$python" -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+a="$(token a)"
+b="$(token b)"
+for m in mlp spin sleep; do
+  curl -sf -X POST "$mgmt/models?url=$m.mar" -H "Authorization: Bearer $a" >/dev/null
+done
+curl -sf -X POST "$mgmt/models?url=mlp.mar" -H "Authorization: Bearer $b" >/dev/null
+printf '10' > "$work/sleep.txt"
+head -c $((5 << 20)) /dev/urandom > "$work/junk.bin"
+
+wrk_b() {
+  BODY="$work/mlp.json" CONTENT_TYPE=application/json wrk -t1 -c"$b_conns" -d"${duration}s" --latency \
+    -H "Authorization: Bearer $b" -s benches/load/post.lua "$inf/predictions/mlp" | sed -n 's/^RESULT /B /p'
+}
+wrk_a() { # model body connections
+  BODY="$2" CONTENT_TYPE=application/json wrk -t1 -c"$3" -d"${duration}s" \
+    -H "Authorization: Bearer $a" -s benches/load/post.lua "$inf/predictions/$1" | sed -n 's/^RESULT /A-'"$1"' /p'
+}
+scale_loop() {
+  local end=$((SECONDS + duration)) n=0 refused=0
+  while [ $SECONDS -lt $end ]; do
+    for w in 1 4 100000 2 32 1000; do
+      code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$mgmt/models/mlp?min_worker=$w&max_worker=$w" -H "Authorization: Bearer $a")
+      n=$((n + 1)); [ "$code" -ge 400 ] && refused=$((refused + 1))
+    done
+  done
+  echo "A-scale requests=$n refused=$refused"
+}
+upload_loop() {
+  local end=$((SECONDS + duration)) n=0
+  while [ $SECONDS -lt $end ]; do
+    curl -s -o /dev/null -X POST "$mgmt/models" -H "Authorization: Bearer $a" --data-binary @"$work/junk.bin"
+    n=$((n + 1))
+  done
+  echo "A-junk-uploads requests=$n"
+}
+echo "machine: $(nproc) cores, $(uname -r); B: wrk -c$b_conns; both tenants on default quotas"
+echo "== B alone"
+wrk_b
+echo "== B while A attacks at its quota"
+before_fds=$(ls /proc/$server_pid/fd | wc -l)
+wrk_a spin "$work/mlp.json" 8 & p1=$!
+wrk_a sleep "$work/sleep.txt" 8 & p2=$!
+"$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$duration" | sed 's/^/A-/' & p3=$!
+scale_loop & p4=$!
+upload_loop & p5=$!
+sleep 1
+wrk_b
+wait $p1 $p2 $p3 $p4 $p5
+echo "server: pid $server_pid alive=$(kill -0 $server_pid 2>/dev/null && echo yes || echo no), fds $before_fds -> $(ls /proc/$server_pid/fd | wc -l), state dir $(du -sb "$state" | cut -f1) bytes"

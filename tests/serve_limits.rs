@@ -35,6 +35,23 @@ fn footprint(pid: u32) -> (usize, usize) {
     )
 }
 
+/// Descriptors and threads come back to `before` within 10 s (a little slack for what the
+/// OS is still closing).
+fn footprint_returns(pid: u32, before: (usize, usize)) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = footprint(pid);
+        if now.0 <= before.0 + 8 && now.1 <= before.1 + 8 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "before {before:?}, after {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 struct Tenants {
     _state: tempfile::TempDir,
     server: Server,
@@ -169,19 +186,7 @@ fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() 
     victim_predicts(&t, 5);
     assert!(t.server.is_running());
     assert_eq!(t.server.pid(), pid);
-    // Descriptors and threads come back (a little slack for what the OS is still closing).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = footprint(pid);
-        if now.0 <= before.0 + 8 && now.1 <= before.1 + 8 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "before {before:?}, after {now:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    footprint_returns(pid, before);
 }
 
 #[test]
@@ -388,16 +393,5 @@ fn stalled_grpc_messages_cost_the_hostile_tenant_alone_and_dead_connections_clos
     assert!(grpc_probe(&t, &t.hostile)["ok"].is_array());
     assert!(t.server.is_running());
     assert_eq!(t.server.pid(), pid);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = footprint(pid);
-        if now.0 <= before.0 + 8 && now.1 <= before.1 + 8 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "before {before:?}, after {now:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    footprint_returns(pid, before);
 }

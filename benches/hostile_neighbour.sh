@@ -7,13 +7,16 @@
 # loop of 5 MB junk uploads. Reports B's rps, p50, p99, non-2xx in both phases and the
 # p99 ratio (target: B 100 % successful, p99 <= 1.5x alone); docs/benchmarks.md has runs.
 #
-#   benches/hostile_neighbour.sh     (env: DURATION=20, B_CONNECTIONS=2, FERROSERVE_BIN)
+#   benches/hostile_neighbour.sh     (env: DURATION=20, B_CONNECTIONS=2, FERROSERVE_BIN,
+#                                     ATTACKS="spin sleep stall scale upload": a subset)
 duration="${DURATION:-20}"
+attacks="${ATTACKS:-spin sleep stall scale upload}"
+on() { [[ " $attacks " == *" $1 "* ]]; }
 b_conns="${B_CONNECTIONS:-2}"
 source "$(dirname "${BASH_SOURCE[0]}")/load/common.sh"
 fixture_archive spin spin
 fixture_archive sleep sleep
-start_server --auth tokens ${SERVE_ARGS:-}
+start_server --auth tokens --tenants-use-model-store true ${SERVE_ARGS:-}
 admin="$(cat "$state/admin.token")"
 token() { # name
   curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -H "Content-Type: application/json" -d "{\"name\":\"$1\"}" \
@@ -59,12 +62,16 @@ echo "== B alone"
 wrk_b
 echo "== B while A attacks at its quota"
 before_fds=$(ls /proc/$server_pid/fd | wc -l)
-wrk_a spin "$work/mlp.json" 8 & p1=$!
-wrk_a sleep "$work/sleep.txt" 8 & p2=$!
-"$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$duration" | sed 's/^/A-/' & p3=$!
-scale_loop & p4=$!
-upload_loop & p5=$!
+pids=()
+if on spin; then wrk_a spin "$work/mlp.json" 8 & pids+=($!); fi
+if on sleep; then wrk_a sleep "$work/sleep.txt" 8 & pids+=($!); fi
+if on stall; then
+  "$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$duration" | sed 's/^/A-/' & pids+=($!)
+fi
+if on scale; then scale_loop & pids+=($!); fi
+if on upload; then upload_loop & pids+=($!); fi
+echo "A: $attacks"
 sleep 1
 wrk_b
-wait $p1 $p2 $p3 $p4 $p5
+wait "${pids[@]}"
 echo "server: pid $server_pid alive=$(kill -0 $server_pid 2>/dev/null && echo yes || echo no), fds $before_fds -> $(ls /proc/$server_pid/fd | wc -l), state dir $(du -sb "$state" | cut -f1) bytes"

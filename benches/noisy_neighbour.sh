@@ -9,7 +9,7 @@ quota="${QUOTA:-4}"
 b_conns="${B_CONNECTIONS:-2}"
 source "$(dirname "${BASH_SOURCE[0]}")/load/common.sh"
 fixture_archive spin spin
-start_server --auth tokens ${SERVE_ARGS:-}
+start_server --auth tokens --tenants-use-model-store true ${SERVE_ARGS:-}
 admin="$(cat "$state/admin.token")"
 token() { # name quotas-json
   curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -H "Content-Type: application/json" -d "{\"name\":\"$1\",\"quotas\":$2}" \

@@ -54,7 +54,8 @@ fn run(cwd: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> String {
     text
 }
 
-/// `cargo package -p ferroserve-handler` (verified: the packaged crate builds on its own),
+/// `cargo package -p ferroserve-handler` (verified: the packaged crate builds on its own,
+/// every feature on),
 /// the `.crate` unpacked under `into`; returns the unpacked crate's folder.
 fn packaged_rust_sdk(into: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -76,6 +77,10 @@ fn packaged_rust_sdk(into: &Path) -> PathBuf {
             "ferroserve-handler",
             "--locked",
             "--offline",
+            // The verify build compiles the `image` feature too.
+            "--all-features",
+            // The working tree as it is, committed or not.
+            "--allow-dirty",
         ])
         .arg("--target-dir")
         .arg(&target)

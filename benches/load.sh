@@ -46,9 +46,10 @@ run() { # name path body content-type
   BODY="$3" CONTENT_TYPE="$4" wrk -t"$threads" -c"$conns" -d"$duration" --latency -s benches/load/post.lua "$url$2" \
     | sed -n 's/^RESULT /'"$1"' /p'
 }
-echo "machine: $(nproc) cores, $(uname -r); wrk -t$threads -c$conns -d$duration"
+echo "machine: $(nproc) cores, $(uname -r); wrk -t$threads -c$conns -d$duration; load average: $(cut -d" " -f1-3 /proc/loadavg)"
 if [ "$which" = digits ]; then
   for m in digits digits-python digits-js; do run "$m" "/predictions/$m" "$work/digit.json" application/json; done
+  echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
   exit 0
 fi
 [ "$which" = resnet ] || run mlp /predictions/mlp "$work/mlp.json" application/json

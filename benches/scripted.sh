@@ -9,8 +9,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
+# Workspace-wide feature flags, as the test suite builds: `-p` alone unifies features
+# differently and rebuilds wasmtime (and cranelift) a second time.
 if [ -z "${FERROSERVE_BIN:-}" ]; then
-  cargo build --release -p ferroserve -q
+  cargo build --release --workspace --all-features --locked -q --bin ferroserve
   FERROSERVE_BIN="$target/release/ferroserve"
 fi
 work="$target/scripted-bench"
@@ -24,7 +26,8 @@ for lang in python js; do
   rm -f "$work/$lang/ferroserve-handler.toml.new"
   "$FERROSERVE_BIN" handler build "$work/$lang" | tail -1
 done
-echo "machine: $(nproc) cores, $(uname -r)"
+echo "machine: $(nproc) cores, $(uname -r); load average: $(cut -d" " -f1-3 /proc/loadavg)"
 FERROSERVE_BENCH_PYTHON="$work/python/build/hostile-python.wasm" \
 FERROSERVE_BENCH_JS="$work/js/build/hostile-js.wasm" \
-  cargo bench -p ferroserve-sandbox --bench scripted -- --noplot "$@"
+  cargo bench --workspace --all-features --locked --bench scripted -- --noplot "$@"
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"

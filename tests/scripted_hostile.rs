@@ -1,7 +1,9 @@
 //! The hostile cases of the Rust fixtures, written in Python and JavaScript, through the
 //! real server: each gets the same typed outcome as its Rust counterpart (tests/
-//! serve_inference.rs, crates/sandbox/tests/hostile.rs) and the next request succeeds.
-//! JavaScript (componentize-js) has no filesystem and no exit, so those cases are Python's.
+//! serve_inference.rs, crates/sandbox/tests/hostile.rs, crates/sandbox/tests/filesystem.rs)
+//! and the next request succeeds. The archive carries one extra file, which both SDKs'
+//! file helpers read and nothing outside it. The JavaScript SDK has no exit, so the exit
+//! cases are Python's.
 
 mod common;
 
@@ -14,17 +16,23 @@ use ferroserve_torch::test_models::TestModels;
 
 const CONFIG: &str = "ferroserve:\n  formatVersion: 1\n  handlerLimits:\n    memoryMib: 128\n    deadlineMs: 500\n    maxOutputBytes: 1048576\n";
 
+/// The archive's one extra file.
+const LABELS: &str = "cat\ndog\nbird\n";
+
 fn serve(lang: &str) -> (tempfile::TempDir, tempfile::TempDir, Server) {
     let store = tempfile::tempdir().unwrap();
     let config = store.path().join("config.yaml");
     std::fs::write(&config, CONFIG).unwrap();
+    let extra = tempfile::tempdir().unwrap();
+    let labels = extra.path().join("labels.txt");
+    std::fs::write(&labels, LABELS).unwrap();
     let name = format!("hostile-{lang}");
     write_archive(&WriteOptions {
         model_name: name.clone(),
         version: "1.0".into(),
         serialized_file: TestModels::get().model("mlp"),
         handler: scripted::hostile(lang),
-        extra_files: vec![],
+        extra_files: vec![labels],
         config_file: Some(config),
         export_path: PathBuf::from(store.path()),
         force: true,
@@ -68,6 +76,12 @@ fn check(lang: &str, cases: &[(&str, u16, &str, &str)]) {
     let ok = send("POST", &url, &[], b"headers:x-model-note");
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.header("x-model-note"), Some("1"));
+    // The SDK's text helper reads the archive's file, with or without a leading slash.
+    for name in ["labels.txt", "/labels.txt", "./labels.txt"] {
+        let ok = send("POST", &url, &[], format!("text:{name}").as_bytes());
+        assert_eq!(ok.status, 200, "{lang} {name}: {}", ok.text());
+        assert_eq!(ok.json()["text"], LABELS, "{lang} {name}");
+    }
 }
 
 /// Cases both languages share: (body, status, type, part of the message).
@@ -94,24 +108,44 @@ const SHARED: &[(&str, u16, &str, &str)] = &[
         "content-length",
     ),
     ("[]", 400, "HandlerBadInput", "non-empty JSON array"),
+    // Nothing but the archive's files (as crates/sandbox/tests/filesystem.rs for Rust).
+    (
+        "read:/etc/passwd",
+        400,
+        "HandlerBadInput",
+        "cannot read /etc/passwd",
+    ),
+    (
+        "read:../../etc/passwd",
+        400,
+        "HandlerBadInput",
+        "cannot read ../../etc/passwd",
+    ),
+    (
+        "read:/proc/self/environ",
+        400,
+        "HandlerBadInput",
+        "cannot read /proc/self/environ",
+    ),
+    // The SDKs' own error for a file the archive lacks: a 500 that says how to ship it.
+    (
+        "text:missing.txt",
+        500,
+        "HandlerInternalError",
+        "(No such file or directory); ship it with `ferroserve archive --extra-files missing.txt`",
+    ),
+    (
+        "text:../secret.txt",
+        500,
+        "HandlerInternalError",
+        "cannot read the archive file",
+    ),
 ];
 
 #[test]
 fn python_hostile_handlers_get_the_rust_outcomes() {
     let mut cases = SHARED.to_vec();
     cases.extend_from_slice(&[
-        (
-            "read:/etc/passwd",
-            400,
-            "HandlerBadInput",
-            "cannot read /etc/passwd",
-        ),
-        (
-            "read:../../etc/passwd",
-            400,
-            "HandlerBadInput",
-            "cannot read",
-        ),
         ("exit", 500, "HandlerTrapped", ""),
         // WASI 0.2's exit carries only success or failure: os._exit(3) arrives as 1.
         (

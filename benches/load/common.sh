@@ -18,7 +18,9 @@ if [ -n "${FERROSERVE_BIN:-}" ]; then
   cargo build --release -p ferroserve-test-fixtures -q
   bin="$FERROSERVE_BIN"
 else
-  cargo build --release -p ferroserve -p ferroserve-test-fixtures -q
+  # Workspace-wide feature flags, as benches/scripted.sh and the test suite build.
+  cargo build --release --workspace --all-features --locked -q --bin ferroserve
+  cargo build --release -p ferroserve-test-fixtures -q
   bin="$target/release/ferroserve"
 fi
 guests="$target/wasm-guests/wasm32-wasip2/release"

@@ -2,9 +2,14 @@
 // the component side is tested end to end (tests/handler_loop.rs and others).
 // Run: node --import ./handlers-sdk-js/test/register.mjs --test handlers-sdk-js/test/sdk.test.mjs
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { BadInput, BaseHandler, Request, Tensor, exportHandler, jsonResponse } from '../ferroserve-handler.js';
+import {
+  BadInput, BaseHandler, HandlerFailure, Request, Tensor, exportHandler, jsonResponse, readFile, readJson, readText,
+} from '../ferroserve-handler.js';
 
 test('nested lists infer the shape and round-trip every dtype', () => {
   const t = Tensor.fromList('x', [[1, 2, 3], [4, 5, 6]]);
@@ -51,4 +56,23 @@ test('the export glue maps results, context and errors onto the world', () => {
   assert.deepEqual(JSON.parse(new TextDecoder().decode(r.body)), { n: 2, v: [1, 2] });
   assert.throws(() => h.preprocess(req('bad')), (e) => e.tag === 'bad-input' && e.val === 'fix it');
   assert.throws(() => h.preprocess(req('oops')), (e) => e.tag === 'internal' && e.val === 'TypeError: boom');
+});
+
+test('archive files: bytes, text and JSON, a leading slash or not; a missing one names --extra-files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferroserve-js-files-'));
+  writeFileSync(join(dir, 'labels.json'), '{"0": "cat"}');
+  writeFileSync(join(dir, 'vocab.txt'), 'héllo\n');
+  process.env.FERROSERVE_FILES = dir;
+  try {
+    assert.deepEqual(readJson('/labels.json'), { 0: 'cat' });
+    assert.equal(readText('vocab.txt'), 'héllo\n');
+    assert.deepEqual(Array.from(readFile('./vocab.txt').subarray(0, 2)), [0x68, 0xc3]);
+    assert.throws(() => readFile('missing.txt'), (e) => e instanceof HandlerFailure
+      && e.message.includes('(No such file or directory)') && e.message.includes('--extra-files missing.txt'));
+    assert.throws(() => readFile('../outside.txt'), (e) => e instanceof HandlerFailure && e.message.includes('(Operation not permitted)'));
+    delete process.env.FERROSERVE_FILES;
+    assert.throws(() => readFile('labels.json'), /the archive has no extra files/);
+  } finally {
+    delete process.env.FERROSERVE_FILES;
+  }
 });

@@ -1,13 +1,15 @@
 """One Python handler for the sandbox's tests, its behaviour named by the request body:
 a JSON list of numbers is the well-behaved path (an f32 tensor; postprocess echoes the
 outputs); "spin" loops forever; "bomb" allocates until stopped; "read:PATH" returns the
-bytes of PATH; "big:N" returns N bytes; "exit" calls sys.exit; "hard-exit" os._exit;
-"raise" raises a plain exception; "headers:NAME" answers with header NAME set."""
+bytes of PATH; "text:NAME" answers with the archive file NAME through read_text (its own
+error, a 500, when that fails); "big:N" returns N bytes; "exit" calls sys.exit;
+"hard-exit" os._exit; "raise" raises a plain exception; "headers:NAME" answers with header
+NAME set."""
 
 import os
 import sys
 
-from ferroserve_handler import BadInput, BaseHandler, Tensor, export, json_response, log
+from ferroserve_handler import BadInput, BaseHandler, Tensor, export, json_response, log, read_text
 
 
 class Hostile(BaseHandler):
@@ -27,6 +29,8 @@ class Hostile(BaseHandler):
             except OSError as e:  # as fs-escape does in Rust: say what could not be read
                 raise BadInput(f"cannot read {body[5:]}: {e}")
             return Tensor.from_bytes("contents", "u8", [len(data)], data)
+        if body.startswith("text:"):
+            return Tensor.from_list("input", [1.0, 2.0, 3.0, 4.0]), {"text": read_text(body[5:])}
         if body.startswith("big:"):
             n = int(body[4:])
             return Tensor.from_bytes("big", "u8", [n], bytes(n))
@@ -47,6 +51,8 @@ class Hostile(BaseHandler):
     def postprocess(self, outputs, context):
         if context and "header" in context:
             return json_response({"ok": True}, headers=[(context["header"], "1")])
+        if context and "text" in context:
+            return {"text": context["text"]}
         return {"outputs": {t.name: t.flat() for t in outputs}, "context": context}
 
 

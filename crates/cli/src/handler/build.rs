@@ -44,7 +44,13 @@ pub fn build(project: &Project, out: Option<&Path>) -> anyhow::Result<(PathBuf, 
     let _ = std::fs::remove_file(&stamp);
     match project.lang {
         Lang::Python => python(project, &wit, &out)?,
-        Lang::Js => js(project, &wit, &out)?,
+        Lang::Js => {
+            // The contract plus the JS world and its WASI deps, in a folder of their own.
+            let wit_js = generated.join("wit-js");
+            sdk::write_all(&wit_js, &[sdk::WIT])?;
+            sdk::write_all(&wit_js, sdk::JS_WIT)?;
+            js(project, &wit_js, &out)?
+        }
         Lang::Rust => unreachable!("built above"),
     }
     std::fs::write(&stamp, hash)?;
@@ -83,6 +89,7 @@ fn js(project: &Project, wit: &Path, out: &Path) -> anyhow::Result<()> {
             .arg(project.dir.join(&project.source))
             .arg(wit)
             .arg(out)
+            .arg(sdk::JS_WORLD)
             .current_dir(&project.dir),
         "componentize-js (the module must export `handler = exportHandler(YourClass)`)",
     )

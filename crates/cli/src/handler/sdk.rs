@@ -1,5 +1,6 @@
 //! What the binary carries for handler authors, so that no checkout is needed: the WIT
-//! contract, the Python and JavaScript SDKs, and componentize-js's build script. `handler
+//! contract (and the JavaScript world over it), the Python and JavaScript SDKs, and
+//! componentize-js's build script. `handler
 //! build` writes them into the project's `.ferroserve/` before each build, so a project
 //! always builds against the contract of the server binary that builds it.
 
@@ -12,6 +13,31 @@ pub const WIT: (&str, &str) = (
     "handler-0.2.0.wit",
     include_str!("../../../../wit/handler-0.2.0.wit"),
 );
+
+/// The world JavaScript handlers build against (the handler world plus the wasi:filesystem
+/// imports of the SDK's `readFile`) and the WASI packages it names, relative to the WIT
+/// folder that also holds [`WIT`].
+pub const JS_WIT: &[(&str, &str)] = &[
+    (
+        "handler-js.wit",
+        include_str!("../../../../handlers-sdk-js/wit/handler-js.wit"),
+    ),
+    (
+        "deps/filesystem.wit",
+        include_str!("../../../../handlers-sdk-js/wit/deps/filesystem.wit"),
+    ),
+    (
+        "deps/io.wit",
+        include_str!("../../../../handlers-sdk-js/wit/deps/io.wit"),
+    ),
+    (
+        "deps/clocks.wit",
+        include_str!("../../../../handlers-sdk-js/wit/deps/clocks.wit"),
+    ),
+];
+
+/// The world in [`JS_WIT`].
+pub const JS_WORLD: &str = "handler-world-js";
 
 /// The Python SDK package, relative to the folder put on componentize-py's path.
 pub const PYTHON: &[(&str, &str)] = &[
@@ -81,6 +107,7 @@ pub fn fingerprint() -> String {
     WIT.hash(&mut h);
     PYTHON.hash(&mut h);
     JS.hash(&mut h);
+    JS_WIT.hash(&mut h);
     JS_BUILD.hash(&mut h);
     format!("{:016x}", h.finish())
 }

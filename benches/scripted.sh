@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Python and JavaScript handlers against Rust: builds the scripted fixtures
-# (crates/test-fixtures/scripted/hostile.{py,js}) with `ferroserve handler build`, then runs
+# (crates/test-fixtures/scripted/hostile.{py,js}, files.js) with `ferroserve handler build`, then runs
 # the sandbox's `scripted` bench (size, compile at registration cold and from the cache,
 # fresh instance + trivial call). docs/benchmarks.md records a run.
 #
@@ -16,18 +16,23 @@ if [ -z "${FERROSERVE_BIN:-}" ]; then
   FERROSERVE_BIN="$target/release/ferroserve"
 fi
 work="$target/scripted-bench"
-for lang in python js; do
-  ext=$([ "$lang" = python ] && echo py || echo js)
-  mkdir -p "$work/$lang"
-  cp -p "crates/test-fixtures/scripted/hostile.$ext" "$work/$lang/"
-  printf 'name = "hostile-%s"\nlang = "%s"\nsource = "hostile.%s"\n' "$lang" "$lang" "$ext" > "$work/$lang/ferroserve-handler.toml.new"
-  cmp -s "$work/$lang/ferroserve-handler.toml.new" "$work/$lang/ferroserve-handler.toml" 2>/dev/null \
-    || mv "$work/$lang/ferroserve-handler.toml.new" "$work/$lang/ferroserve-handler.toml"
-  rm -f "$work/$lang/ferroserve-handler.toml.new"
-  "$FERROSERVE_BIN" handler build "$work/$lang" | tail -1
+# hostile.py, hostile.js and files.js (the JS handler that reads archive files, built
+# against the world with wasi:filesystem).
+for fixture in hostile.py hostile.js files.js; do
+  name="${fixture%.*}"; ext="${fixture#*.}"
+  lang=$([ "$ext" = py ] && echo python || echo js)
+  dir="$work/$([ "$name" = hostile ] && echo "$lang" || echo "$name-$lang")"
+  mkdir -p "$dir"
+  cp -p "crates/test-fixtures/scripted/$fixture" "$dir/"
+  printf 'name = "%s-%s"\nlang = "%s"\nsource = "%s"\n' "$name" "$lang" "$lang" "$fixture" > "$dir/ferroserve-handler.toml.new"
+  cmp -s "$dir/ferroserve-handler.toml.new" "$dir/ferroserve-handler.toml" 2>/dev/null \
+    || mv "$dir/ferroserve-handler.toml.new" "$dir/ferroserve-handler.toml"
+  rm -f "$dir/ferroserve-handler.toml.new"
+  "$FERROSERVE_BIN" handler build "$dir" | tail -1
 done
 echo "machine: $(nproc) cores, $(uname -r); load average: $(cut -d" " -f1-3 /proc/loadavg)"
 FERROSERVE_BENCH_PYTHON="$work/python/build/hostile-python.wasm" \
 FERROSERVE_BENCH_JS="$work/js/build/hostile-js.wasm" \
+FERROSERVE_BENCH_JS_FILES="$work/files-js/build/files-js.wasm" \
   cargo bench --workspace --all-features --locked --bench scripted -- --noplot "$@"
 echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"

@@ -3,10 +3,12 @@
 //! `noop`/`ok` fixtures. The components are built by `ferroserve handler build`, so this
 //! bench takes their paths from the environment (benches/scripted.sh sets them):
 //!
-//! `FERROSERVE_BENCH_PYTHON=… FERROSERVE_BENCH_JS=… cargo bench -p ferroserve-sandbox --bench scripted`
+//! `FERROSERVE_BENCH_PYTHON=… FERROSERVE_BENCH_JS=… FERROSERVE_BENCH_JS_FILES=… cargo bench
+//! --workspace --all-features --locked --bench scripted`
 //!
-//! The trivial call is the well-behaved path of `crates/test-fixtures/scripted/hostile.*`:
-//! a one-number JSON body parsed into a one-element tensor.
+//! The trivial call is the well-behaved path of `crates/test-fixtures/scripted/hostile.*`
+//! (and `files.js`, the JavaScript handler that can read its archive's files): a one-number
+//! JSON body parsed into a one-element tensor.
 
 use std::time::Instant;
 
@@ -29,6 +31,9 @@ fn bench(c: &mut Criterion) {
     for (lang, var) in [
         ("python", "FERROSERVE_BENCH_PYTHON"),
         ("js", "FERROSERVE_BENCH_JS"),
+        // The same trivial call through a JS handler that imports the SDK's file helpers,
+        // so it is built against the world with wasi:filesystem (crates/cli handler build).
+        ("js-files-world", "FERROSERVE_BENCH_JS_FILES"),
     ] {
         match std::env::var(var) {
             Ok(path) => components.push((lang.to_string(), path)),

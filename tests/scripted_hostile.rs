@@ -2,8 +2,9 @@
 //! real server: each gets the same typed outcome as its Rust counterpart (tests/
 //! serve_inference.rs, crates/sandbox/tests/hostile.rs, crates/sandbox/tests/filesystem.rs)
 //! and the next request succeeds. The archive carries one extra file, which both SDKs'
-//! file helpers read and nothing outside it. The JavaScript SDK has no exit, so the exit
-//! cases are Python's.
+//! file helpers read, and nothing outside it (JavaScript: `files.js`, the SDK's
+//! `ferroserve-files.js`; Python: `hostile.py`). The JavaScript SDK has no exit, so the
+//! exit cases are Python's.
 
 mod common;
 
@@ -19,19 +20,20 @@ const CONFIG: &str = "ferroserve:\n  formatVersion: 1\n  handlerLimits:\n    mem
 /// The archive's one extra file.
 const LABELS: &str = "cat\ndog\nbird\n";
 
-fn serve(lang: &str) -> (tempfile::TempDir, tempfile::TempDir, Server) {
+/// The component behind the MLP, with `labels.txt`, served as `name`; returns the
+/// prediction URL and what keeps the server up.
+fn serve(name: &str, handler: PathBuf) -> (String, (tempfile::TempDir, tempfile::TempDir, Server)) {
     let store = tempfile::tempdir().unwrap();
     let config = store.path().join("config.yaml");
     std::fs::write(&config, CONFIG).unwrap();
     let extra = tempfile::tempdir().unwrap();
     let labels = extra.path().join("labels.txt");
     std::fs::write(&labels, LABELS).unwrap();
-    let name = format!("hostile-{lang}");
     write_archive(&WriteOptions {
-        model_name: name.clone(),
+        model_name: name.into(),
         version: "1.0".into(),
         serialized_file: TestModels::get().model("mlp"),
-        handler: scripted::hostile(lang),
+        handler,
         extra_files: vec![labels],
         config_file: Some(config),
         export_path: PathBuf::from(store.path()),
@@ -50,14 +52,14 @@ fn serve(lang: &str) -> (tempfile::TempDir, tempfile::TempDir, Server) {
             &format!("{name}.mar"),
         ],
     );
-    (store, state, server)
+    let url = format!("{}/predictions/{name}", server.inference);
+    (url, (store, state, server))
 }
 
-fn check(lang: &str, cases: &[(&str, u16, &str, &str)]) {
-    let (_store, _state, server) = serve(lang);
-    let url = format!("{}/predictions/hostile-{lang}", server.inference);
+/// Each case's typed error, with a well-behaved request before and after every one.
+fn check(url: &str, cases: &[(&str, u16, &str, &str)]) {
     let well = || {
-        let ok = post_json(&url, "[1, 2, 3, 4]");
+        let ok = post_json(url, "[1, 2, 3, 4]");
         assert_eq!(ok.status, 200, "{}", ok.text());
         assert_eq!(ok.json()["outputs"]["output"].as_array().unwrap().len(), 3);
     };
@@ -65,22 +67,28 @@ fn check(lang: &str, cases: &[(&str, u16, &str, &str)]) {
     for (body, code, kind, says) in cases {
         let reply = send(
             "POST",
-            &url,
+            url,
             &[("content-type", "text/plain")],
             body.as_bytes(),
         );
         let message = reply.assert_error(*code, kind);
-        assert!(message.contains(says), "{lang} {body}: {message}");
+        assert!(message.contains(says), "{url} {body}: {message}");
         well();
     }
-    let ok = send("POST", &url, &[], b"headers:x-model-note");
+}
+
+fn headers_reach_the_client(url: &str) {
+    let ok = send("POST", url, &[], b"headers:x-model-note");
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.header("x-model-note"), Some("1"));
-    // The SDK's text helper reads the archive's file, with or without a leading slash.
+}
+
+/// The SDK's text helper reads the archive's file, with or without a leading slash.
+fn archive_files_are_readable(url: &str) {
     for name in ["labels.txt", "/labels.txt", "./labels.txt"] {
-        let ok = send("POST", &url, &[], format!("text:{name}").as_bytes());
-        assert_eq!(ok.status, 200, "{lang} {name}: {}", ok.text());
-        assert_eq!(ok.json()["text"], LABELS, "{lang} {name}");
+        let ok = send("POST", url, &[], format!("text:{name}").as_bytes());
+        assert_eq!(ok.status, 200, "{url} {name}: {}", ok.text());
+        assert_eq!(ok.json()["text"], LABELS, "{url} {name}");
     }
 }
 
@@ -108,7 +116,11 @@ const SHARED: &[(&str, u16, &str, &str)] = &[
         "content-length",
     ),
     ("[]", 400, "HandlerBadInput", "non-empty JSON array"),
-    // Nothing but the archive's files (as crates/sandbox/tests/filesystem.rs for Rust).
+];
+
+/// Nothing but the archive's files (as crates/sandbox/tests/filesystem.rs for Rust), and
+/// the SDKs' own error for a file the archive lacks: a 500 that says how to ship it.
+const FILES: &[(&str, u16, &str, &str)] = &[
     (
         "read:/etc/passwd",
         400,
@@ -127,7 +139,6 @@ const SHARED: &[(&str, u16, &str, &str)] = &[
         "HandlerBadInput",
         "cannot read /proc/self/environ",
     ),
-    // The SDKs' own error for a file the archive lacks: a 500 that says how to ship it.
     (
         "text:missing.txt",
         500,
@@ -145,6 +156,7 @@ const SHARED: &[(&str, u16, &str, &str)] = &[
 #[test]
 fn python_hostile_handlers_get_the_rust_outcomes() {
     let mut cases = SHARED.to_vec();
+    cases.extend_from_slice(FILES);
     cases.extend_from_slice(&[
         ("exit", 500, "HandlerTrapped", ""),
         // WASI 0.2's exit carries only success or failure: os._exit(3) arrives as 1.
@@ -155,10 +167,22 @@ fn python_hostile_handlers_get_the_rust_outcomes() {
             "exited the process (status 1)",
         ),
     ]);
-    check("python", &cases);
+    let (url, _server) = serve("hostile-python", scripted::hostile("python"));
+    check(&url, &cases);
+    headers_reach_the_client(&url);
+    archive_files_are_readable(&url);
 }
 
 #[test]
 fn javascript_hostile_handlers_get_the_rust_outcomes() {
-    check("js", SHARED);
+    let (url, _server) = serve("hostile-js", scripted::hostile("js"));
+    check(&url, SHARED);
+    headers_reach_the_client(&url);
+}
+
+#[test]
+fn javascript_file_helpers_read_the_archive_and_nothing_else() {
+    let (url, _server) = serve("files-js", scripted::js_files());
+    check(&url, FILES);
+    archive_files_are_readable(&url);
 }

@@ -1,4 +1,5 @@
-// Host-side tests of the JavaScript SDK's pure parts (tensors, requests, the export glue);
+// Host-side tests of the JavaScript SDK's pure parts (tensors, requests, the export glue,
+// the file helpers over a stub of wasi:filesystem);
 // the component side is tested end to end (tests/handler_loop.rs and others).
 // Run: node --import ./handlers-sdk-js/test/register.mjs --test handlers-sdk-js/test/sdk.test.mjs
 import assert from 'node:assert/strict';
@@ -7,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import {
-  BadInput, BaseHandler, HandlerFailure, Request, Tensor, exportHandler, jsonResponse, readFile, readJson, readText,
-} from '../ferroserve-handler.js';
+import { readFile, readJson, readText } from '../ferroserve-files.js';
+import { BadInput, BaseHandler, HandlerFailure, Request, Tensor, exportHandler, jsonResponse } from '../ferroserve-handler.js';
 
 test('nested lists infer the shape and round-trip every dtype', () => {
   const t = Tensor.fromList('x', [[1, 2, 3], [4, 5, 6]]);

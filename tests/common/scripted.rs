@@ -39,23 +39,30 @@ pub fn hostile(lang: &str) -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     static JS: OnceLock<PathBuf> = OnceLock::new();
     let cell = if lang == "python" { &PYTHON } else { &JS };
-    cell.get_or_init(|| build_hostile(lang)).clone()
+    cell.get_or_init(|| build_fixture("hostile", lang)).clone()
 }
 
-fn build_hostile(lang: &str) -> PathBuf {
+/// `crates/test-fixtures/scripted/files.js` (the JavaScript SDK's file helpers) as a
+/// handler project under the target directory, built; returns the component.
+pub fn js_files() -> PathBuf {
+    static JS: OnceLock<PathBuf> = OnceLock::new();
+    JS.get_or_init(|| build_fixture("files", "js")).clone()
+}
+
+fn build_fixture(name: &str, lang: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let ext = if lang == "python" { "py" } else { "js" };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scripted-hostile-{lang}"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scripted-{name}-{lang}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let source = format!("hostile.{ext}");
+    let source = format!("{name}.{ext}");
     copy_if_changed(
         &root.join("crates/test-fixtures/scripted").join(&source),
         &dir.join(&source),
     );
-    let project = format!("name = \"hostile-{lang}\"\nlang = \"{lang}\"\nsource = \"{source}\"\n");
+    let project = format!("name = \"{name}-{lang}\"\nlang = \"{lang}\"\nsource = \"{source}\"\n");
     write_if_changed(&dir.join("ferroserve-handler.toml"), project.as_bytes());
     run(&dir, &["handler", "build"]);
-    dir.join(format!("build/hostile-{lang}.wasm"))
+    dir.join(format!("build/{name}-{lang}.wasm"))
 }
 
 fn copy_if_changed(from: &Path, to: &Path) {

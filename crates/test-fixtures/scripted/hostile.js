@@ -1,12 +1,11 @@
 // One JavaScript handler for the sandbox's tests, its behaviour named by the request body
 // (as hostile.py): a JSON list of numbers is the well-behaved path; "spin" loops forever;
-// "bomb" allocates until stopped; "read:PATH" returns the bytes of PATH (the SDK's
-// readFile); "text:NAME" answers with the archive file NAME through readText (its own
-// error, a 500, when that fails); "big:N" returns N bytes; "raise" throws a plain Error;
-// "headers:NAME" answers with header NAME set. (No exit case: the SDK gives JavaScript no
-// exit.)
+// "bomb" allocates until stopped; "big:N" returns N bytes; "raise" throws a plain Error;
+// "headers:NAME" answers with header NAME set. (The file cases are files.js's, so that
+// this handler builds against the plain handler world; no exit case: the SDK gives
+// JavaScript no exit.)
 
-import { BadInput, BaseHandler, Tensor, exportHandler, jsonResponse, log, readFile, readText } from './ferroserve-handler.js';
+import { BadInput, BaseHandler, Tensor, exportHandler, jsonResponse, log } from './ferroserve-handler.js';
 
 class Hostile extends BaseHandler {
   preprocess(request) {
@@ -16,13 +15,6 @@ class Hostile extends BaseHandler {
       const hoard = [];
       for (;;) hoard.push(new Uint8Array(8 << 20).fill(1));
     }
-    if (body.startsWith('read:')) {
-      let data;
-      // As fs-escape does in Rust: say what could not be read.
-      try { data = readFile(body.slice(5)); } catch (e) { throw new BadInput(`cannot read ${body.slice(5)}: ${e.message}`); }
-      return Tensor.fromBytes('contents', 'u8', [data.length], data);
-    }
-    if (body.startsWith('text:')) return [[Tensor.fromList('input', [1, 2, 3, 4])], { text: readText(body.slice(5)) }];
     if (body.startsWith('big:')) {
       const n = Number(body.slice(4));
       return Tensor.fromBytes('big', 'u8', [n], new Uint8Array(n));
@@ -37,7 +29,6 @@ class Hostile extends BaseHandler {
 
   postprocess(outputs, context) {
     if (context?.header) return jsonResponse({ ok: true }, 200, [[context.header, '1']]);
-    if (context?.text !== undefined) return { text: context.text };
     return { outputs: Object.fromEntries(outputs.map((t) => [t.name, t.flat()])), context };
   }
 }

@@ -32,7 +32,7 @@ pub fn build(project: &Project, out: Option<&Path>) -> anyhow::Result<(PathBuf, 
     }
     if project.lang == Lang::Js {
         // Handlers import the SDK as `./ferroserve-handler.js`, beside them.
-        sdk::write_all(&project.dir, &[sdk::JS])?;
+        sdk::write_all(&project.dir, &[sdk::JS, sdk::JS_FILES])?;
     } else {
         sdk::write_all(&generated.join("python"), sdk::PYTHON)?;
     }
@@ -44,13 +44,14 @@ pub fn build(project: &Project, out: Option<&Path>) -> anyhow::Result<(PathBuf, 
     let _ = std::fs::remove_file(&stamp);
     match project.lang {
         Lang::Python => python(project, &wit, &out)?,
-        Lang::Js => {
+        Lang::Js if reads_files(project)? => {
             // The contract plus the JS world and its WASI deps, in a folder of their own.
             let wit_js = generated.join("wit-js");
             sdk::write_all(&wit_js, &[sdk::WIT])?;
             sdk::write_all(&wit_js, sdk::JS_WIT)?;
-            js(project, &wit_js, &out)?
+            js(project, &wit_js, sdk::JS_WORLD, &out)?
         }
+        Lang::Js => js(project, &wit, "handler-world", &out)?,
         Lang::Rust => unreachable!("built above"),
     }
     std::fs::write(&stamp, hash)?;
@@ -79,7 +80,44 @@ fn python(project: &Project, wit: &Path, out: &Path) -> anyhow::Result<()> {
     )
 }
 
-fn js(project: &Project, wit: &Path, out: &Path) -> anyhow::Result<()> {
+/// Whether a module of the project imports the SDK's file helpers (or wasi:filesystem
+/// itself; [`imports_files`]): then it needs the world with wasi:filesystem. Other JS handlers build against
+/// the plain handler world: componentize-js binds every import a world names, and the
+/// filesystem's bindings make every call of a handler that never reads a file slower
+/// (docs/benchmarks.md).
+fn reads_files(project: &Project) -> anyhow::Result<bool> {
+    let mut files = Vec::new();
+    collect(&project.dir, &project.dir, &mut files)?;
+    for rel in files {
+        if rel == sdk::JS.0
+            || rel == sdk::JS_FILES.0
+            || !(rel.ends_with(".js") || rel.ends_with(".mjs"))
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(project.dir.join(&rel))
+            .with_context(|| format!("reading {rel}"))?;
+        if text.lines().any(imports_files) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A line that names `./ferroserve-files.js` or a wasi:filesystem interface as a module
+/// specifier (in quotes), outside a line comment.
+fn imports_files(line: &str) -> bool {
+    let line = line.trim_start();
+    if line.starts_with("//") || line.starts_with('*') || line.starts_with("/*") {
+        return false;
+    }
+    ["'", "\"", "`"].iter().any(|q| {
+        line.contains(&format!("{q}./{}{q}", sdk::JS_FILES.0))
+            || line.contains(&format!("{q}wasi:filesystem/"))
+    })
+}
+
+fn js(project: &Project, wit: &Path, world: &str, out: &Path) -> anyhow::Result<()> {
     let node_dir = tools::componentize_js()?;
     // The script imports componentize-js, so it must sit beside that node_modules.
     sdk::write_all(&node_dir, &[sdk::JS_BUILD])?;
@@ -89,7 +127,7 @@ fn js(project: &Project, wit: &Path, out: &Path) -> anyhow::Result<()> {
             .arg(project.dir.join(&project.source))
             .arg(wit)
             .arg(out)
-            .arg(sdk::JS_WORLD)
+            .arg(world)
             .current_dir(&project.dir),
         "componentize-js (the module must export `handler = exportHandler(YourClass)`)",
     )
@@ -166,4 +204,29 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::imports_files;
+
+    #[test]
+    fn a_file_helpers_import_is_one_in_quotes_outside_comments() {
+        for yes in [
+            "import { readJson } from './ferroserve-files.js';",
+            "import { readText } from \"./ferroserve-files.js\"",
+            "  import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';",
+            "const { readFile } = await import('./ferroserve-files.js');",
+        ] {
+            assert!(imports_files(yes), "{yes}");
+        }
+        for no in [
+            "// import { readJson } from './ferroserve-files.js';",
+            " * see ferroserve-files.js",
+            "import { log } from './ferroserve-handler.js';",
+            "const name = 'ferroserve-files.js';",
+        ] {
+            assert!(!imports_files(no), "{no}");
+        }
+    }
 }

@@ -56,13 +56,14 @@ pub fn create(
         ("model-config.yaml".into(), fill(CONFIG)),
         ("sample.json".into(), "[0.5, -1.0, 2.0, 0.25]\n".into()),
         ("build.sh".into(), "#!/bin/sh\n# Builds build/<name>.wasm with the toolchain for this project's language.\nexec ferroserve handler build \"$@\"\n".into()),
-        (".gitignore".into(), "build/\n.ferroserve/\ntarget/\nferroserve-handler.js\n__pycache__/\n".into()),
+        (".gitignore".into(), "build/\n.ferroserve/\ntarget/\nferroserve-handler.js\nferroserve-files.js\n__pycache__/\n".into()),
     ];
     match lang {
         Lang::Python => files.push(("handler.py".into(), fill(PY))),
         Lang::Js => {
             files.push(("handler.js".into(), fill(JS)));
             files.push((sdk::JS.0.into(), sdk::JS.1.into()));
+            files.push((sdk::JS_FILES.0.into(), sdk::JS_FILES.1.into()));
         }
         Lang::Rust => {
             let dep = match rust_sdk {

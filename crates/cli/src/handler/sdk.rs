@@ -14,9 +14,9 @@ pub const WIT: (&str, &str) = (
     include_str!("../../../../wit/handler-0.2.0.wit"),
 );
 
-/// The world JavaScript handlers build against (the handler world plus the wasi:filesystem
-/// imports of the SDK's `readFile`) and the WASI packages it names, relative to the WIT
-/// folder that also holds [`WIT`].
+/// The world JavaScript handlers that read archive files build against (the handler world
+/// plus the wasi:filesystem imports of [`JS_FILES`]) and the WASI packages it names,
+/// relative to the WIT folder that also holds [`WIT`].
 pub const JS_WIT: &[(&str, &str)] = &[
     (
         "handler-js.wit",
@@ -77,6 +77,13 @@ pub const JS: (&str, &str) = (
     include_str!("../../../../handlers-sdk-js/ferroserve-handler.js"),
 );
 
+/// The JavaScript SDK's file helpers, a module of their own (they import wasi:filesystem,
+/// which only [`JS_WORLD`] has); handlers import it as `./ferroserve-files.js`.
+pub const JS_FILES: (&str, &str) = (
+    "ferroserve-files.js",
+    include_str!("../../../../handlers-sdk-js/ferroserve-files.js"),
+);
+
 /// componentize-js's Node API driver.
 pub const JS_BUILD: (&str, &str) = (
     "ferroserve-build.mjs",
@@ -107,6 +114,7 @@ pub fn fingerprint() -> String {
     WIT.hash(&mut h);
     PYTHON.hash(&mut h);
     JS.hash(&mut h);
+    JS_FILES.hash(&mut h);
     JS_WIT.hash(&mut h);
     JS_BUILD.hash(&mut h);
     format!("{:016x}", h.finish())

@@ -6,6 +6,8 @@
 //   ferroserve handler test --model model.pt --input sample.json
 
 import { BadInput, BaseHandler, Tensor, exportHandler, log } from './ferroserve-handler.js';
+// Files shipped with `ferroserve archive --extra-files`: readFile, readText and readJson
+// from ferroserve-files.js (beside this file), called in initialize() or later.
 
 // What ONE request's input tensor looks like to the model: its name, dtype and shape
 // WITHOUT the batch dimension (the server stacks requests into [N, ...INPUT_SHAPE] and

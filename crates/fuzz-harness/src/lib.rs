@@ -13,7 +13,6 @@
 //! and of `/predictions`, and JSON registration bodies).
 
 pub mod check;
-mod guard;
 pub mod record;
 pub mod server;
 mod targets;

@@ -8,10 +8,14 @@
 # p99 ratio (target: B 100 % successful, p99 <= 1.5x alone); docs/benchmarks.md has runs.
 #
 #   benches/hostile_neighbour.sh     (env: DURATION=20, B_CONNECTIONS=2, FERROSERVE_BIN,
-#                                     ATTACKS="spin sleep stall scale upload": a subset)
+#                                     ATTACKS="spin sleep stall scale upload": a subset,
+#                                     ATTACKER_NICE=N: A's client processes at nice N)
 duration="${DURATION:-20}"
 attacks="${ATTACKS:-spin sleep stall scale upload}"
 on() { [[ " $attacks " == *" $1 "* ]]; }
+# A's clients share these 2 cores with the server; ATTACKER_NICE lowers their priority
+# (not the server's work for them), as if they ran on a machine of their own.
+nice_a=(nice -n "${ATTACKER_NICE:-0}")
 b_conns="${B_CONNECTIONS:-2}"
 source "$(dirname "${BASH_SOURCE[0]}")/load/common.sh"
 fixture_archive spin spin
@@ -36,14 +40,14 @@ wrk_b() {
     -H "Authorization: Bearer $b" -s benches/load/post.lua "$inf/predictions/mlp" | sed -n 's/^RESULT /B /p'
 }
 wrk_a() { # model body connections
-  BODY="$2" CONTENT_TYPE=application/json wrk -t1 -c"$3" -d"${duration}s" \
+  BODY="$2" CONTENT_TYPE=application/json "${nice_a[@]}" wrk -t1 -c"$3" -d"${duration}s" \
     -H "Authorization: Bearer $a" -s benches/load/post.lua "$inf/predictions/$1" | sed -n 's/^RESULT /A-'"$1"' /p'
 }
 scale_loop() {
   local end=$((SECONDS + duration)) n=0 refused=0
   while [ $SECONDS -lt $end ]; do
     for w in 1 4 100000 2 32 1000; do
-      code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$mgmt/models/mlp?min_worker=$w&max_worker=$w" -H "Authorization: Bearer $a")
+      code=$("${nice_a[@]}" curl -s -o /dev/null -w '%{http_code}' -X PUT "$mgmt/models/mlp?min_worker=$w&max_worker=$w" -H "Authorization: Bearer $a")
       n=$((n + 1)); [ "$code" -ge 400 ] && refused=$((refused + 1))
     done
   done
@@ -52,7 +56,7 @@ scale_loop() {
 upload_loop() {
   local end=$((SECONDS + duration)) n=0
   while [ $SECONDS -lt $end ]; do
-    curl -s -o /dev/null -X POST "$mgmt/models" -H "Authorization: Bearer $a" --data-binary @"$work/junk.bin"
+    "${nice_a[@]}" curl -s -o /dev/null -X POST "$mgmt/models" -H "Authorization: Bearer $a" --data-binary @"$work/junk.bin"
     n=$((n + 1))
   done
   echo "A-junk-uploads requests=$n"
@@ -66,7 +70,7 @@ pids=()
 if on spin; then wrk_a spin "$work/mlp.json" 8 & pids+=($!); fi
 if on sleep; then wrk_a sleep "$work/sleep.txt" 8 & pids+=($!); fi
 if on stall; then
-  "$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$duration" | sed 's/^/A-/' & pids+=($!)
+  "${nice_a[@]}" "$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$duration" | sed 's/^/A-/' & pids+=($!)
 fi
 if on scale; then scale_loop & pids+=($!); fi
 if on upload; then upload_loop & pids+=($!); fi

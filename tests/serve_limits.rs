@@ -189,6 +189,74 @@ fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() 
     footprint_returns(pid, before);
 }
 
+/// Files in the state directory's archives folder (kept uploads and fetches).
+fn kept(t: &Tenants) -> usize {
+    std::fs::read_dir(t._state.path().join("archives")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_loop_of_scales_and_junk_uploads_is_held_to_the_tenants_change_rate() {
+    let mut t = tenants(&[]);
+    let pid = t.server.pid();
+    victim_predicts(&t, 5);
+    let (before, kept_before) = (footprint(pid), kept(&t));
+    let started = Instant::now();
+    // Four loops at once, as the hostile tenant (default quotas: 4 management requests in
+    // flight, 60 changes a minute after a burst of 10): scale in range, scale far out of
+    // range, a 100 KB junk upload; never waiting for Retry-After.
+    let loops: Vec<_> = (0..4)
+        .map(|_| {
+            let (m, token) = (t.server.management.clone(), t.hostile.clone());
+            std::thread::spawn(move || {
+                let junk = vec![7u8; 100_000];
+                let mut answers = Vec::new();
+                for round in 0..8 {
+                    let w = round % 2 + 1;
+                    for (method, url, body) in [
+                        (
+                            "PUT",
+                            format!("{m}/models/mlp?min_worker={w}&max_worker={w}"),
+                            &[][..],
+                        ),
+                        ("PUT", format!("{m}/models/mlp?min_worker=100000"), &[][..]),
+                        ("POST", format!("{m}/models?model_name=junk"), &junk[..]),
+                    ] {
+                        let r = call(method, &url, &token, body);
+                        let wait = r.header("retry-after").map(str::to_owned);
+                        answers.push((r.status, wait, r.text()));
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+    victim_predicts(&t, 50);
+    let answers: Vec<_> = loops.into_iter().flat_map(|l| l.join().unwrap()).collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    let spent = answers.iter().filter(|a| a.0 != 429).count();
+    // The registration at setup took one change of the burst; then one a second.
+    assert!(
+        (9..=(10.0 + elapsed) as usize).contains(&spent),
+        "{spent} changes in {elapsed:.1} s"
+    );
+    for (status, wait, text) in answers.iter().filter(|a| a.0 == 429) {
+        let quota = [
+            "max_management_changes_per_minute = 60",
+            "max_concurrent_management = 4",
+        ];
+        assert!(quota.iter().any(|q| text.contains(q)), "{status} {text}");
+        assert!(wait.is_some(), "a 429 says when to retry: {text}");
+    }
+    for (status, _, text) in answers.iter().filter(|a| a.0 != 429) {
+        assert!([200, 202, 400].contains(status), "{status} {text}");
+    }
+    victim_predicts(&t, 5);
+    assert!(t.server.is_running());
+    assert_eq!(t.server.pid(), pid);
+    footprint_returns(pid, before);
+    assert_eq!(kept(&t), kept_before, "no junk upload is kept");
+}
+
 #[test]
 fn the_connection_cap_makes_newcomers_wait_for_a_slot_not_fail() {
     let t = tenants(&["--max-connections", "32", "--header-read-timeout-s", "2"]);

@@ -193,6 +193,17 @@ pub enum Error {
         limit: u64,
         what: String,
     },
+    /// A management change over the tenant's rate; `retry_after` is `None` when its
+    /// rate is 0 (changes are the operator's alone).
+    #[error(
+        "tenant {tenant} made more management changes (registrations, scale, unregister, set-default) than its quota max_management_changes_per_minute = {limit} allows{}; ask the operator to raise it",
+        retry_after.map_or(String::new(), |w| format!(", retry in {} s", w.as_secs().max(1)))
+    )]
+    ChangeRate {
+        tenant: String,
+        limit: u64,
+        retry_after: Option<Duration>,
+    },
 
     /// Tensors sent for inference (KServe v2) that the model cannot take.
     #[error("{0}")]
@@ -255,7 +266,7 @@ impl Error {
             E::TenantExists(_) => "TenantExists",
             E::InvalidTenantName(_) => "InvalidTenantName",
             E::TokenNotFound { .. } => "TokenNotFound",
-            E::QuotaExceeded { .. } => "QuotaExceeded",
+            E::QuotaExceeded { .. } | E::ChangeRate { .. } => "QuotaExceeded",
             E::InvalidTensors(_) => "InvalidInferenceRequest",
             E::BadModelOutput(_) => "ModelBadOutput",
             E::Internal(_) => "InternalServerException",
@@ -298,7 +309,7 @@ impl Error {
             E::Unauthorized(_) => C::Unauthenticated,
             E::Fetch { problem, .. } => problem.class(),
             E::UploadTooLarge(_) => C::TooLarge,
-            E::QuotaExceeded { .. } => C::Quota,
+            E::QuotaExceeded { .. } | E::ChangeRate { .. } => C::Quota,
             // The tenant's share is like a quota; the server's whole budget is a full server.
             E::WorkerBudget { setting, .. } if *setting == "limit_workers_total" => C::Overload,
             E::WorkerBudget { .. } => C::Quota,
@@ -324,6 +335,7 @@ impl Error {
                 quota: "max_concurrent_requests",
                 ..
             } => Some(RETRY_AFTER),
+            Error::ChangeRate { retry_after, .. } => *retry_after,
             _ if self.class() == Class::Overload => Some(RETRY_AFTER),
             _ => None,
         }

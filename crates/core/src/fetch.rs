@@ -164,7 +164,7 @@ impl ArchiveStore {
         if sink.is_empty() {
             return Err(failed(FetchError::Empty));
         }
-        Ok(sink.finish(&self.kept).await?.0)
+        Ok(sink.finish(&self.kept, &self.holds).await?.0)
     }
 }
 

@@ -83,6 +83,7 @@ fn setup(allowed: &[&str], scripts: &[(&str, Script)]) -> Setup {
         fetch_timeout: Duration::from_millis(200),
         fetcher: Some(fake.clone()),
         tenants_use_model_store: false,
+        holds: Default::default(),
     };
     Setup {
         store,

@@ -19,6 +19,7 @@ pub mod describe;
 mod error;
 mod fetch;
 mod fetcher;
+mod holds;
 mod key;
 mod limits;
 mod load_request;

@@ -108,6 +108,8 @@ impl Manager {
         r: Register,
         upload: ByteStream,
     ) -> Result<Arc<Model>, Error> {
+        // Before the upload is read: a refused change costs its sender a 429, not a body.
+        who.spend_change().await?;
         let target = r
             .url
             .as_deref()
@@ -143,7 +145,9 @@ impl Manager {
                 (path, format!("upload:{sha}"))
             }
         };
+        let held = self.store().held(&archive);
         let outcome = self.register_kept(who, r, archive.clone(), url).await;
+        drop(held); // registered, or refused: no longer in flight
         if outcome.is_err() {
             // A refused upload or fetch leaves nothing on disk (unless a registered model
             // shares the same bytes).
@@ -247,6 +251,17 @@ impl Manager {
         key: &ModelKey,
         version: Option<&str>,
     ) -> Result<Arc<Model>, Error> {
+        who.spend_change().await?;
+        self.unregister_spent(who, key, version).await
+    }
+
+    /// [`Manager::unregister`] once the change is spent (one for all of a name's versions).
+    pub(crate) async fn unregister_spent(
+        &self,
+        who: &Principal,
+        key: &ModelKey,
+        version: Option<&str>,
+    ) -> Result<Arc<Model>, Error> {
         let outcome = self.unregister_unaudited(key, version).await;
         self.audited(who, "unregister", &target(key, version), outcome)
     }
@@ -275,9 +290,7 @@ impl Manager {
             .all()
             .iter()
             .any(|(m, _)| m.info.archive_path == archive);
-        if archive.starts_with(&self.inner.store.kept) && !shared {
-            let _ = tokio::fs::remove_file(archive).await;
-        }
+        self.inner.store.forget(archive, shared);
     }
 
     /// Bytes of kept archives `tenant`'s models use, each file once, not counting `except`
@@ -307,6 +320,7 @@ impl Manager {
         min: usize,
         max: usize,
     ) -> Result<Arc<Model>, Error> {
+        who.spend_change().await?;
         let outcome = async {
             let model = self.inner.registry.get(key, version)?;
             let c = &self.inner.loader.defaults.ceilings;
@@ -347,6 +361,7 @@ impl Manager {
         key: &ModelKey,
         version: &str,
     ) -> Result<(), Error> {
+        who.spend_change().await?;
         let outcome = async {
             self.inner.registry.set_default(key, version)?;
             self.save().await

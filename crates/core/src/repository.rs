@@ -66,8 +66,10 @@ impl Manager {
         let mut versions = self.registry().versions(&key)?;
         // Non-defaults first: the default may only go when it is the last.
         versions.sort_by_key(|(_, is_default)| *is_default);
+        who.spend_change().await?;
         for (model, _) in &versions {
-            self.unregister(who, &key, Some(&model.version)).await?;
+            self.unregister_spent(who, &key, Some(&model.version))
+                .await?;
         }
         Ok(versions.len())
     }

@@ -92,6 +92,7 @@ impl Core {
             fetch_timeout: std::time::Duration::from_secs(config.fetch_timeout_s),
             fetcher,
             tenants_use_model_store: config.tenants_use_model_store,
+            holds: Default::default(),
         };
         let snapshot_dir = config.snapshot.then(|| config.state_dir.clone());
         let tenants =
@@ -170,6 +171,7 @@ impl Core {
             message: e.to_string(),
         };
         req.archive = self.manager.store().resolve(url).await.map_err(fail)?;
+        let _held = self.manager.store().held(&req.archive);
         req.url = url.to_owned();
         req.loaded_at_startup = true;
         let model = match self.manager.load_and_register(req).await {

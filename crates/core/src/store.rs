@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use crate::Error;
 use crate::byte_stream::ByteStream;
 use crate::fetcher::Fetcher;
+pub(crate) use crate::holds::Holds;
 
 /// The archive sources this server accepts.
 #[derive(Clone)]
@@ -38,6 +39,8 @@ pub struct ArchiveStore {
     /// Whether tenants may register archives from the model store by name (the
     /// operator's choice; off by default: the store is the operator's catalogue).
     pub tenants_use_model_store: bool,
+    /// Registrations in flight per kept archive (`holds.rs`).
+    pub(crate) holds: Arc<Holds>,
 }
 
 impl ArchiveStore {
@@ -66,6 +69,20 @@ impl ArchiveStore {
         Ok(path)
     }
 
+    /// Ends the hold [`Sink::finish`] took on a kept archive when dropped (also when the
+    /// registration's future is); nothing for other paths.
+    pub fn held(&self, archive: &Path) -> Held {
+        Held(self.holds.clone(), archive.to_path_buf())
+    }
+
+    /// Deletes a kept archive that `in_use` (by a registered model) does not keep and no
+    /// registration in flight holds.
+    pub fn forget(&self, archive: &Path, in_use: bool) {
+        if archive.starts_with(&self.kept) && !in_use {
+            self.holds.remove_unheld(archive);
+        }
+    }
+
     /// Streams an uploaded archive to `kept/<sha256>.mar`, refusing it past `max_bytes`.
     /// `quota`: the tenant's `max_archive_bytes`, when lower than the server's limit.
     pub async fn keep_upload(
@@ -90,7 +107,16 @@ impl ArchiveStore {
         while let Some(chunk) = body.next().await {
             sink.write(&chunk.map_err(&broken)?, limit).await?;
         }
-        sink.finish(&self.kept).await
+        sink.finish(&self.kept, &self.holds).await
+    }
+}
+
+/// A registration's hold on its kept archive, released on drop.
+pub struct Held(Arc<Holds>, PathBuf);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.release(&self.1);
     }
 }
 
@@ -152,7 +178,14 @@ impl Sink {
         self.len == 0
     }
 
-    pub(crate) async fn finish(self, dir: &Path) -> Result<(PathBuf, String), Error> {
+    /// Renames the file to its hash and holds it for the registration that kept it
+    /// (release it with [`ArchiveStore::release`]), so a concurrent refusal of the same
+    /// bytes cannot delete it in between.
+    pub(crate) async fn finish(
+        self,
+        dir: &Path,
+        holds: &Holds,
+    ) -> Result<(PathBuf, String), Error> {
         let io =
             |e: std::io::Error| Error::ArchiveStore(format!("keeping the archive failed: {e}"));
         if self.len == 0 {
@@ -161,7 +194,7 @@ impl Sink {
         self.file.sync_all().await.map_err(io)?;
         let sha = hex::encode(self.hash.clone().finalize());
         let path = dir.join(format!("{sha}.mar"));
-        tokio::fs::rename(&self.tmp, &path).await.map_err(io)?;
+        holds.rename_and_hold(&self.tmp, &path).map_err(io)?;
         crate::snapshot::sync_dir(dir);
         Ok((path, sha))
     }

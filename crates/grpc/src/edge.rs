@@ -12,7 +12,8 @@
 //! 4. the bearer token (`authorization: Bearer …`, and an admin's `x-ferroserve-tenant`)
 //!    becomes the core's `Principal`, put in the request's extensions for the services;
 //!    refused: UNAUTHENTICATED. On the inference API the tenant's in-flight quota is taken
-//!    here, before the message is read (RESOURCE_EXHAUSTED when it is spent).
+//!    here, before the message is read, and on the management API its
+//!    `max_concurrent_management` (RESOURCE_EXHAUSTED when it is spent).
 //! 5. time limit: past `request_timeout` the call's future is dropped (which withdraws
 //!    its work from the model's queue) and the client gets DEADLINE_EXCEEDED.
 //!
@@ -179,12 +180,14 @@ async fn handle(
     };
     // A tenant's in-flight quota is taken before the message is decoded (as on REST), so a
     // stalled or slow message costs one of its own slots, never one another tenant needs.
-    let _quota = match api {
-        Api::Inference => match who.admit().await {
-            Ok(permit) => permit,
-            Err(e) => return status::status(&e).into_http(),
-        },
-        _ => None,
+    let admitted = match api {
+        Api::Inference => who.admit().await,
+        Api::Management => who.admit_management().await,
+        _ => Ok(None),
+    };
+    let _quota = match admitted {
+        Ok(permit) => permit,
+        Err(e) => return status::status(&e).into_http(),
     };
     request.extensions_mut().insert(who);
     let limit = shared.limits.request_timeout;

@@ -259,6 +259,101 @@ async fn tokens_and_tenants_apply_as_on_rest() {
     assert!(!list.contains("echo"), "{list}");
 }
 
+/// A tenant's management changes past its rate are RESOURCE_EXHAUSTED naming the quota,
+/// with `retry-after`, as REST's 429; another tenant still changes its models.
+#[tokio::test]
+async fn management_changes_past_the_tenants_rate_are_resource_exhausted() {
+    let t = TestGrpc::with(|c| c.auth = "tokens".into()).await;
+    let admin = t.admin.clone().unwrap();
+    let admin_p = t
+        .core
+        .auth
+        .principal(
+            ferroserve_core::tenancy::Api::Management,
+            Some(&admin),
+            None,
+        )
+        .unwrap();
+    let manager = &t.core.manager;
+    let slow = ferroserve_core::tenancy::Quotas {
+        max_management_changes_per_minute: 2,
+        ..Default::default()
+    };
+    let (_, ta) = manager.create_tenant(&admin_p, "a", slow).unwrap();
+    let (_, tb) = manager
+        .create_tenant(&admin_p, "b", Default::default())
+        .unwrap();
+    let mut m = ManagementApIsServiceClient::new(t.management.clone());
+    let scale = |token: &str, workers: i32| {
+        let r = ScaleWorkerRequest {
+            model_name: "echo".into(),
+            min_worker: workers,
+            max_worker: workers,
+            synchronous: true,
+            ..Default::default()
+        };
+        authed(r, Some(token), None)
+    };
+    for token in [&ta, &tb] {
+        m.register_model(authed(register("echo.mar"), Some(token), None))
+            .await
+            .unwrap();
+    }
+    m.scale_worker(scale(&ta, 2)).await.unwrap();
+    let e = m.scale_worker(scale(&ta, 1)).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    assert!(
+        e.message()
+            .contains("max_management_changes_per_minute = 2"),
+        "{e:?}"
+    );
+    let wait: u64 = e
+        .metadata()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (20..=30).contains(&wait),
+        "2 a minute: one every 30 s ({wait})"
+    );
+    let e = m
+        .unregister_model(authed(
+            UnregisterModelRequest {
+                model_name: "echo".into(),
+                ..Default::default()
+            },
+            Some(&ta),
+            None,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    for w in [2, 1, 2] {
+        m.scale_worker(scale(&tb, w)).await.unwrap();
+    }
+    let described = m
+        .describe_model(authed(
+            DescribeModelRequest {
+                model_name: "echo".into(),
+                ..Default::default()
+            },
+            Some(&ta),
+            None,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .msg;
+    let d: serde_json::Value = serde_json::from_str(&described).unwrap();
+    assert_eq!(
+        d[0]["minWorkers"], 2,
+        "the refused changes changed nothing: {d}"
+    );
+}
+
 #[tokio::test]
 async fn the_listener_cap_and_the_time_limit_answer_with_their_codes() {
     let t = TestGrpc::with(|c| c.max_concurrent_requests = 0).await;

@@ -32,14 +32,17 @@ pub async fn authenticate(
     let (token, acting_for) = credentials(request.headers());
     match auth.principal(api, token.as_deref(), acting_for.as_deref()) {
         Ok(principal) => {
-            // A tenant's in-flight quota is taken here, before any route reads the body, so
-            // a slow or stalled body costs one of its own slots, never one another needs.
-            let _permit = match api {
-                Api::Inference => match principal.admit().await {
-                    Ok(permit) => permit,
-                    Err(e) => return ApiError::from(e).into_response(),
-                },
-                _ => None,
+            // A tenant's in-flight quota (its management one on the management API) is taken
+            // here, before any route reads the body, so a slow or stalled body costs one of
+            // its own slots, never one another needs.
+            let admitted = match api {
+                Api::Inference => principal.admit().await,
+                Api::Management => principal.admit_management().await,
+                _ => Ok(None),
+            };
+            let _permit = match admitted {
+                Ok(permit) => permit,
+                Err(e) => return ApiError::from(e).into_response(),
             };
             request.extensions_mut().insert(principal);
             next.run(request).await

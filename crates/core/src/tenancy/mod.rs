@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod rate;
 mod store;
 
 use std::sync::Arc;
@@ -18,8 +19,11 @@ pub use auth::{Api, Auth, KeyFile};
 pub use store::Tenant;
 pub use store::{TenantRecord, Tenants, TokenRecord};
 
-/// How long a request over its tenant's in-flight quota waits before its 429.
+/// How long a request over one of its tenant's quotas waits before its 429, at least.
 pub const OVER_QUOTA_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How many times [`OVER_QUOTA_DELAY`] a refusal waits at most (2 s).
+pub const MAX_REFUSAL_HOLD: u32 = 8;
 
 /// A tenant's limits. Exceeding one is a quota error naming it and its limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +37,12 @@ pub struct Quotas {
     /// Bytes of uploaded and fetched archives the tenant's models may keep on the
     /// server's disk (each file once).
     pub max_storage_bytes: u64,
+    /// Management requests in flight (describe and list included), taken before the
+    /// body is read: slow uploads hold the tenant's own slots, never the listener's.
+    pub max_concurrent_management: usize,
+    /// Registrations, scale, unregister and set-default requests a minute, after a burst
+    /// of up to 10 ([`rate::BURST`]).
+    pub max_management_changes_per_minute: u64,
 }
 
 impl Default for Quotas {
@@ -44,6 +54,8 @@ impl Default for Quotas {
             max_handler_deadline_ms: 2000,
             max_concurrent_requests: 16,
             max_storage_bytes: 2 << 30,
+            max_concurrent_management: 4,
+            max_management_changes_per_minute: 60,
         }
     }
 }
@@ -108,8 +120,8 @@ impl Principal {
     }
 
     /// Holds one of the tenant's concurrent-request permits for as long as the request
-    /// runs; a quota error naming it when all are taken. The refusal is held back for
-    /// [`OVER_QUOTA_DELAY`] first: a flood that ignores `Retry-After` then costs the server
+    /// runs; a quota error naming it when all are taken. The refusal is held back first
+    /// ([`Tenant::hold_refusal`]): a flood that ignores `Retry-After` then costs the server
     /// a sleeping task per connection instead of the CPU its rejections would take from
     /// other tenants (measured in docs/benchmarks.md, "Noisy neighbour").
     pub async fn admit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
@@ -119,12 +131,55 @@ impl Principal {
         match t.in_flight.clone().try_acquire_owned() {
             Ok(permit) => Ok(Some(permit)),
             Err(_) => {
-                tokio::time::sleep(OVER_QUOTA_DELAY).await;
+                t.hold_refusal(t.quotas.max_concurrent_requests).await;
                 let limit = t.quotas.max_concurrent_requests as u64;
                 let what = format!("tenant {} has {limit} requests in flight", t.name);
                 Err(Error::quota("max_concurrent_requests", limit, what))
             }
         }
+    }
+
+    /// [`Principal::admit`] for the management API, against the tenant's own
+    /// `max_concurrent_management`. The operator, acting for a tenant or not, is not held
+    /// to a tenant's management quotas.
+    pub async fn admit_management(
+        &self,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+        let Principal::Tenant(t) = self else {
+            return Ok(None);
+        };
+        match t.managing.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => {
+                t.hold_refusal(t.quotas.max_concurrent_management).await;
+                let limit = t.quotas.max_concurrent_management as u64;
+                let what = format!(
+                    "tenant {} has {limit} management requests in flight",
+                    t.name
+                );
+                Err(Error::quota("max_concurrent_management", limit, what))
+            }
+        }
+    }
+
+    /// Spends one of the tenant's management changes (every protocol's registrations,
+    /// scale, unregister and set-default pass here, in the core), before anything is read
+    /// or started; refused after [`OVER_QUOTA_DELAY`], so a loop that ignores
+    /// `Retry-After` mostly sleeps.
+    pub async fn spend_change(&self) -> Result<(), Error> {
+        let Principal::Tenant(t) = self else {
+            return Ok(());
+        };
+        let Err(wait) = t.changes.take(std::time::Instant::now()) else {
+            return Ok(());
+        };
+        let held = std::time::Instant::now();
+        t.hold_refusal(1).await;
+        Err(Error::ChangeRate {
+            tenant: t.name.clone(),
+            limit: t.quotas.max_management_changes_per_minute,
+            retry_after: wait.map(|w| w.saturating_sub(held.elapsed())),
+        })
     }
 }
 

@@ -78,4 +78,5 @@ echo "A: $attacks"
 sleep 1
 wrk_b
 wait "${pids[@]}"
-echo "server: pid $server_pid alive=$(kill -0 $server_pid 2>/dev/null && echo yes || echo no), fds $before_fds -> $(ls /proc/$server_pid/fd | wc -l), state dir $(du -sb "$state" | cut -f1) bytes"
+sleep 3 # refusals still held (up to 2 s) when A's clients stop
+echo "server: pid $server_pid alive=$(kill -0 $server_pid 2>/dev/null && echo yes || echo no), fds $before_fds -> $(ls /proc/$server_pid/fd | wc -l) 3 s after, state dir $(du -sb "$state" | cut -f1) bytes"

@@ -48,8 +48,14 @@ fn bench(c: &mut Criterion) {
             memory_bytes: 256 << 20,
             ..Limits::default()
         };
+        // FERROSERVE_BENCH_KEEP_RESIDENT_MIB: try another `keep_resident_bytes`.
+        let keep = std::env::var("FERROSERVE_BENCH_KEEP_RESIDENT_MIB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(SandboxConfig::default().keep_resident_bytes, |m| m << 20);
         let config = || SandboxConfig {
             cache_dir: Some(cache.path().to_path_buf()),
+            keep_resident_bytes: keep,
             ..SandboxConfig::default()
         };
         let started = Instant::now();

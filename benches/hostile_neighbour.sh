@@ -4,13 +4,16 @@
 # quota with everything it has at once: calls that spin and calls that sleep until their
 # deadline (its 16 in-flight slots), 200 stalled request bodies reopened as the server
 # closes them, a loop of scale requests (in range and out of it) on its own model, and a
-# loop of 5 MB junk uploads. Reports B's rps, p50, p99, non-2xx in both phases and the
-# p99 ratio (target: B 100 % successful, p99 <= 1.5x alone); docs/benchmarks.md has runs.
+# loop of 5 MB junk uploads. Reports B's rps, p50, p99, non-2xx alone, during the attack
+# and alone again, and the p99 during over the mean of the two alone phases (target: B
+# 100 % successful, p99 <= 1.5x alone); docs/benchmarks.md has runs.
 #
 #   benches/hostile_neighbour.sh     (env: DURATION=20, B_CONNECTIONS=2, FERROSERVE_BIN,
 #                                     ATTACKS="spin sleep stall scale upload": a subset,
 #                                     ATTACKER_NICE=N: A's client processes at nice N)
 duration="${DURATION:-20}"
+# A attacks from 1 s before B's measurement until 1 s after it.
+a_duration=$((duration + 2))
 attacks="${ATTACKS:-spin sleep stall scale upload}"
 on() { [[ " $attacks " == *" $1 "* ]]; }
 # A's clients share these 2 cores with the server; ATTACKER_NICE lowers their priority
@@ -40,11 +43,11 @@ wrk_b() {
     -H "Authorization: Bearer $b" -s benches/load/post.lua "$inf/predictions/mlp" | sed -n 's/^RESULT /B /p'
 }
 wrk_a() { # model body connections
-  BODY="$2" CONTENT_TYPE=application/json "${nice_a[@]}" wrk -t1 -c"$3" -d"${duration}s" \
+  BODY="$2" CONTENT_TYPE=application/json "${nice_a[@]}" wrk -t1 -c"$3" -d"${a_duration}s" \
     -H "Authorization: Bearer $a" -s benches/load/post.lua "$inf/predictions/$1" | sed -n 's/^RESULT /A-'"$1"' /p'
 }
 scale_loop() {
-  local end=$((SECONDS + duration)) n=0 refused=0
+  local end=$((SECONDS + a_duration)) n=0 refused=0
   while [ $SECONDS -lt $end ]; do
     for w in 1 4 100000 2 32 1000; do
       code=$("${nice_a[@]}" curl -s -o /dev/null -w '%{http_code}' -X PUT "$mgmt/models/mlp?min_worker=$w&max_worker=$w" -H "Authorization: Bearer $a")
@@ -54,7 +57,7 @@ scale_loop() {
   echo "A-scale requests=$n refused=$refused"
 }
 upload_loop() {
-  local end=$((SECONDS + duration)) n=0
+  local end=$((SECONDS + a_duration)) n=0
   while [ $SECONDS -lt $end ]; do
     "${nice_a[@]}" curl -s -o /dev/null -X POST "$mgmt/models" -H "Authorization: Bearer $a" --data-binary @"$work/junk.bin"
     n=$((n + 1))
@@ -63,20 +66,28 @@ upload_loop() {
 }
 echo "machine: $(nproc) cores, $(uname -r); B: wrk -c$b_conns; both tenants on default quotas"
 echo "== B alone"
-wrk_b
+before=$(wrk_b)
+echo "$before"
 echo "== B while A attacks at its quota"
 before_fds=$(ls /proc/$server_pid/fd | wc -l)
 pids=()
 if on spin; then wrk_a spin "$work/mlp.json" 8 & pids+=($!); fi
 if on sleep; then wrk_a sleep "$work/sleep.txt" 8 & pids+=($!); fi
 if on stall; then
-  "${nice_a[@]}" "$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$duration" | sed 's/^/A-/' & pids+=($!)
+  "${nice_a[@]}" "$python" benches/load/stall.py "${inf#http://}" /predictions/mlp "$a" 200 "$a_duration" | sed 's/^/A-/' & pids+=($!)
 fi
 if on scale; then scale_loop & pids+=($!); fi
 if on upload; then upload_loop & pids+=($!); fi
 echo "A: $attacks"
 sleep 1
-wrk_b
+during=$(wrk_b)
+echo "$during"
 wait "${pids[@]}"
 sleep 3 # refusals still held (up to 2 s) when A's clients stop
 echo "server: pid $server_pid alive=$(kill -0 $server_pid 2>/dev/null && echo yes || echo no), fds $before_fds -> $(ls /proc/$server_pid/fd | wc -l) 3 s after, state dir $(du -sb "$state" | cut -f1) bytes"
+echo "== B alone again"
+after=$(wrk_b)
+echo "$after"
+p99() { sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$1"; }
+"$python" -c 'import sys; b, d, a = map(float, sys.argv[1:]); print(f"RATIO B p99 during / mean of alone before and after = {d:.3f} / {(b + a) / 2:.3f} = {d / ((b + a) / 2):.2f}x")' \
+  "$(p99 "$before")" "$(p99 "$during")" "$(p99 "$after")"

@@ -128,15 +128,15 @@ impl Principal {
         let Some(t) = self.tenant() else {
             return Ok(None);
         };
-        match t.in_flight.clone().try_acquire_owned() {
-            Ok(permit) => Ok(Some(permit)),
-            Err(_) => {
-                t.hold_refusal(t.quotas.max_concurrent_requests).await;
-                let limit = t.quotas.max_concurrent_requests as u64;
-                let what = format!("tenant {} has {limit} requests in flight", t.name);
-                Err(Error::quota("max_concurrent_requests", limit, what))
-            }
-        }
+        let limit = t.quotas.max_concurrent_requests;
+        permit(
+            t,
+            &t.in_flight,
+            "max_concurrent_requests",
+            limit,
+            "requests",
+        )
+        .await
     }
 
     /// [`Principal::admit`] for the management API, against the tenant's own
@@ -148,18 +148,9 @@ impl Principal {
         let Principal::Tenant(t) = self else {
             return Ok(None);
         };
-        match t.managing.clone().try_acquire_owned() {
-            Ok(permit) => Ok(Some(permit)),
-            Err(_) => {
-                t.hold_refusal(t.quotas.max_concurrent_management).await;
-                let limit = t.quotas.max_concurrent_management as u64;
-                let what = format!(
-                    "tenant {} has {limit} management requests in flight",
-                    t.name
-                );
-                Err(Error::quota("max_concurrent_management", limit, what))
-            }
-        }
+        let limit = t.quotas.max_concurrent_management;
+        let what = "management requests";
+        permit(t, &t.managing, "max_concurrent_management", limit, what).await
     }
 
     /// Spends one of the tenant's management changes (every protocol's registrations,
@@ -181,6 +172,22 @@ impl Principal {
             retry_after: wait.map(|w| w.saturating_sub(held.elapsed())),
         })
     }
+}
+
+/// One of `permits`, or after the refusal's hold the 429 naming `quota`.
+async fn permit(
+    t: &Tenant,
+    permits: &std::sync::Arc<tokio::sync::Semaphore>,
+    quota: &'static str,
+    limit: usize,
+    what: &str,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+    if let Ok(permit) = permits.clone().try_acquire_owned() {
+        return Ok(Some(permit));
+    }
+    t.hold_refusal(limit).await;
+    let what = format!("tenant {} has {limit} {what} in flight", t.name);
+    Err(Error::quota(quota, limit as u64, what))
 }
 
 /// The admin token's sha256, from `<state_dir>/admin.token`; made (mode 0600) and its path

@@ -214,84 +214,9 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
     Ok(())
 }
 
-/// A tenant's quotas, checked when the operator sets them: a count past what a semaphore
-/// holds once panicked at creation and again at every start.
-pub fn check_quotas(q: &crate::tenancy::Quotas) -> Result<(), Error> {
-    let n = |v: usize| v as u64;
-    let table: [(Range, u64); 8] = [
-        (Range::new("max_models", 0, 100_000), n(q.max_models)),
-        (
-            Range::new("max_archive_bytes", 0, 1 << 40),
-            q.max_archive_bytes,
-        ),
-        (
-            Range::new("max_handler_memory_mib", 1, 65_536),
-            n(q.max_handler_memory_mib),
-        ),
-        (
-            Range::new("max_handler_deadline_ms", 1, 3_600_000),
-            q.max_handler_deadline_ms,
-        ),
-        (
-            Range::new("max_concurrent_requests", 0, 1_000_000),
-            n(q.max_concurrent_requests),
-        ),
-        (
-            Range::new("max_storage_bytes", 0, 1 << 50),
-            q.max_storage_bytes,
-        ),
-        (
-            Range::new("max_concurrent_management", 0, 10_000),
-            n(q.max_concurrent_management),
-        ),
-        (
-            Range::new("max_management_changes_per_minute", 0, 1_000_000),
-            q.max_management_changes_per_minute,
-        ),
-    ];
-    for (range, value) in table {
-        range.check(value, "the tenant's quotas")?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotas_have_ranges() {
-        use crate::tenancy::Quotas;
-        check_quotas(&Quotas::default()).unwrap();
-        let cases = [
-            Quotas {
-                max_concurrent_requests: usize::MAX,
-                ..Quotas::default()
-            },
-            Quotas {
-                max_concurrent_management: 1 << 62,
-                ..Quotas::default()
-            },
-            Quotas {
-                max_management_changes_per_minute: u64::MAX,
-                ..Quotas::default()
-            },
-            Quotas {
-                max_handler_deadline_ms: 0,
-                ..Quotas::default()
-            },
-        ];
-        for (q, field) in cases.iter().zip([
-            "max_concurrent_requests",
-            "max_concurrent_management",
-            "max_management_changes_per_minute",
-            "max_handler_deadline_ms",
-        ]) {
-            let e = check_quotas(q).unwrap_err();
-            assert_eq!(e.kind(), "OutOfRange");
-            assert!(e.to_string().starts_with(field), "{e}");
-        }
-    }
 
     #[test]
     fn the_default_config_is_in_range_and_a_bad_key_is_named() {

@@ -5,17 +5,17 @@
 
 mod audit;
 mod auth;
+mod quotas;
 mod rate;
 mod store;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::{Error, ModelKey};
 
 pub use audit::Audit;
 pub use auth::{Api, Auth, KeyFile};
+pub use quotas::Quotas;
 pub use store::Tenant;
 pub use store::{TenantRecord, Tenants, TokenRecord};
 
@@ -24,41 +24,6 @@ pub const OVER_QUOTA_DELAY: std::time::Duration = std::time::Duration::from_mill
 
 /// How many times [`OVER_QUOTA_DELAY`] a refusal waits at most (2 s).
 pub const MAX_REFUSAL_HOLD: u32 = 8;
-
-/// A tenant's limits. Exceeding one is a quota error naming it and its limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Quotas {
-    pub max_models: usize,
-    pub max_archive_bytes: u64,
-    pub max_handler_memory_mib: usize,
-    pub max_handler_deadline_ms: u64,
-    pub max_concurrent_requests: usize,
-    /// Bytes of uploaded and fetched archives the tenant's models may keep on the
-    /// server's disk (each file once).
-    pub max_storage_bytes: u64,
-    /// Management requests in flight (describe and list included), taken before the
-    /// body is read: slow uploads hold the tenant's own slots, never the listener's.
-    pub max_concurrent_management: usize,
-    /// Registrations, scale, unregister and set-default requests a minute, after a burst
-    /// of up to 10 ([`rate::BURST`]).
-    pub max_management_changes_per_minute: u64,
-}
-
-impl Default for Quotas {
-    fn default() -> Self {
-        Quotas {
-            max_models: 10,
-            max_archive_bytes: 512 << 20,
-            max_handler_memory_mib: 256,
-            max_handler_deadline_ms: 2000,
-            max_concurrent_requests: 16,
-            max_storage_bytes: 2 << 30,
-            max_concurrent_management: 4,
-            max_management_changes_per_minute: 60,
-        }
-    }
-}
 
 /// Who is asking.
 #[derive(Debug, Clone)]

@@ -118,7 +118,7 @@ impl Tenants {
                         .map_err(|e| format!("{} is not a tenants file ({e})", path.display()))?;
                     let mut state = tenants.state.write().unwrap();
                     for record in file.tenants {
-                        crate::bounds::check_quotas(&record.quotas).map_err(|e| {
+                        super::quotas::check(&record.quotas).map_err(|e| {
                             format!("{}: tenant {}: {e}", path.display(), record.name)
                         })?;
                         state.insert(record);
@@ -134,7 +134,7 @@ impl Tenants {
     /// Creates a tenant and its first token, returned in clear this once.
     pub fn create(&self, name: &str, quotas: Quotas) -> Result<(TenantRecord, String), Error> {
         check_name(name)?;
-        crate::bounds::check_quotas(&quotas)?;
+        super::quotas::check(&quotas)?;
         let mut state = self.state.write().unwrap();
         if state.records.contains_key(name) {
             return Err(Error::TenantExists(name.to_owned()));

@@ -35,5 +35,11 @@ for t in "${targets[@]}"; do
     -max_total_time="$seconds" -timeout=30 -print_final_stats=1 \
     -dict="dicts/$t.dict" ${FUZZ_ARGS:-} 2>&1 | tee "logs/$t.log" | grep -E 'DONE|NEW FINDING|ERROR|panicked' || true
   grep -E '^#[0-9]+ +DONE|stat::' "logs/$t.log" >&2 || true
-  [ -f "findings/$t/counts.tsv" ] && { echo "[fuzz] $t findings:" >&2; cat "findings/$t/counts.tsv" >&2; }
+  # `if`, not `&&`: a run without findings must not end the script with status 1.
+  if [ -f "findings/$t/counts.tsv" ]; then
+    echo "[fuzz] $t findings:" >&2
+    cat "findings/$t/counts.tsv" >&2
+  else
+    echo "[fuzz] $t: no findings" >&2
+  fi
 done

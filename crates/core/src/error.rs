@@ -332,7 +332,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::QuotaExceeded {
-                quota: "max_concurrent_requests",
+                quota: "max_concurrent_requests" | "max_concurrent_management",
                 ..
             } => Some(RETRY_AFTER),
             Error::ChangeRate { retry_after, .. } => *retry_after,
@@ -441,9 +441,11 @@ mod tests {
     }
 
     #[test]
-    fn only_the_in_flight_quota_asks_to_retry() {
+    fn only_the_in_flight_quotas_ask_to_retry() {
         let busy = Error::quota("max_concurrent_requests", 4, "tenant a has 4 requests");
         assert_eq!(busy.retry_after(), Some(RETRY_AFTER));
+        let managing = Error::quota("max_concurrent_management", 4, "tenant a has 4");
+        assert_eq!(managing.retry_after(), Some(RETRY_AFTER));
         let full = Error::quota("max_models", 2, "the tenant already has 2 models");
         assert_eq!(full.retry_after(), None);
         assert_eq!(

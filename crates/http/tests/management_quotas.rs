@@ -197,6 +197,7 @@ async fn a_stalled_upload_holds_only_its_tenants_management_slot() {
             message.contains("max_concurrent_management = 1"),
             "{message}"
         );
+        assert_eq!(second.headers["retry-after"], "1");
         // b's slot is its own.
         app.register(Some(&b), "echo.mar", "").await.ok();
         let listed = app

@@ -179,8 +179,8 @@ impl Sink {
     }
 
     /// Renames the file to its hash and holds it for the registration that kept it
-    /// (release it with [`ArchiveStore::release`]), so a concurrent refusal of the same
-    /// bytes cannot delete it in between.
+    /// (released when the registration drops [`ArchiveStore::held`]'s guard), so a
+    /// concurrent refusal of the same bytes cannot delete it in between.
     pub(crate) async fn finish(
         self,
         dir: &Path,

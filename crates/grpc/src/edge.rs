@@ -180,12 +180,7 @@ async fn handle(
     };
     // A tenant's in-flight quota is taken before the message is decoded (as on REST), so a
     // stalled or slow message costs one of its own slots, never one another tenant needs.
-    let admitted = match api {
-        Api::Inference => who.admit().await,
-        Api::Management => who.admit_management().await,
-        _ => Ok(None),
-    };
-    let _quota = match admitted {
+    let _quota = match who.admit_on(api).await {
         Ok(permit) => permit,
         Err(e) => return status::status(&e).into_http(),
     };

@@ -35,12 +35,7 @@ pub async fn authenticate(
             // A tenant's in-flight quota (its management one on the management API) is taken
             // here, before any route reads the body, so a slow or stalled body costs one of
             // its own slots, never one another needs.
-            let admitted = match api {
-                Api::Inference => principal.admit().await,
-                Api::Management => principal.admit_management().await,
-                _ => Ok(None),
-            };
-            let _permit = match admitted {
+            let _permit = match principal.admit_on(api).await {
                 Ok(permit) => permit,
                 Err(e) => return ApiError::from(e).into_response(),
             };

@@ -104,12 +104,23 @@ impl Principal {
         .await
     }
 
-    /// [`Principal::admit`] for the management API, against the tenant's own
-    /// `max_concurrent_management`. The operator, acting for a tenant or not, is not held
-    /// to a tenant's management quotas.
-    pub async fn admit_management(
+    /// The permit a request on `api` holds while it runs, taken by each protocol's edge
+    /// before the body is read: [`Principal::admit`] on the inference API, the tenant's
+    /// `max_concurrent_management` on the management API, none on metrics.
+    pub async fn admit_on(
         &self,
+        api: Api,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+        match api {
+            Api::Inference => self.admit().await,
+            Api::Management => self.admit_management().await,
+            Api::Metrics => Ok(None),
+        }
+    }
+
+    /// The management permit. The operator, acting for a tenant or not, is not held to a
+    /// tenant's management quotas.
+    async fn admit_management(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
         let Principal::Tenant(t) = self else {
             return Ok(None);
         };
@@ -120,7 +131,7 @@ impl Principal {
 
     /// Spends one of the tenant's management changes (every protocol's registrations,
     /// scale, unregister and set-default pass here, in the core), before anything is read
-    /// or started; refused after [`OVER_QUOTA_DELAY`], so a loop that ignores
+    /// or started; refused after [`Tenant::hold_refusal`], so a loop that ignores
     /// `Retry-After` mostly sleeps.
     pub async fn spend_change(&self) -> Result<(), Error> {
         let Principal::Tenant(t) = self else {

@@ -67,7 +67,7 @@ impl Tenant {
     /// one that reopens hundreds of refused connections at once waits 2 s for each, so
     /// its churn (a head parsed and a connection closed per refusal) costs the server an
     /// eighth of what it would.
-    pub async fn hold_refusal(&self, quota: usize) {
+    pub(crate) async fn hold_refusal(&self, quota: usize) {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
@@ -80,7 +80,8 @@ impl Tenant {
     }
 
     /// How many of the tenant's refusals are waiting out their delay.
-    pub fn refusals_waiting(&self) -> usize {
+    #[cfg(test)]
+    fn refusals_waiting(&self) -> usize {
         self.refusing.load(Ordering::Relaxed)
     }
 }

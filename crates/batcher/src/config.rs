@@ -13,8 +13,8 @@ pub struct BatcherConfig {
     pub name: String,
     /// Most requests in one batch.
     pub batch_size: usize,
-    /// The oldest request of a partial batch waits at most this long for companions.
-    /// tokio's timer ticks in milliseconds, so shorter delays round up to about 1 ms.
+    /// While every worker is busy, the oldest request of a partial batch waits at most this
+    /// long for companions (an idle worker takes it at once). tokio's timer ticks in milliseconds, so shorter delays round up to about 1 ms.
     pub max_batch_delay: Duration,
     /// Most requests waiting in the queue; one more is refused with
     /// [`BatchError::Overloaded`] at once. Beyond these, formed batches worth about 16

@@ -90,6 +90,12 @@ impl<B, W: Clone> Crew<B, W> {
         self.batches.len() < self.per_worker * self.alive.max(1)
     }
 
+    /// Whether a batch handed over now would run at once: a worker is idle, or none is
+    /// alive and one may start. While this holds the queue does not wait for companions.
+    pub(crate) fn has_idle(&self) -> bool {
+        !self.closed && (!self.idle.is_empty() || (self.alive == 0 && self.max > 0))
+    }
+
     /// The workers to start at spawn, counted as alive.
     pub(crate) fn start_min(&mut self) -> usize {
         let start = self.min.saturating_sub(self.alive);

@@ -201,3 +201,25 @@ fn lost_workers_are_replaced_and_without_any_the_batches_are_orphans() {
     assert_eq!(c.orphans(), vec![5]);
     assert_eq!(c.restore(), 2, "an empty hand-off still restores min");
 }
+
+#[test]
+fn a_worker_is_idle_only_between_asking_and_being_handed_a_batch() {
+    let t0 = Instant::now();
+    let mut c = crew(1, 1);
+    assert!(!c.has_idle(), "started, but it has not asked for work yet");
+    assert_eq!(next(&mut c, 1, t0, t0), Next::Wait(t0 + IDLE));
+    assert!(c.has_idle());
+    c.push(1);
+    assert!(!c.has_idle(), "woken for the batch: busy from now on");
+    assert_eq!(next(&mut c, 1, t0, t0), Next::Run(1));
+    assert!(!c.has_idle());
+    let mut none = C::new(0, 1, IDLE, 2);
+    assert!(
+        none.has_idle(),
+        "no worker alive, one may start: nothing to wait for"
+    );
+    none.push(1);
+    assert!(!none.has_idle());
+    c.close();
+    assert!(!c.has_idle());
+}

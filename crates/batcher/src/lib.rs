@@ -1,8 +1,9 @@
 //! The per-model request queue and dynamic batching: requests wait in a bounded queue, are
-//! grouped by input shape into batches of up to `batch_size` (or fewer once the oldest has
-//! waited `max_batch_delay`), stacked along a new dim 0, run on dedicated worker OS threads
-//! (between `min_workers` and `max_workers` of them, growing with the backlog and shrinking
-//! when idle), and the outputs are split back so each caller gets its own slice.
+//! grouped by input shape into batches of up to `batch_size`, stacked along a new dim 0, run
+//! on dedicated worker OS threads (between `min_workers` and `max_workers` of them, growing
+//! with the backlog and shrinking when idle), and the outputs are split back so each caller
+//! gets its own slice. A worker that is idle takes what is queued at once; only while every
+//! worker is busy does a partial batch wait, up to `max_batch_delay`, for companions.
 //!
 //! This crate holds no libtorch and no wasm: it runs batches through the [`BatchRunner`]
 //! trait it defines, which `ferroserve-torch` implements (tests use fakes). Look elsewhere for

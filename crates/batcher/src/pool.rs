@@ -24,9 +24,16 @@ const HANDOFF_REQUESTS: usize = 16;
 /// How long a worker that replaces one killed by a bug waits before serving.
 const REPLACEMENT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// What the actor asks before it hands over a batch (one lock for both answers).
+pub(crate) struct Standing {
+    pub(crate) room: bool,
+    pub(crate) idle: bool,
+}
+
 pub(crate) struct Pool {
     crew: Mutex<Crew<Batch, Thread>>,
-    /// Notified when a worker takes a batch or workers are added: room for the actor.
+    /// Notified when a worker takes a batch, goes idle, or workers are added: room for the
+    /// actor, or a worker a partial batch need not wait for.
     pub(crate) room: Notify,
     /// Notified when the last worker has exited after `close`.
     done: Notify,
@@ -66,8 +73,13 @@ impl Pool {
         Ok(pool)
     }
 
-    pub(crate) fn has_room(&self) -> bool {
-        self.lock().has_room()
+    /// Whether another batch may be handed over, and whether it would find an idle worker.
+    pub(crate) fn standing(&self) -> Standing {
+        let crew = self.lock();
+        Standing {
+            room: crew.has_room(),
+            idle: crew.has_idle(),
+        }
     }
 
     /// Hands a batch to the most recently idle worker, starting one if none is idle.
@@ -122,8 +134,8 @@ impl Pool {
     pub(crate) fn next(&self, id: u64, idle_since: Instant) -> Next<Batch> {
         let next = self.locked(|crew| crew.next(id, idle_since, Instant::now(), thread::current));
         match &next {
-            Next::Run(_) => self.room.notify_one(),
-            Next::Wait(_) => {}
+            // Taking a batch makes room; going idle lets the queue send a partial batch.
+            Next::Run(_) | Next::Wait(_) => self.room.notify_one(),
             Next::Exit(why) => {
                 Stats::add(&self.shared.stats.workers_stopped, 1);
                 let model = &self.shared.name;

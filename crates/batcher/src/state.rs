@@ -9,9 +9,14 @@
 //!   group, oldest first.
 //! - A group is *ready* when it holds a full batch, or when its oldest request has waited
 //!   `max_batch_delay`, or when the queue is full (waiting for companions would only turn
-//!   arrivals away). Of the ready groups, the one whose oldest request is oldest goes first:
-//!   a full batch never idles behind a partial one still inside its delay, and the oldest
-//!   request is served first as soon as its delay is up (FIFO across shapes).
+//!   arrivals away), or when the caller says a worker is idle (*eager*): waiting for
+//!   companions while a worker idles only adds the delay to a closed-loop client's every
+//!   request (measured: batch 8 with a 1 ms delay served 39 % fewer requests than batch 1).
+//!   So the delay applies only while every worker is busy, and batches grow with the load:
+//!   what gathers during one forward is the next batch. Of the ready groups, the one whose
+//!   oldest request is oldest goes first: a full batch never idles behind a partial one
+//!   still inside its delay, and the oldest request is served first as soon as its delay is
+//!   up (FIFO across shapes).
 //! - A request past its deadline leaves the queue (`take_expired`) before it costs compute.
 //! - A cancelled request (its caller dropped the future) is dropped when seen: when a batch is
 //!   formed, when it expires, and when the queue is full (so it frees its place at once).
@@ -146,15 +151,15 @@ impl State {
         expired
     }
 
-    /// Whether `next_batch(now, flush)` would form a batch.
-    pub(crate) fn is_ready(&self, now: Instant, flush: bool) -> bool {
-        self.pick(now, flush).is_some()
+    /// Whether `next_batch(now, eager)` would form a batch.
+    pub(crate) fn is_ready(&self, now: Instant, eager: bool) -> bool {
+        self.pick(now, eager).is_some()
     }
 
     /// The next batch to run: up to `batch_size` live requests of one signature, oldest first.
-    /// `flush` ignores `max_batch_delay` (shutdown drains the queue that way).
-    pub(crate) fn next_batch(&mut self, now: Instant, flush: bool) -> Option<Vec<Entry>> {
-        while let Some(g) = self.pick(now, flush) {
+    /// `eager` ignores `max_batch_delay`: a worker is idle, or shutdown drains the queue.
+    pub(crate) fn next_batch(&mut self, now: Instant, eager: bool) -> Option<Vec<Entry>> {
+        while let Some(g) = self.pick(now, eager) {
             let mut batch = Vec::with_capacity(self.batch_size.min(self.groups[g].slots.len()));
             while batch.len() < self.batch_size {
                 let Some(slot) = self.groups[g].slots.pop_front() else {
@@ -193,12 +198,12 @@ impl State {
     }
 
     /// The ready group whose oldest request is oldest.
-    fn pick(&self, now: Instant, flush: bool) -> Option<usize> {
+    fn pick(&self, now: Instant, eager: bool) -> Option<usize> {
         // A full queue would refuse arrivals: waiting for companions gains nothing then.
-        let flush = flush || self.len >= self.capacity;
+        let eager = eager || self.len >= self.capacity;
         let ready = |g: &Group| {
             !g.slots.is_empty()
-                && (flush
+                && (eager
                     || g.slots.len() >= self.batch_size
                     || self.due(g).is_some_and(|d| d <= now))
         };

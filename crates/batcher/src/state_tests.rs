@@ -195,6 +195,53 @@ fn a_group_of_only_cancelled_requests_yields_the_next_group() {
 }
 
 #[test]
+fn a_lone_request_is_never_held_while_a_worker_idles() {
+    let t0 = Instant::now();
+    let mut s = State::new(8, LONG, 16);
+    let _rx = push_all(&mut s, &[(1.0, 2)], t0);
+    // Every worker busy: it waits for companions (up to the delay).
+    assert!(!s.is_ready(t0, false));
+    assert_eq!(s.next_wakeup(t0), Some(t0 + LONG));
+    // A worker idle: it goes now, alone, though the delay is a minute.
+    assert!(s.is_ready(t0, true));
+    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![1.0]);
+    assert!(s.is_empty());
+}
+
+#[test]
+fn an_idle_worker_takes_everything_gathered_up_to_the_batch_size() {
+    let t0 = Instant::now();
+    let mut s = State::new(4, LONG, 16);
+    // What gathered while the only worker ran the last batch: six of one shape, one other.
+    let _rx = push_all(
+        &mut s,
+        &[
+            (1.0, 2),
+            (2.0, 2),
+            (3.0, 3),
+            (4.0, 2),
+            (5.0, 2),
+            (6.0, 2),
+            (7.0, 2),
+        ],
+        t0,
+    );
+    // The full batch was ready anyway; the oldest group goes first.
+    assert_eq!(
+        tags(&s.next_batch(t0, false).unwrap()),
+        vec![1.0, 2.0, 4.0, 5.0]
+    );
+    assert!(
+        !s.is_ready(t0, false),
+        "the rest are partial batches inside their delay"
+    );
+    // The worker is idle again: the oldest partial batch goes whole, then the next.
+    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![3.0]);
+    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![6.0, 7.0]);
+    assert!(s.next_batch(t0, true).is_none());
+}
+
+#[test]
 fn flush_ignores_the_delay() {
     let t0 = Instant::now();
     let mut s = State::new(8, LONG, 8);

@@ -83,20 +83,23 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
     let stats = &shared.stats;
     let now = Instant::now();
     let mut live = Vec::with_capacity(batch.len());
-    let (mut cancelled, mut expired) = (0, 0);
+    let (mut cancelled, mut expired) = (0, Vec::new());
     for entry in batch {
         if entry.is_cancelled() {
             cancelled += 1;
         } else if entry.deadline <= now {
-            expired += 1;
-            let error = entry.timeout(now);
-            entry.answer(Err(error));
+            expired.push(entry);
         } else {
             live.push(entry);
         }
     }
+    // Counted before answering, so a caller that reads the stats after its answer sees it.
     Stats::add(&stats.cancelled, cancelled);
-    Stats::add(&stats.expired, expired);
+    Stats::add(&stats.expired, expired.len() as u64);
+    for entry in expired {
+        let error = entry.timeout(now);
+        entry.answer(Err(error));
+    }
     if live.is_empty() {
         return;
     }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,32 +33,79 @@ async fn one_request_gets_its_outputs_without_the_batch_dim() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_arriving_together_share_one_batch() {
-    let fake = Fake::new();
-    // The delay is an hour: only a full batch can run.
+async fn requests_that_gather_while_the_worker_is_busy_share_one_batch() {
+    let (fake, mut started) = Fake::gated();
+    // The delay is an hour: only a full batch, or the worker coming free, can send them.
     let b = Batcher::spawn(config(4, 3_600_000, 1), fake.clone()).unwrap();
     let r = |v: f32| b.submit(request(v, &[3]), later());
-    let all = async { tokio::join!(r(0.0), r(1.0), r(2.0), r(3.0)) };
-    let (o0, o1, o2, o3) = tokio::time::timeout(GUARD, all).await.unwrap();
-    for (i, out) in [o0, o1, o2, o3].into_iter().enumerate() {
+    let mut first = pin!(r(0.0));
+    enqueue(first.as_mut()).await;
+    assert_eq!(
+        started.recv().await,
+        Some(1),
+        "an idle worker takes a lone request"
+    );
+    let mut rest: Vec<_> = (1..=5).map(|v| Box::pin(r(v as f32))).collect();
+    for f in &mut rest {
+        enqueue(f.as_mut()).await;
+    }
+    // Four of them fill a batch, which waits in the hand-off for the busy worker.
+    eventually("a full batch to form", || b.queue_len() == 1).await;
+    fake.open();
+    let all = async {
+        let mut outs = vec![first.await];
+        for f in rest {
+            outs.push(f.await);
+        }
+        outs
+    };
+    let outs = tokio::time::timeout(GUARD, all).await.unwrap();
+    for (i, out) in outs.into_iter().enumerate() {
         assert_answer(&out.unwrap(), i as f32, &[3]);
     }
-    assert_eq!(fake.sizes(), vec![4]);
-    assert_eq!(b.stats().batches, 1);
+    // The fifth, alone and inside its hour, went as soon as the worker was free.
+    assert_eq!(fake.sizes(), vec![1, 4, 1]);
+    assert_eq!(b.stats().batches, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lone_request_waits_for_the_batch_delay_then_runs_alone() {
+async fn a_lone_request_never_waits_for_the_delay_while_a_worker_idles() {
     let fake = Fake::new();
-    let b = Batcher::spawn(config(8, 30, 1), fake.clone()).unwrap();
-    let start = Instant::now();
-    let out = b.submit(request(2.0, &[4]), later()).await.unwrap();
+    let b = Batcher::spawn(config(8, 3_600_000, 1), fake.clone()).unwrap();
+    for v in [2.0, 3.0] {
+        // An hour's delay: finishing at all inside the guard shows it was not waited for.
+        let out = tokio::time::timeout(GUARD, b.submit(request(v, &[4]), later()))
+            .await
+            .expect("a lone request waited for the batch delay with its worker idle")
+            .unwrap();
+        assert_answer(&out, v, &[4]);
+    }
+    assert_eq!(fake.sizes(), vec![1, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_every_worker_is_busy_a_partial_batch_waits_out_the_delay_then_scales_up() {
+    let (fake, mut started) = Fake::gated();
+    let config = config(8, 30, 1).max_workers(2);
+    let b = Arc::new(Batcher::spawn(config, fake.clone()).unwrap());
+    let submit = |v: f32| {
+        let b = b.clone();
+        tokio::spawn(async move { b.submit(request(v, &[4]), later()).await })
+    };
+    let first = submit(1.0);
+    assert_eq!(started.recv().await, Some(1));
+    let queued_at = Instant::now();
+    let second = submit(2.0);
+    // Its delay up, the partial batch is handed over and a second worker starts for it.
+    assert_eq!(started.recv().await, Some(1));
     assert!(
-        start.elapsed() >= Duration::from_millis(30),
+        queued_at.elapsed() >= Duration::from_millis(30),
         "ran before the delay was up"
     );
-    assert_answer(&out, 2.0, &[4]);
-    assert_eq!(fake.sizes(), vec![1]);
+    fake.open();
+    assert_answer(&first.await.unwrap().unwrap(), 1.0, &[4]);
+    assert_answer(&second.await.unwrap().unwrap(), 2.0, &[4]);
+    assert_eq!(b.stats().workers_started, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,11 +190,24 @@ async fn a_panicking_model_fails_only_that_batch_and_the_worker_keeps_serving() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outputs_without_the_batch_dim_fail_the_batch_with_a_clear_error() {
-    let b = Batcher::spawn(config(2, 3_600_000, 1), Fake::new()).unwrap();
-    let (a, c) = tokio::join!(
-        b.submit(request(POISON_SHAPE, &[2]), later()),
-        b.submit(request(1.0, &[2]), later())
-    );
+    let (fake, mut started) = Fake::gated();
+    let b = Batcher::spawn(config(2, 3_600_000, 1), fake.clone()).unwrap();
+    // The worker busy with a first request, the next two gather into one batch.
+    let mut first = pin!(b.submit(request(0.5, &[2]), later()));
+    enqueue(first.as_mut()).await;
+    assert_eq!(started.recv().await, Some(1));
+    let pair = async {
+        tokio::join!(
+            b.submit(request(POISON_SHAPE, &[2]), later()),
+            b.submit(request(1.0, &[2]), later())
+        )
+    };
+    let mut pair = pin!(pair);
+    enqueue(pair.as_mut()).await;
+    fake.open();
+    assert_answer(&first.await.unwrap(), 0.5, &[2]);
+    let (a, c) = tokio::time::timeout(GUARD, pair).await.unwrap();
+    assert_eq!(fake.sizes(), vec![1, 2]);
     let expected = BatchError::BadOutput(
         "output `x2` has shape [3, 2], whose dim 0 (3) is not the batch size (2)".into(),
     );

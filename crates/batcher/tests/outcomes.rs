@@ -27,14 +27,6 @@ fn one_worker() -> BatcherConfig {
         .workers(1)
 }
 
-/// Polls `f` once, so its request is handed to the queue, and leaves it pending.
-async fn enqueue<F: Future>(f: std::pin::Pin<&mut F>) {
-    assert!(
-        timeout(Duration::ZERO, f).await.is_err(),
-        "answered before the worker was free"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_overloaded_at_once() {
     let (fake, mut started) = Fake::gated();

@@ -124,6 +124,14 @@ pub fn later() -> Instant {
     in_ms(60_000)
 }
 
+/// Polls `f` once, so its request is handed to the queue, and leaves it pending.
+pub async fn enqueue<F: std::future::Future>(f: std::pin::Pin<&mut F>) {
+    assert!(
+        tokio::time::timeout(Duration::ZERO, f).await.is_err(),
+        "answered before the worker was free"
+    );
+}
+
 /// Polls `cond` every millisecond; panics after 5 s (a guard, not a timing assertion).
 pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -45,6 +45,9 @@ fn item(array: &str, tensor_name: &str, i: usize) -> Tensor {
 async fn submit_together(b: &Arc<Batcher>, model: &'static str, indices: &[usize]) {
     let input_name = if model == "mlp" { "x" } else { "image" };
     // Inputs first (reading the fixtures takes a while under load), then all submits at once.
+    // On this current-thread runtime the spawned submits all reach the queue before its
+    // actor runs, so they form one batch though the worker is idle (which would otherwise
+    // take the first alone: the batcher never holds a request while a worker idles).
     let inputs: Vec<_> = indices
         .iter()
         .map(|&i| (i, item(&format!("{model}.input"), input_name, i)))
@@ -67,7 +70,7 @@ async fn submit_together(b: &Arc<Batcher>, model: &'static str, indices: &[usize
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn mlp_eight_requests_in_one_batch_each_equal_python_alone() {
     let b = spawn(load("mlp"), config(8, HOUR));
     submit_together(&b, "mlp", &[0, 1, 2, 3, 4, 5, 6, 7]).await;
@@ -75,7 +78,7 @@ async fn mlp_eight_requests_in_one_batch_each_equal_python_alone() {
     assert_eq!((stats.batches, stats.requests_run), (1, 8), "{stats:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn resnet18_eight_requests_in_one_batch_each_equal_python_alone() {
     let b = spawn(load("resnet18"), config(8, HOUR));
     submit_together(&b, "resnet18", &[0, 1, 2, 3, 4, 5, 6, 7]).await;
@@ -83,7 +86,7 @@ async fn resnet18_eight_requests_in_one_batch_each_equal_python_alone() {
     assert_eq!((stats.batches, stats.requests_run), (1, 8), "{stats:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn mlp_partial_batches_of_three_one_and_four_each_equal_python_alone() {
     let b = spawn(load("mlp"), config(8, GATHER));
     for (group, expected_batches) in [(&[5, 0, 2][..], 1), (&[7], 2), (&[1, 6, 3, 4], 3)] {
@@ -93,7 +96,7 @@ async fn mlp_partial_batches_of_three_one_and_four_each_equal_python_alone() {
     assert_eq!(b.stats().requests_run, 8);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn resnet18_alone_and_in_partial_batches_each_equals_python_alone() {
     let b = spawn(load("resnet18"), config(8, GATHER));
     for (group, expected_batches) in [(&[3][..], 1), (&[0, 6, 1], 2), (&[7, 2, 5, 4], 3)] {
@@ -104,7 +107,7 @@ async fn resnet18_alone_and_in_partial_batches_each_equals_python_alone() {
 
 /// The MLP maps the last dim, so a request may carry one row (`[4]`) or two (`[2, 4]`).
 /// Interleaved, the two shapes form two batches of four; every answer is still the alone one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn mlp_requests_of_two_shapes_interleaved_form_separate_batches() {
     let b = spawn(load("mlp"), config(8, GATHER));
     let alone = |i: usize| {
@@ -157,7 +160,7 @@ async fn mlp_requests_of_two_shapes_interleaved_form_separate_batches() {
     assert_eq!((stats.batches, stats.requests_run), (2, 8), "{stats:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn gpu_resnet18_eight_requests_through_the_batcher() {
     if !cuda_or_skip("gpu_resnet18_eight_requests_through_the_batcher") {
         return;

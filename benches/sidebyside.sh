@@ -145,17 +145,7 @@ ic="$work/examples/work/image-classifier"
 resnet_pt="$ic/resnet18.pt"
 mkdir -p "$work/sidebyside" "$work/ts-store"
 if [ ! -f "$work/photo.jpg" ]; then
-  # benches/load.sh's photo: a smooth synthetic 640x480 image (gradients + noise), quality 90.
-  "$python" - "$work/photo.jpg" <<'PY'
-import sys
-import numpy as np
-from PIL import Image
-rng = np.random.default_rng(0)
-y, x = np.mgrid[0:480, 0:640]
-img = np.stack([(x * 0.4) % 256, (y * 0.5) % 256, ((x + y) * 0.2) % 256], -1)
-img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
-Image.fromarray(img).save(sys.argv[1], quality=90)
-PY
+  "$python" benches/load/make_photo.py "$work/photo.jpg"
 fi
 
 # stale TARGET INPUT...: whether TARGET is missing or older than any input.
@@ -171,12 +161,13 @@ ts_archive() { # torch-model-archiver ARGS...: quiet unless it fails
   local out
   out="$("$venv/bin/torch-model-archiver" "$@" --export-path "$work/ts-store" -f 2>&1)" || { echo "$out" >&2; exit 1; }
 }
-if stale "$work/ts-store/mlp.mar" "$mlp_pt" "$side/mlp_handler.py"; then
-  ts_archive --model-name mlp --version 1.0 --serialized-file "$mlp_pt" --handler "$side/mlp_handler.py"
+if stale "$work/ts-store/mlp.mar" "$mlp_pt" "$side/mlp_handler.py" "$side/ts_threads.py"; then
+  ts_archive --model-name mlp --version 1.0 --serialized-file "$mlp_pt" --handler "$side/mlp_handler.py" \
+    --extra-files "$side/ts_threads.py"
 fi
-if has "$models" resnet && stale "$work/ts-store/resnet18.mar" "$resnet_pt" "$ic/labels.txt" "$side/resnet_handler.py"; then
+if has "$models" resnet && stale "$work/ts-store/resnet18.mar" "$resnet_pt" "$ic/labels.txt" "$side/resnet_handler.py" "$side/ts_threads.py"; then
   ts_archive --model-name resnet18 --version 1.0 --serialized-file "$resnet_pt" \
-    --handler "$side/resnet_handler.py" --extra-files "$ic/labels.txt"
+    --handler "$side/resnet_handler.py" --extra-files "$ic/labels.txt,$side/ts_threads.py"
 fi
 # ferroserve's: one archive per worker count (it grows a model's workers from minWorkers up
 # to maxWorkers under load, so both are pinned); batch size and delay come at registration.

@@ -30,6 +30,11 @@ pub enum BatchError {
     #[error("the model failed on this request's batch: {0}")]
     Run(String),
 
+    /// The process the model runs in failed under this request's batch (crashed, stopped
+    /// past its time, or unavailable); the message names what happened.
+    #[error("{1}")]
+    Process(crate::Fault, String),
+
     /// The model code panicked while running this request's batch. The worker keeps serving.
     #[error(
         "worker panicked: {0}; only this batch failed, retry the request and report the panic if it repeats"

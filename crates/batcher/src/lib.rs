@@ -48,7 +48,7 @@ use tokio::sync::{Notify, mpsc, watch};
 pub use config::BatcherConfig;
 pub use entry::Completed;
 pub use error::BatchError;
-pub use runner::{BatchRunner, RunError};
+pub use runner::{BatchRunner, Fault, RunError};
 pub use shared::BatcherStats;
 
 use actor::Actor;
@@ -187,6 +187,11 @@ impl Batcher {
         self.shared.capacity
     }
 
+    /// Why the model cannot serve at all, if so ([`BatchRunner::failed`]).
+    pub fn failed(&self) -> Option<String> {
+        self.pool.runner.failed()
+    }
+
     pub fn stats(&self) -> BatcherStats {
         let mut stats = self.shared.stats.snapshot();
         stats.queued = self.queue_len();
@@ -197,6 +202,7 @@ impl Batcher {
     /// `max_batch_delay`), and returns once the worker threads have exited.
     pub async fn shutdown(&self) {
         self.shared.closing.store(true, Relaxed);
+        self.pool.runner.stop();
         self.shared.shutdown.notify_one();
         let mut done = self.done.clone();
         // An error means the actor was dropped with its runtime: nothing is left to wait for.

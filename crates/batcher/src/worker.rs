@@ -21,7 +21,7 @@ use crate::entry::{Completed, Entry};
 use crate::pool::Pool;
 use crate::shared::{Shared, Stats};
 use crate::stack::{split, stack};
-use crate::{BatchError, BatchRunner};
+use crate::{BatchError, BatchRunner, Fault};
 
 pub(crate) type Batch = Vec<Entry>;
 
@@ -124,9 +124,10 @@ pub(crate) fn run_batch(runner: &dyn BatchRunner, batch: Batch, shared: &Shared)
     }
     let outcome = batch_span.in_scope(|| {
         catch_unwind(AssertUnwindSafe(|| {
-            let outputs = runner
-                .run(stack(inputs)?)
-                .map_err(|e| BatchError::Run(e.message().to_owned()))?;
+            let outputs = runner.run(stack(inputs)?).map_err(|e| match e.fault() {
+                Fault::Model => BatchError::Run(e.message().to_owned()),
+                fault => BatchError::Process(fault, e.message().to_owned()),
+            })?;
             split(outputs, n)
         }))
     });

@@ -3,6 +3,7 @@
 //! `archive`, `ferroserve-http` and `ferroserve-core` for `serve`).
 
 mod archive;
+mod cells;
 mod handler;
 mod logging;
 mod runtime;
@@ -37,6 +38,10 @@ enum Command {
     /// TorchServe's launcher: `--start`/`--stop`, its flags and pid file (also what runs when
     /// this binary is invoked as `torchserve`).
     Torchserve(Box<torchserve::TorchServeArgs>),
+    /// A tenant cell: runs models for the server over the socket on fd 3 (started by
+    /// `serve` itself; not for people).
+    #[command(hide = true)]
+    Cell(cells::CellArgs),
 }
 
 /// The binary under the name `torchserve` (a symlink): TorchServe's command line as is.
@@ -75,6 +80,7 @@ fn main() -> std::process::ExitCode {
             tenant::run(args)
         }
         Command::Torchserve(args) => torchserve::run(*args),
+        Command::Cell(args) => cells::run(args),
     };
     match result {
         Ok(code) => code,

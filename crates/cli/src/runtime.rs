@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferroserve_archive::InputSpec;
 use ferroserve_batcher::BatchRunner;
-use ferroserve_core::ModelRuntime;
+use ferroserve_core::{ModelRuntime, RuntimeLoad};
 use ferroserve_tensor::DType;
 use ferroserve_torch::{Device, ModelConfig, TorchModel};
 
@@ -17,12 +17,20 @@ pub struct TorchRuntime {
 }
 
 impl ModelRuntime for TorchRuntime {
-    fn load(
+    fn load(&self, req: &RuntimeLoad<'_>) -> Result<(Arc<dyn BatchRunner>, String), String> {
+        self.load_torch(req.path, req.device, req.warmup)
+            .map(|(m, d)| (Arc::new(m) as Arc<dyn BatchRunner>, d))
+    }
+}
+
+impl TorchRuntime {
+    /// The TorchScript file at `path`, on `device` (else the default), warmed up.
+    pub fn load_torch(
         &self,
         path: &Path,
         device: Option<&str>,
         warmup: &[InputSpec],
-    ) -> Result<(Arc<dyn BatchRunner>, String), String> {
+    ) -> Result<(TorchModel, String), String> {
         let device = match device {
             Some(d) => d.parse::<Device>().map_err(|e| e.to_string())?,
             None => self.default_device,
@@ -42,7 +50,7 @@ impl ModelRuntime for TorchRuntime {
             .with_intra_op_threads(self.intra_op_threads)
             .with_warmup(warmup);
         let model = TorchModel::load(path, config).map_err(|e| e.to_string())?;
-        Ok((Arc::new(model), device.to_string()))
+        Ok((model, device.to_string()))
     }
 }
 

@@ -15,6 +15,7 @@ use ferroserve_core::torchserve_config::{self, Note, Outcome};
 use serde::Serialize;
 
 use crate::runtime::TorchRuntime;
+use ferroserve_core::ModelRuntime;
 
 /// Every flag is also an environment variable and a key of the config file (same name,
 /// `snake_case`); docs/configuration.md lists them with their defaults.
@@ -197,6 +198,11 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_TORCH_THREADS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     torch_threads: Option<usize>,
+    /// `process` (tenants' models in cells: worker processes under their limits) or
+    /// `in-process`.
+    #[arg(long, env = "FERROSERVE_MODEL_ISOLATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_isolation: Option<String>,
     /// `none` or `tokens` (tenants and the admin token in STATE_DIR/admin.token).
     #[arg(long, env = "FERROSERVE_AUTH")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -337,10 +343,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         .device
         .parse()
         .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
-    let runtime = Arc::new(TorchRuntime {
+    let torch = TorchRuntime {
         default_device: device,
         intra_op_threads: config.torch_threads,
-    });
+    };
+    let runtime: Arc<dyn ModelRuntime> = match config.model_isolation.as_str() {
+        "in-process" => {
+            tracing::warn!(
+                "model_isolation = \"in-process\": tenants' TorchScript runs inside the server, unlimited; use \"process\" unless every model is trusted"
+            );
+            Arc::new(torch)
+        }
+        "process" => Arc::new(crate::cells::CellRuntime::start(&config, device)?),
+        other => anyhow::bail!(
+            "model_isolation = {other:?}: use \"process\" (models in cells) or \"in-process\""
+        ),
+    };
     tracing::info!(config = %serde_json::to_string(&config)?, "effective configuration");
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -354,7 +372,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
 /// The REST edge and the gRPC edge over one core: both bind, the core starts once (so
 /// neither answers before the start-up models are loaded), one signal stops both, and
 /// the core drains once both have finished their calls in flight.
-async fn serve_edges(config: ServerConfig, runtime: Arc<TorchRuntime>) -> anyhow::Result<()> {
+async fn serve_edges(config: ServerConfig, runtime: Arc<dyn ModelRuntime>) -> anyhow::Result<()> {
     let app = ferroserve_http::App::build(config, runtime)?;
     let core = app.core.clone();
     let rest = app.bind().await?;
@@ -428,7 +446,7 @@ async fn shutdown_signal() {
 /// with 16 of them hostile handler output left RSS rising in ~100 MiB steps (what the
 /// sandbox lifts and refuses is trimmed, `crates/sandbox/src/trim.rs`).
 /// Called before any thread starts.
-fn tune_allocator() {
+pub(crate) fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const M_TRIM_THRESHOLD: i32 = -1;

@@ -95,7 +95,7 @@ pub fn shown(name: &str) -> String {
 /// once made every request panic).
 pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
     let n = |v: usize| v as u64;
-    let table: [(Range, u64); 30] = [
+    let table: [(Range, u64); 33] = [
         (
             Range::new("max_request_size", 1, 1 << 32),
             n(c.max_request_size),
@@ -207,6 +207,18 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
         ),
         (Range::new("torch_threads", 0, 1024), n(c.torch_threads)),
         (Range::new("audit_log_mib", 1, 1 << 20), c.audit_log_mib),
+        (
+            Range::new("shared_model_memory_mib", 0, 1 << 24),
+            c.shared_model_memory_mib,
+        ),
+        (
+            Range::new("shared_model_threads", 0, 1 << 20),
+            c.shared_model_threads,
+        ),
+        (
+            Range::new("shared_model_cpu_percent", 0, 100_000),
+            c.shared_model_cpu_percent,
+        ),
     ];
     for (range, value) in table {
         range.check(value, "the server config")?;

@@ -114,6 +114,18 @@ pub struct ServerConfig {
     pub device: String,
     /// libtorch intra-op threads per model worker (0: libtorch's default split).
     pub torch_threads: usize,
+    /// Where TorchScript runs: `process` (each tenant's models in a cell, a worker process
+    /// of its own under the tenant's model limits; the shared namespace has one more) or
+    /// `in-process` (inside the server: for a trusted, single-tenant setup).
+    pub model_isolation: String,
+    /// Where cells' cgroups are made (v2 or v1 found there; empty: rlimits only).
+    pub cell_cgroup_root: String,
+    /// The shared namespace's cell: memory cap, MiB (0: none).
+    pub shared_model_memory_mib: u64,
+    /// The shared namespace's cell: threads and processes (0: no cap).
+    pub shared_model_threads: u64,
+    /// The shared namespace's cell: CPU in percent of one core (0: no cap).
+    pub shared_model_cpu_percent: u64,
     /// Log format: `json` (one object per line) or `text`.
     pub log_format: String,
     /// `none` (no tokens: single tenant, keep the listeners on loopback) or `tokens`
@@ -187,6 +199,11 @@ impl Default for ServerConfig {
             audit_log_mib: 64,
             device: "cpu".into(),
             torch_threads: 0,
+            model_isolation: "in-process".into(),
+            cell_cgroup_root: "/sys/fs/cgroup".into(),
+            shared_model_memory_mib: 0,
+            shared_model_threads: 0,
+            shared_model_cpu_percent: 0,
             log_format: "json".into(),
             auth: "none".into(),
             key_file: None,
@@ -263,6 +280,13 @@ impl ServerConfig {
                 workers_per_model: self.limit_workers_per_model as u64,
                 workers_per_tenant: self.limit_workers_per_tenant as u64,
                 workers_total: self.limit_workers_total as u64,
+            },
+            shared_model_limits: crate::ModelLimits {
+                memory_bytes: (self.shared_model_memory_mib > 0)
+                    .then(|| self.shared_model_memory_mib.saturating_mul(1 << 20)),
+                threads: (self.shared_model_threads > 0).then_some(self.shared_model_threads),
+                cpu_percent: (self.shared_model_cpu_percent > 0)
+                    .then_some(self.shared_model_cpu_percent),
             },
         }
     }

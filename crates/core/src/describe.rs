@@ -29,6 +29,10 @@ pub struct Described {
     pub workers: Vec<WorkerView>,
     /// TorchServe's queue view (KServe's wrapper and dashboards read it).
     pub job_queue_status: JobQueueStatus,
+    /// Why the model cannot serve (it kept killing the process it runs in); absent while
+    /// it can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,11 +62,16 @@ pub fn describe(model: &Model, is_default: bool) -> Described {
     let stats = model.pipeline.batcher().stats();
     let info = &model.info;
     let start_time = info.loaded_at.map(rfc3339).unwrap_or_default();
+    let failed = model.pipeline.batcher().failed();
     let workers = (0..stats.workers)
         .map(|i| WorkerView {
             id: format!("{}:{}#{i}", model.name(), model.version),
             start_time: start_time.clone(),
-            status: "READY",
+            status: if failed.is_some() {
+                "UNHEALTHY"
+            } else {
+                "READY"
+            },
             gpu: info.device.starts_with("cuda"),
         })
         .collect();
@@ -94,17 +103,21 @@ pub fn describe(model: &Model, is_default: bool) -> Described {
                 .saturating_sub(stats.queued),
             pending_requests: stats.queued,
         },
+        failed,
     }
 }
 
 /// TorchServe's health answer (`GET /ping`, gRPC `Ping`): healthy when every model has at
-/// least its minimum of workers running.
+/// least its minimum of workers running and none is marked failed.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     // Fields in the order REST's `json!` map has always written them (sorted).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub models_below_min_workers: Vec<String>,
+    /// `name:version: why`, for models marked failed (they kept killing their process).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models_failed: Vec<String>,
     pub status: &'static str,
 }
 
@@ -123,26 +136,29 @@ impl Health {
             _ => registry.all().into_iter().map(|(m, _)| m).collect(),
         };
         let own = !who.is_admin();
+        let label = |m: &Model| match own {
+            true => format!("{}:{}", m.name(), m.version),
+            false => format!("{}:{}", m.key, m.version),
+        };
         let sick: Vec<String> = models
-            .into_iter()
-            .filter(|m| !m.is_healthy())
-            .map(|m| match own {
-                true => format!("{}:{}", m.name(), m.version),
-                false => format!("{}:{}", m.key, m.version),
-            })
+            .iter()
+            .filter(|m| !m.has_min_workers())
+            .map(|m| label(m))
             .collect();
+        let failed: Vec<String> = models
+            .iter()
+            .filter_map(|m| Some(format!("{}: {}", label(m), m.failed()?)))
+            .collect();
+        let healthy = sick.is_empty() && failed.is_empty();
         Health {
-            status: if sick.is_empty() {
-                "Healthy"
-            } else {
-                "Unhealthy"
-            },
+            status: if healthy { "Healthy" } else { "Unhealthy" },
             models_below_min_workers: sick,
+            models_failed: failed,
         }
     }
 
     pub fn is_healthy(&self) -> bool {
-        self.models_below_min_workers.is_empty()
+        self.models_below_min_workers.is_empty() && self.models_failed.is_empty()
     }
 }
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use ferroserve_archive::ArchiveError;
-use ferroserve_batcher::BatchError;
+use ferroserve_batcher::{BatchError, Fault};
 use ferroserve_sandbox::SandboxError;
 
 use crate::FetchError;
@@ -383,6 +383,9 @@ fn batch_kind(e: &BatchError) -> &'static str {
         B::Timeout { .. } => "ModelRequestTimeout",
         B::Cancelled => "RequestCancelled",
         B::Run(_) => "ModelForwardError",
+        B::Process(Fault::Crashed, _) => "ModelProcessCrashed",
+        B::Process(Fault::Stopped, _) => "ModelForwardTimeout",
+        B::Process(Fault::Unavailable | Fault::Model, _) => "ModelUnavailable",
         B::WorkerPanicked(_) => "ModelWorkerPanicked",
         B::BadOutput(_) => "ModelBadOutput",
         B::BadInput(_) => "ModelBadInput",
@@ -395,7 +398,9 @@ fn batch_class(e: &BatchError) -> Class {
     use BatchError as B;
     match e {
         B::Overloaded { .. } | B::ShuttingDown => Class::Overload,
-        B::Timeout { .. } => Class::Timeout,
+        B::Timeout { .. } | B::Process(Fault::Stopped, _) => Class::Timeout,
+        B::Process(Fault::Unavailable, _) => Class::Overload,
+        B::Process(Fault::Crashed | Fault::Model, _) => Class::Internal,
         B::Cancelled => Class::Cancelled,
         B::BadInput(_) | B::BadSettings(_) => Class::BadRequest,
         B::Run(_) | B::WorkerPanicked(_) | B::BadOutput(_) | B::Start(_) => Class::Internal,

@@ -50,7 +50,7 @@ pub use fetch::MAX_REDIRECTS;
 pub use fetcher::{FetchError, Fetched, Fetcher};
 pub use key::ModelKey;
 pub use load_request::LoadRequest;
-pub use loader::{Loader, ModelRuntime};
+pub use loader::{Loader, ModelRuntime, RuntimeLoad};
 pub use manager::{Manager, Register};
 pub use metrics::Metrics;
 pub use model::{Model, ModelInfo};
@@ -60,6 +60,7 @@ pub use serving::Core;
 pub use settings::{ModelDefaults, Settings};
 pub use stats::{StatsSnapshot, Tally};
 pub use store::ArchiveStore;
+pub use tenancy::ModelLimits;
 pub use workers::{Lease, WorkerBudget};
 
 /// `2026-11-24T10:00:00Z`: whole seconds, UTC.

@@ -25,14 +25,28 @@ use crate::{Error, LoadRequest, Model, ModelInfo, Pipeline};
 /// The seam to the tensor runtime. The binary plugs in libtorch (`ferroserve-torch`);
 /// tests plug in a fake model.
 pub trait ModelRuntime: Send + Sync {
-    /// Loads the serialized model at `path` on `device` (`None`: the runtime's default) and
-    /// warms it up with `warmup` when given. The error is shown to the uploader.
-    fn load(
-        &self,
-        path: &Path,
-        device: Option<&str>,
-        warmup: &[InputSpec],
-    ) -> Result<(Arc<dyn BatchRunner>, String), String>;
+    /// Loads the serialized model at `req.path` on `req.device` (`None`: the runtime's
+    /// default) and warms it up with `req.warmup` when given; returns the runner and the
+    /// device it is on. The error is shown to the uploader.
+    fn load(&self, req: &RuntimeLoad<'_>) -> Result<(Arc<dyn BatchRunner>, String), String>;
+}
+
+/// What the loader asks of a [`ModelRuntime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeLoad<'a> {
+    pub path: &'a Path,
+    pub device: Option<&'a str>,
+    pub warmup: &'a [InputSpec],
+    /// `name:version`, for messages.
+    pub label: &'a str,
+    /// The model's owner (`None`: the shared namespace). A runtime that isolates models
+    /// runs one owner's models together and apart from every other owner's.
+    pub owner: Option<&'a str>,
+    /// The owner's limits on its models' memory, threads and CPU.
+    pub limits: crate::ModelLimits,
+    /// The model's response timeout: a forward running past it (plus a grace) may be
+    /// stopped.
+    pub response_timeout: Duration,
 }
 
 /// Loads archives into models.
@@ -91,9 +105,21 @@ impl Loader {
             files.as_deref(),
             limits.clone(),
         )?;
+        let label = format!("{}:{version}", key.name);
         let (runner, device) = self
             .runtime
-            .load(&model_file, own.device.as_deref(), &own.inputs)
+            .load(&RuntimeLoad {
+                path: &model_file,
+                device: own.device.as_deref(),
+                warmup: &own.inputs,
+                label: &label,
+                owner: key.tenant.as_deref(),
+                limits: crate::tenancy::model_limits(
+                    req.tenant.as_ref().map(|(_, q)| q),
+                    &self.defaults.shared_model_limits,
+                ),
+                response_timeout: Duration::from_secs(s.response_timeout_s),
+            })
             .map_err(|e| Error::ModelLoad(without_paths(&e, dir.path())))?;
 
         let outputs = if own.outputs.is_empty() {

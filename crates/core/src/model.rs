@@ -79,9 +79,18 @@ impl Model {
         self.lease.as_ref()
     }
 
-    /// Fewer workers running than the model's minimum: health checks report unhealthy.
+    /// Healthy: at least its minimum of workers running, and not marked failed.
     pub fn is_healthy(&self) -> bool {
+        self.has_min_workers() && self.failed().is_none()
+    }
+
+    pub fn has_min_workers(&self) -> bool {
         let stats = self.pipeline.batcher().stats();
         stats.workers >= stats.min_workers
+    }
+
+    /// Why the model cannot serve at all (it kept killing the process it runs in).
+    pub fn failed(&self) -> Option<String> {
+        self.pipeline.batcher().failed()
     }
 }

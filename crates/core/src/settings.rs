@@ -28,6 +28,8 @@ pub struct ModelDefaults {
     pub archive: ferroserve_archive::ReadLimits,
     /// The server's ceilings (the limits table).
     pub ceilings: Ceilings,
+    /// The shared namespace's model limits (tenants' come from their quotas).
+    pub shared_model_limits: crate::ModelLimits,
 }
 
 impl Default for ModelDefaults {

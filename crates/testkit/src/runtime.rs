@@ -1,13 +1,11 @@
 //! The fake runtime and its models.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use ferroserve_archive::InputSpec;
 use ferroserve_batcher::{BatchRunner, RunError};
-use ferroserve_core::ModelRuntime;
+use ferroserve_core::{ModelRuntime, RuntimeLoad};
 use ferroserve_tensor::Tensor;
 
 use crate::FakeModel;
@@ -30,19 +28,14 @@ impl FakeRuntime {
 }
 
 impl ModelRuntime for FakeRuntime {
-    fn load(
-        &self,
-        path: &Path,
-        device: Option<&str>,
-        _warmup: &[InputSpec],
-    ) -> Result<(Arc<dyn BatchRunner>, String), String> {
+    fn load(&self, req: &RuntimeLoad<'_>) -> Result<(Arc<dyn BatchRunner>, String), String> {
         self.loads.fetch_add(1, Relaxed);
-        let spec = FakeModel::read(path)?;
+        let spec = FakeModel::read(req.path)?;
         if let Some(message) = &spec.fail_load {
             return Err(message.clone());
         }
         std::thread::sleep(Duration::from_millis(spec.load_delay_ms));
-        Ok((Arc::new(spec), device.unwrap_or("cpu").to_owned()))
+        Ok((Arc::new(spec), req.device.unwrap_or("cpu").to_owned()))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{Error, ModelKey};
 
 pub use audit::Audit;
 pub use auth::{Api, Auth, KeyFile};
-pub use quotas::Quotas;
+pub use quotas::{ModelLimits, Quotas, model_limits};
 pub use store::Tenant;
 pub use store::{TenantRecord, Tenants, TokenRecord};
 

@@ -24,6 +24,13 @@ pub struct Quotas {
     /// Registrations, scale, unregister and set-default requests a minute, after a burst
     /// of up to 10 ([`super::rate::BURST`]).
     pub max_management_changes_per_minute: u64,
+    /// Memory of the process the tenant's models run in (its cell), MiB: past it the
+    /// kernel kills the cell and its in-flight batches fail with `ModelProcessCrashed`.
+    pub max_model_memory_mib: u64,
+    /// Threads (and processes) the tenant's cell may have.
+    pub max_model_threads: u64,
+    /// CPU time of the tenant's cell in percent of one core (0: no cap beyond fair share).
+    pub max_model_cpu_percent: u64,
 }
 
 impl Default for Quotas {
@@ -37,6 +44,9 @@ impl Default for Quotas {
             max_storage_bytes: 2 << 30,
             max_concurrent_management: 4,
             max_management_changes_per_minute: 60,
+            max_model_memory_mib: 4096,
+            max_model_threads: 512,
+            max_model_cpu_percent: 0,
         }
     }
 }
@@ -45,7 +55,7 @@ impl Default for Quotas {
 /// holds once panicked at creation and again at every start.
 pub fn check(q: &Quotas) -> Result<(), Error> {
     let n = |v: usize| v as u64;
-    let table: [(Range, u64); 8] = [
+    let table: [(Range, u64); 11] = [
         (Range::new("max_models", 0, 100_000), n(q.max_models)),
         (
             Range::new("max_archive_bytes", 0, 1 << 40),
@@ -75,11 +85,43 @@ pub fn check(q: &Quotas) -> Result<(), Error> {
             Range::new("max_management_changes_per_minute", 0, 1_000_000),
             q.max_management_changes_per_minute,
         ),
+        (
+            Range::new("max_model_memory_mib", 64, 1 << 24),
+            q.max_model_memory_mib,
+        ),
+        (
+            Range::new("max_model_threads", 16, 1 << 20),
+            q.max_model_threads,
+        ),
+        (
+            Range::new("max_model_cpu_percent", 0, 100_000),
+            q.max_model_cpu_percent,
+        ),
     ];
     for (range, value) in table {
         range.check(value, "the tenant's quotas")?;
     }
     Ok(())
+}
+
+/// The limits on one owner's models, as the process they run in gets them (`None`: no cap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelLimits {
+    pub memory_bytes: Option<u64>,
+    pub threads: Option<u64>,
+    pub cpu_percent: Option<u64>,
+}
+
+/// A tenant's model limits from its quotas, or the shared namespace's (`shared`) for `None`.
+pub fn model_limits(quotas: Option<&Quotas>, shared: &ModelLimits) -> ModelLimits {
+    let Some(q) = quotas else {
+        return *shared;
+    };
+    ModelLimits {
+        memory_bytes: Some(q.max_model_memory_mib.saturating_mul(1 << 20)),
+        threads: Some(q.max_model_threads),
+        cpu_percent: (q.max_model_cpu_percent > 0).then_some(q.max_model_cpu_percent),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,41 @@
+//! Tenant cells: a tenant's TorchScript runs in a worker process of its own (a *cell*),
+//! never in the server. The server keeps the batcher; a model in a cell is a
+//! [`BatchRunner`](ferroserve_batcher::BatchRunner) ([`CellModel`]) that sends each stacked
+//! batch over a Unix socket and reads the outputs back, sizes checked before anything is
+//! allocated.
+//!
+//! Server side: [`Cells`] holds one [`cell::Cell`] per owner (a tenant, or the shared
+//! namespace). A cell is started on its owner's first model (`process.rs`: the same binary
+//! as a subcommand, no network, no core dumps, killed with the server), put under the
+//! owner's limits (`limits.rs`: cgroup v2 or v1 memory, pids and CPU where the server may
+//! create groups, else an `RLIMIT_DATA` fallback), and supervised (`cell.rs`): a cell that
+//! dies fails only its in-flight batches with the cause (`death.rs`: signal, OOM kill, exit
+//! code), restarts with backoff and reloads its models; a model in flight at three deaths
+//! in a row is marked failed; a forward past its response timeout plus a grace gets its
+//! cell killed. `conn.rs` is one live connection (requests matched to replies by id).
+//!
+//! Cell side: [`serve`] (`serve.rs`) answers the server over the socket, loading and running
+//! models through the [`Engine`] seam (the binary implements it with libtorch; the
+//! `fake-cell` binary with text-file models, for tests). The wire format is `proto.rs`.
+//!
+//! Look elsewhere for the batching (`ferroserve-batcher`), libtorch (`ferroserve-torch`) and
+//! how errors become statuses (`ferroserve-core`).
+
+mod cell;
+mod conn;
+mod death;
+mod error;
+mod limits;
+mod process;
+mod proto;
+mod runner;
+mod serve;
+mod threads;
+
+pub use cell::{CellCommand, Cells, GRACE};
+pub use death::Death;
+pub use error::CellError;
+pub use limits::{CellLimits, Enforcement};
+pub use proto::{LoadSpec, WarmupSpec};
+pub use runner::CellModel;
+pub use serve::{Engine, serve, serve_fd};

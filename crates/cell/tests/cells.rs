@@ -1,0 +1,220 @@
+//! Cells against the `fake-cell` binary: real processes, real sockets, real signals.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ferroserve_batcher::{BatchRunner, Fault};
+use ferroserve_cell::{CellCommand, CellLimits, CellModel, Cells, LoadSpec};
+use ferroserve_tensor::Tensor;
+
+fn cells() -> Cells {
+    let cmd = CellCommand {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_fake-cell")),
+        args: vec![],
+        env: vec![],
+    };
+    // No cgroups: tests must not need root (the e2e tests cover them).
+    Cells::new(cmd, None, 1 << 30).unwrap()
+}
+
+fn model_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn load(cells: &Cells, owner: &str, path: PathBuf, timeout_s: u64) -> CellModel {
+    let spec = LoadSpec {
+        path,
+        device: None,
+        warmup: vec![],
+    };
+    let (m, device) = cells
+        .load(
+            Some(owner),
+            CellLimits::default(),
+            spec,
+            "m:1",
+            Duration::from_secs(timeout_s),
+        )
+        .unwrap();
+    assert_eq!(device, "cpu");
+    m
+}
+
+fn x(v: f32) -> Vec<Tensor> {
+    vec![Tensor::from_f32("x", vec![1, 2], &[v, 1.0]).unwrap()]
+}
+
+#[test]
+fn batches_run_in_the_cell_and_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    let out = m.run(x(3.0)).unwrap();
+    assert_eq!(out[0].to_f32().unwrap(), vec![6.0, 2.0]);
+    assert_eq!(out[0].shape(), &[1, 2]);
+    let pid = cells.pid_of(Some("a")).unwrap();
+    assert_ne!(
+        pid,
+        std::process::id(),
+        "the forward ran in another process"
+    );
+}
+
+#[test]
+fn a_crashing_forward_fails_its_batch_names_the_signal_and_the_cell_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    let first = cells.pid_of(Some("a")).unwrap();
+    for (value, words) in [(-2.0, "SIGSEGV"), (-1.0, "SIGABRT"), (-5.0, "status 3")] {
+        let err = m.run(x(value)).unwrap_err();
+        assert_eq!(err.fault(), Fault::Crashed, "{err}");
+        assert!(err.message().contains(words), "{value}: {err}");
+        // The next batch is served by a restarted cell, the model reloaded.
+        assert_eq!(m.run(x(1.0)).unwrap()[0].to_f32().unwrap(), vec![2.0, 2.0]);
+    }
+    assert_ne!(cells.pid_of(Some("a")).unwrap(), first);
+    assert!(
+        m.failed().is_none(),
+        "good batches between crashes reset the strikes"
+    );
+}
+
+#[test]
+fn a_model_that_kills_its_cell_three_times_in_a_row_is_marked_failed_and_others_serve_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let bad = load(&cells, "a", model_file(&dir, "bad", "ok"), 5);
+    let good = load(&cells, "a", model_file(&dir, "good", "ok"), 5);
+    for _ in 0..3 {
+        assert_eq!(bad.run(x(-2.0)).unwrap_err().fault(), Fault::Crashed);
+    }
+    let why = bad.failed().expect("marked failed");
+    assert!(
+        why.contains("3 times in a row") && why.contains("SIGSEGV"),
+        "{why}"
+    );
+    let err = bad.run(x(1.0)).unwrap_err();
+    assert_eq!(err.fault(), Fault::Unavailable, "{err}");
+    assert_eq!(
+        good.run(x(1.0)).unwrap()[0].to_f32().unwrap(),
+        vec![2.0, 2.0]
+    );
+}
+
+#[test]
+fn a_runaway_forward_is_stopped_after_its_timeout_plus_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = load(&cells, "a", model_file(&dir, "loop", "ok"), 1);
+    let t = Instant::now();
+    let err = m.run(x(-3.0)).unwrap_err();
+    let took = t.elapsed();
+    assert_eq!(err.fault(), Fault::Stopped, "{err}");
+    assert!(err.message().contains("response timeout (1 s)"), "{err}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert_eq!(m.run(x(1.0)).unwrap()[0].to_f32().unwrap(), vec![2.0, 2.0]);
+}
+
+#[test]
+fn stopping_a_model_cuts_a_running_forward_after_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = std::sync::Arc::new(load(&cells, "a", model_file(&dir, "loop", "ok"), 3600));
+    let runner = m.clone();
+    let t = Instant::now();
+    let running = std::thread::spawn(move || runner.run(x(-3.0)));
+    std::thread::sleep(Duration::from_millis(200));
+    m.stop();
+    let err = running.join().unwrap().unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(err.fault(), Fault::Stopped, "{err}");
+}
+
+#[test]
+fn tenants_have_cells_of_their_own_and_one_crashing_leaves_the_other_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let a = load(&cells, "a", model_file(&dir, "a", "ok"), 5);
+    let b = load(&cells, "b", model_file(&dir, "b", "ok"), 5);
+    let pid_b = cells.pid_of(Some("b")).unwrap();
+    assert_ne!(cells.pid_of(Some("a")).unwrap(), pid_b);
+    let a_runs = std::thread::spawn(move || {
+        for _ in 0..5 {
+            let _ = a.run(x(-2.0));
+        }
+    });
+    for _ in 0..50 {
+        assert_eq!(b.run(x(1.0)).unwrap()[0].to_f32().unwrap(), vec![2.0, 2.0]);
+    }
+    a_runs.join().unwrap();
+    assert_eq!(
+        cells.pid_of(Some("b")),
+        Some(pid_b),
+        "b's cell never restarted"
+    );
+}
+
+#[test]
+fn a_load_that_kills_the_cell_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let spec = |p| LoadSpec {
+        path: p,
+        device: None,
+        warmup: vec![],
+    };
+    let t = Instant::now();
+    let err = cells
+        .load(
+            Some("a"),
+            CellLimits::default(),
+            spec(model_file(&dir, "x", "load=abort")),
+            "x:1",
+            Duration::from_secs(5),
+        )
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("SIGABRT"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let err = cells
+        .load(
+            Some("a"),
+            CellLimits::default(),
+            spec(model_file(&dir, "y", "load=fail")),
+            "y:1",
+            Duration::from_secs(5),
+        )
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("refuses to load"), "{err}");
+    // The owner's next model loads in a fresh cell.
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    assert!(m.run(x(1.0)).is_ok());
+}
+
+#[test]
+fn the_cell_stops_with_its_last_model_and_with_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    let pid = cells.pid_of(Some("a")).unwrap() as i32;
+    drop(m);
+    let gone = |pid: i32| {
+        (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            // SAFETY: signal 0 only checks for existence.
+            unsafe { libc::kill(pid, 0) != 0 }
+        })
+    };
+    assert!(gone(pid), "the cell exited with its last model");
+    let _m = load(&cells, "a", model_file(&dir, "ok2", "ok"), 5);
+    let pid = cells.pid_of(Some("a")).unwrap() as i32;
+    drop(cells);
+    assert!(gone(pid), "the cell was killed with its server");
+}

@@ -47,7 +47,7 @@ impl BatchRunner for Doubler {
             -6.0 => std::thread::sleep(std::time::Duration::from_millis(300)),
             -7.0 => loop {
                 if std::thread::Builder::new()
-                    .spawn(|| std::thread::park())
+                    .spawn(std::thread::park)
                     .is_err()
                 {
                     return Err(RunError::new("could not start another thread"));

@@ -117,7 +117,7 @@ impl Engine for TorchEngine {
 /// `ferroserve cell`: serve the server on fd 3 until it hangs up.
 pub fn run(args: CellArgs) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init(&args.log_format)?;
-    crate::serve::tune_allocator();
+    crate::allocator::tune();
     let device = args
         .device
         .parse()

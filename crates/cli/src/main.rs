@@ -2,6 +2,7 @@
 //! into a library crate (`ferroserve-sandbox` for `handler`, `ferroserve-archive` for
 //! `archive`, `ferroserve-http` and `ferroserve-core` for `serve`).
 
+mod allocator;
 mod archive;
 mod cells;
 mod handler;

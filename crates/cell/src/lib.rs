@@ -36,6 +36,6 @@ pub use cell::{CellCommand, Cells, GRACE};
 pub use death::Death;
 pub use error::CellError;
 pub use limits::{CellLimits, Enforcement};
-pub use proto::{LoadSpec, WarmupSpec};
+pub use proto::LoadSpec;
 pub use runner::CellModel;
 pub use serve::{Engine, serve, serve_fd};

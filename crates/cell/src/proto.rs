@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use ferroserve_archive::InputSpec;
 use ferroserve_tensor::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -19,16 +20,8 @@ pub(crate) const MAX_HEAD: u32 = 1 << 20;
 pub struct LoadSpec {
     pub path: PathBuf,
     pub device: Option<String>,
-    /// Per-request input shapes (no batch dimension) to warm the model up with.
-    pub warmup: Vec<WarmupSpec>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WarmupSpec {
-    pub name: String,
-    /// The archive's spelling (`float32`, `int64`, ...).
-    pub dtype: String,
-    pub shape: Vec<i64>,
+    /// The archive's declared inputs (no batch dimension), to warm the model up with.
+    pub warmup: Vec<InputSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferroserve_batcher::{BatchRunner, Fault};
-use ferroserve_cell::{CellCommand, CellLimits, CellModel, Cells, LoadSpec};
+use ferroserve_cell::{CellCommand, CellError, CellLimits, CellModel, Cells, LoadSpec};
 use ferroserve_tensor::Tensor;
 
 fn cells() -> Cells {
@@ -23,21 +23,29 @@ fn model_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn load(cells: &Cells, owner: &str, path: PathBuf, timeout_s: u64) -> CellModel {
+fn try_load(
+    cells: &Cells,
+    owner: &str,
+    path: PathBuf,
+    timeout_s: u64,
+) -> Result<(CellModel, String), CellError> {
     let spec = LoadSpec {
         path,
         device: None,
         warmup: vec![],
     };
-    let (m, device) = cells
-        .load(
-            Some(owner),
-            CellLimits::default(),
-            spec,
-            "m:1",
-            Duration::from_secs(timeout_s),
-        )
-        .unwrap();
+    let limits = CellLimits::default();
+    cells.load(
+        Some(owner),
+        limits,
+        spec,
+        "m:1",
+        Duration::from_secs(timeout_s),
+    )
+}
+
+fn load(cells: &Cells, owner: &str, path: PathBuf, timeout_s: u64) -> CellModel {
+    let (m, device) = try_load(cells, owner, path, timeout_s).unwrap();
     assert_eq!(device, "cpu");
     m
 }
@@ -164,32 +172,13 @@ fn tenants_have_cells_of_their_own_and_one_crashing_leaves_the_other_alone() {
 fn a_load_that_kills_the_cell_is_an_error_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
     let cells = cells();
-    let spec = |p| LoadSpec {
-        path: p,
-        device: None,
-        warmup: vec![],
-    };
     let t = Instant::now();
-    let err = cells
-        .load(
-            Some("a"),
-            CellLimits::default(),
-            spec(model_file(&dir, "x", "load=abort")),
-            "x:1",
-            Duration::from_secs(5),
-        )
+    let err = try_load(&cells, "a", model_file(&dir, "x", "load=abort"), 5)
         .err()
         .unwrap();
     assert!(err.to_string().contains("SIGABRT"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5));
-    let err = cells
-        .load(
-            Some("a"),
-            CellLimits::default(),
-            spec(model_file(&dir, "y", "load=fail")),
-            "y:1",
-            Duration::from_secs(5),
-        )
+    let err = try_load(&cells, "a", model_file(&dir, "y", "load=fail"), 5)
         .err()
         .unwrap();
     assert!(err.to_string().contains("refuses to load"), "{err}");

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ferroserve_archive::InputSpec;
 use ferroserve_batcher::BatchRunner;
-use ferroserve_cell::{CellCommand, CellLimits, Cells, Engine, LoadSpec, WarmupSpec};
+use ferroserve_cell::{CellCommand, CellLimits, Cells, Engine, LoadSpec};
 use ferroserve_core::{ModelRuntime, RuntimeLoad, ServerConfig};
 use ferroserve_torch::Device;
 
@@ -71,15 +70,7 @@ impl ModelRuntime for CellRuntime {
         let spec = LoadSpec {
             path: req.path.to_owned(),
             device: req.device.map(str::to_owned),
-            warmup: req
-                .warmup
-                .iter()
-                .map(|s| WarmupSpec {
-                    name: s.name.clone(),
-                    dtype: s.dtype.clone(),
-                    shape: s.shape.clone(),
-                })
-                .collect(),
+            warmup: req.warmup.to_vec(),
         };
         let limits = CellLimits {
             memory_bytes: req.limits.memory_bytes,
@@ -98,18 +89,9 @@ struct TorchEngine(TorchRuntime);
 
 impl Engine for TorchEngine {
     fn load(&self, spec: &LoadSpec) -> Result<(Arc<dyn BatchRunner>, String), String> {
-        let warmup: Vec<InputSpec> = spec
-            .warmup
-            .iter()
-            .map(|w| InputSpec {
-                name: w.name.clone(),
-                dtype: w.dtype.clone(),
-                shape: w.shape.clone(),
-            })
-            .collect();
-        let (model, device) = self
-            .0
-            .load_torch(&spec.path, spec.device.as_deref(), &warmup)?;
+        let (model, device) =
+            self.0
+                .load_torch(&spec.path, spec.device.as_deref(), &spec.warmup)?;
         Ok((Arc::new(model), device))
     }
 }

@@ -18,6 +18,13 @@ What OUT_DIR gets:
   dict.pt        scripted; returns {"double": x * 2, "negated": -x}
   two_inputs.pt  scripted; forward(a, b) returns a - 2 * b (tells the argument order apart)
   echo.pt        scripted; returns (x.clone(), x.to(float64)) for any dtype
+  Hostile ones, for the tenant-cell tests (each takes x [N, 4] like the MLP):
+  forever.pt     scripted; `while True` in forward, never returns
+  wide.pt        scripted; returns x[:, :1].expand(N, 2**38): a view whose copy is 1 TiB a row
+  hog.pt         scripted; allocates and fills x[0, 0] MiB, then returns x (0: nothing)
+  deep_pickle.pt a 400 KB file whose data.pkl nests 200,000 lists (overflows a loader's stack)
+  lying.pt       a 1.6 KB file whose pickle declares a 2 GiB storage for a 4-float buffer
+  reads.pt       scripted; returns the first 16 bytes of /etc/passwd (torch.from_file), a row each
   fixtures.json  {"arrays": {name: {"file", "dtype": "f32", "shape"}}, "models": {...}}
   *.f32          the arrays: raw little-endian float32, row-major
 
@@ -79,6 +86,77 @@ class TwoInputs(nn.Module):
 class Echo(nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return x.clone(), x.to(torch.float64)
+
+
+class Forever(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        i = 0
+        while True:
+            i += 1
+        return x
+
+
+class Wide(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1].expand(x.size(0), 1 << 38)
+
+
+class Hog(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mib = int(x[0, 0].item())
+        if mib > 0:
+            # ones() writes every page, so the memory is really taken.
+            return x + torch.ones(mib * 262144).sum() * 0.0
+        return x
+
+
+class Reads(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        leaked = torch.from_file("/etc/passwd", False, 16, dtype=torch.uint8)
+        return leaked.to(torch.float32).unsqueeze(0).repeat(x.size(0), 1)
+
+
+class Buffer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("w", torch.zeros(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.w.sum()
+
+
+def rewrite_pickle(src: str, dst: str, edit) -> None:
+    """Copies a saved TorchScript zip with its data.pkl passed through `edit`."""
+    import zipfile
+
+    tmp = f"{dst}.tmp.{os.getpid()}"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith("/data.pkl"):
+                data = edit(data)
+            zout.writestr(item, data)
+    os.replace(tmp, dst)
+
+
+def make_hostile(out: str) -> None:
+    for name, cls in {"forever": Forever, "wide": Wide, "hog": Hog, "reads": Reads}.items():
+        save_atomic(torch.jit.script(cls().eval()), os.path.join(out, f"{name}.pt"))
+    base = os.path.join(out, f"buffer.tmp.{os.getpid()}.pt")
+    save_atomic(torch.jit.script(Buffer().eval()), base)
+    depth = 200_000
+    # EMPTY_LIST x depth, then APPEND x (depth - 1): each list inside the one before.
+    nested = b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."
+    rewrite_pickle(base, os.path.join(out, "deep_pickle.pt"), lambda _: nested)
+    # The storage's element count (BININT1 4, after the device string) becomes 2**29.
+    marker = b"X\x03\x00\x00\x00cpuq\x06K\x04t"
+
+    def lie(pkl: bytes) -> bytes:
+        assert pkl.count(marker) == 1, "the buffer's storage record moved; update the marker"
+        return pkl.replace(marker, marker[:-3] + b"J" + (1 << 29).to_bytes(4, "little") + b"t")
+
+    rewrite_pickle(base, os.path.join(out, "lying.pt"), lie)
+    os.remove(base)
 
 
 def save_atomic(module: torch.jit.ScriptModule, path: str) -> None:
@@ -148,6 +226,9 @@ SCRIPTED = {
 }
 
 
+HOSTILE = ["forever", "wide", "hog", "deep_pickle", "lying", "reads"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
@@ -167,9 +248,10 @@ def main() -> int:
         make_mlp(args.out_dir, arrays)
         for name, cls in SCRIPTED.items():
             save_atomic(torch.jit.script(cls().eval()), os.path.join(args.out_dir, f"{name}.pt"))
+        make_hostile(args.out_dir)
         make_resnet18(args.out_dir, arrays, args.force)
 
-    models = {name: f"{name}.pt" for name in ["mlp", "resnet18", *SCRIPTED]}
+    models = {name: f"{name}.pt" for name in ["mlp", "resnet18", *SCRIPTED, *HOSTILE]}
     manifest = {"torch": torch.__version__, "seed": SEED, "models": models, "arrays": arrays}
     tmp = os.path.join(args.out_dir, f"fixtures.json.tmp.{os.getpid()}")
     with open(tmp, "w") as f:

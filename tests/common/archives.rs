@@ -11,15 +11,18 @@ use ferroserve_torch::test_models::TestModels;
 /// A model store holding `NAME.mar` for: `mlp` (MLP [4]→[3] behind the JSON `ok` handler),
 /// `mlp2` (the same, version 2.0), and the hostile handlers `spin`, `membomb`, `panic`,
 /// `malformed`, `many-outputs`, `big-output`, `stdout-flood`, `exit`, `sleep` and
-/// `open-files` in front of the same MLP, each with a `labels.txt`.
+/// `open-files` in front of the same MLP, each with a `labels.txt`; and the hostile models
+/// `forever`, `wide`, `hog`, `deep_pickle`, `lying` and `reads` (make_test_models.py says what each
+/// does) behind the `ok` handler, each archive named after its model.
 pub fn store() -> &'static Path {
     static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
     STORE
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
-            let mlp = TestModels::get().model("mlp");
+            let models = TestModels::get();
             let labels = dir.path().join("labels.txt");
             std::fs::write(&labels, "zero\none\ntwo\n").unwrap();
+            let hostile_models = ["forever", "wide", "hog", "deep_pickle", "lying", "reads"];
             for (name, version, handler) in [
                 ("mlp", "1.0", fx::OK),
                 ("mlp", "2.0", fx::OK),
@@ -33,13 +36,21 @@ pub fn store() -> &'static Path {
                 ("exit", "1.0", fx::EXIT),
                 ("sleep", "1.0", fx::SLEEP),
                 ("open-files", "1.0", fx::OPEN_FILES),
-            ] {
+            ]
+            .into_iter()
+            .chain(hostile_models.map(|m| (m, "1.0", fx::OK)))
+            {
+                let model = if hostile_models.contains(&name) {
+                    models.model(name)
+                } else {
+                    models.model("mlp")
+                };
                 let out = dir.path().join(format!("build-{name}-{version}"));
                 std::fs::create_dir(&out).unwrap();
                 let (path, _) = write_archive(&WriteOptions {
                     model_name: name.into(),
                     version: version.into(),
-                    serialized_file: mlp.clone(),
+                    serialized_file: model,
                     handler: PathBuf::from(handler),
                     // open-files opens /labels.txt; the others ignore it.
                     extra_files: vec![labels.clone()],

@@ -15,6 +15,7 @@ pub use crate::process::CellCommand;
 use crate::process::Spawner;
 use crate::proto::{LoadSpec, Request};
 use crate::{CellError, CellLimits, CellModel, Death, Enforcement};
+use ferroserve_tensor::{DType, Tensor};
 
 /// How long a forward may run past its model's response timeout before its cell is killed,
 /// and how long an unregistration waits for a running forward.
@@ -185,7 +186,7 @@ impl Cell {
             model: id,
             spec: spec.clone(),
         };
-        match conn.call(id, req, &[], LOAD_TIMEOUT) {
+        match conn.call(id, req, &[model_file(&spec)?], LOAD_TIMEOUT) {
             Some(Answer::Loaded(device)) => {
                 let mut s = self.state.lock().unwrap();
                 s.models.insert(
@@ -262,12 +263,22 @@ impl Cell {
             };
             let mut died = false;
             for (id, spec) in models {
+                let file = match model_file(&spec) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.fail(
+                            id,
+                            format!("reloading it after its process restarted failed: {e}"),
+                        );
+                        continue;
+                    }
+                };
                 let req = |rid| Request::Load {
                     id: rid,
                     model: id,
                     spec,
                 };
-                match conn.call(id, req, &[], LOAD_TIMEOUT) {
+                match conn.call(id, req, &[file], LOAD_TIMEOUT) {
                     Some(Answer::Loaded(_)) => {}
                     Some(Answer::Died(_)) => {
                         died = true;
@@ -437,4 +448,13 @@ impl Watcher for Cell {
         // `live` callers wait meanwhile; `bring_up` clears `starting`.
         let _ = self.bring_up();
     }
+}
+
+/// The model file's bytes, to send with its load: the cell opens no model file itself.
+fn model_file(spec: &LoadSpec) -> Result<Tensor, CellError> {
+    // No path in the message: it reaches the uploader.
+    let bytes = std::fs::read(&spec.path)
+        .map_err(|e| CellError::Load(format!("the server cannot read the model file: {e}")))?;
+    Tensor::new("model", DType::U8, vec![bytes.len() as u64], bytes)
+        .map_err(|e| CellError::Load(e.to_string()))
 }

@@ -14,7 +14,9 @@
 //! in a row is marked failed; a forward past its response timeout plus a grace gets its
 //! cell killed. `conn.rs` is one live connection (requests matched to replies by id).
 //!
-//! Cell side: [`serve`] (`serve.rs`) answers the server over the socket, loading and running
+//! Cell side: [`confine`] (`confine.rs`: Landlock read-only access to its libraries and
+//! nothing else, signals scoped to itself, not dumpable) runs first; the server sends each
+//! model's file, so a cell opens none. [`serve`] (`serve.rs`) answers the server over the socket, loading and running
 //! models through the [`Engine`] seam (the binary implements it with libtorch; the
 //! `fake-cell` binary with text-file models, for tests). The wire format is `proto.rs`.
 //!
@@ -22,6 +24,7 @@
 //! how errors become statuses (`ferroserve-core`).
 
 mod cell;
+mod confine;
 mod conn;
 mod death;
 mod error;
@@ -33,6 +36,7 @@ mod serve;
 mod threads;
 
 pub use cell::{CellCommand, Cells, GRACE};
+pub use confine::{Confined, confine};
 pub use death::Death;
 pub use error::CellError;
 pub use limits::{CellLimits, Enforcement};

@@ -233,12 +233,40 @@ fn v1(root: &Path, self_cgroup: &str, tag: &str) -> Result<[PathBuf; 3], String>
         }
         let own = own_path(self_cgroup, c)
             .ok_or_else(|| format!("no {c} controller in /proc/self/cgroup"))?;
+        reap_stale(&mount.join(&own));
         let base = mount.join(own).join(tag);
         fs::create_dir_all(&base)
             .map_err(|e| format!("cannot create the {c} group {}: {e}", base.display()))?;
         dirs.push(base);
     }
     Ok(dirs.try_into().unwrap())
+}
+
+/// Removes the groups of servers that died without removing theirs (`ferroserve-PID`
+/// whose PID is gone; a SIGKILL leaves them): their cells died with them, so they are
+/// empty, and an empty group is removed with `rmdir`.
+fn reap_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("ferroserve-")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if let Ok(cells) = fs::read_dir(e.path()) {
+            for c in cells.flatten().filter(|c| c.path().is_dir()) {
+                let _ = fs::remove_dir(c.path());
+            }
+        }
+        let _ = fs::remove_dir(e.path());
+    }
 }
 
 /// v2 has no internal processes: the server moves itself into a leaf (`server`) of its own
@@ -253,6 +281,7 @@ fn v2(root: &Path, self_cgroup: &str, tag: &str) -> Result<PathBuf, String> {
         write(&leaf.join("cgroup.procs"), &std::process::id().to_string())?;
     }
     write(&own.join("cgroup.subtree_control"), enable)?;
+    reap_stale(&own);
     let base = own.join(tag);
     fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
     write(&base.join("cgroup.subtree_control"), enable)?;
@@ -303,6 +332,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cell.oom_kills(), 2);
+    }
+
+    #[test]
+    fn groups_left_by_a_server_that_died_are_removed_and_live_ones_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let own = |c: &str| root.path().join(c).join("user.slice");
+        for c in V1_CONTROLLERS {
+            // No process has a PID this high (pid_max is at most 2^22).
+            fs::create_dir_all(own(c).join("ferroserve-999999999/cell-a")).unwrap();
+            fs::create_dir_all(own(c).join("ferroserve-1/cell-b")).unwrap();
+            fs::create_dir_all(own(c).join("ferroserve-x")).unwrap();
+        }
+        let tag = format!("ferroserve-{}", std::process::id());
+        let g = Groups::detect(Some(root.path()), V1_SELF, &tag);
+        assert!(matches!(g.enforcement, Enforcement::CgroupV1 { .. }));
+        for c in V1_CONTROLLERS {
+            assert!(!own(c).join("ferroserve-999999999").exists(), "{c}");
+            assert!(
+                own(c).join("ferroserve-1/cell-b").is_dir(),
+                "{c}: a live server's"
+            );
+            assert!(
+                own(c).join("ferroserve-x").is_dir(),
+                "{c}: not ours to judge"
+            );
+            assert!(own(c).join(&tag).is_dir(), "{c}");
+        }
     }
 
     #[test]

@@ -100,10 +100,12 @@ fn spawn(cmd: &CellCommand, rlimit_data: Option<u64>) -> io::Result<Spawned> {
                 };
                 libc::setrlimit(libc::RLIMIT_DATA, &data);
             }
-            // A network namespace of its own; unprivileged, inside a user namespace. When
-            // both are refused the cell says so at start (`serve.rs`).
-            if libc::unshare(libc::CLONE_NEWNET) != 0 {
-                libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET);
+            // A network namespace of its own, inside a user namespace of its own: even a
+            // server running as root starts cells with no capability over anything
+            // outside them (no ptrace of the server, no cgroup or mount changes). Where
+            // user namespaces are refused, root still gets the network namespace.
+            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
+                libc::unshare(libc::CLONE_NEWNET);
             }
             Ok(())
         });

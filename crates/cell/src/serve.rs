@@ -18,9 +18,11 @@ use crate::threads::Threads;
 
 /// What runs models inside a cell (the binary: libtorch).
 pub trait Engine: Send + Sync + 'static {
-    /// Loads and warms up a model; returns it and the device it is on. The message of an
-    /// error is shown to the uploader.
-    fn load(&self, spec: &LoadSpec) -> Result<(Arc<dyn BatchRunner>, String), String>;
+    /// Loads and warms up a model from its file's `bytes` (the server read them: a cell
+    /// opens no model file); returns it and the device it is on. The message of an error
+    /// is shown to the uploader.
+    fn load(&self, spec: &LoadSpec, bytes: &[u8])
+    -> Result<(Arc<dyn BatchRunner>, String), String>;
 }
 
 /// The most tensor bytes one request from the server may carry.
@@ -52,7 +54,7 @@ pub fn serve(stream: UnixStream, engine: Arc<dyn Engine>) -> io::Result<()> {
                 std::thread::Builder::new()
                     .name("cell-load".into())
                     .spawn(move || {
-                        let reply = match engine.load(&spec) {
+                        let reply = match engine.load(&spec, &data) {
                             Ok((runner, device)) => {
                                 models.write().unwrap().insert(model, runner);
                                 Reply::Loaded { id, device }

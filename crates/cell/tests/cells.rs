@@ -207,3 +207,32 @@ fn the_cell_stops_with_its_last_model_and_with_the_server() {
     drop(cells);
     assert!(gone(pid), "the cell was killed with its server");
 }
+
+#[test]
+fn a_cell_can_read_no_file_outside_its_libraries_and_gets_its_model_from_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let secret = model_file(&dir, "admin.token", "fs_the_servers_secret");
+    // The model file itself is read by the server and sent: it loads.
+    let ok = model_file(&dir, "ok.txt", "load=ok");
+    let model = load(&cells, "a", ok, 5);
+    assert_eq!(model.run(x(2.0)).unwrap()[0].to_f32().unwrap(), [4.0, 2.0]);
+    for target in [
+        secret.display().to_string(),
+        "/etc/passwd".into(),
+        "/proc/1/environ".into(),
+    ] {
+        let probe = model_file(&dir, "probe.txt", &format!("load=read:{target}"));
+        let err = try_load(&cells, "a", probe, 5)
+            .err()
+            .expect("the read must fail");
+        let text = err.to_string();
+        assert!(text.starts_with("read: "), "{target} was readable: {text}");
+        assert!(
+            text.contains("denied") || text.contains("No such file"),
+            "{target}: {text}"
+        );
+    }
+    // The process that refused those reads is still the one serving.
+    assert_eq!(model.run(x(3.0)).unwrap()[0].to_f32().unwrap(), [6.0, 2.0]);
+}

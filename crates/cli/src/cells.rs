@@ -14,8 +14,8 @@ use ferroserve_torch::Device;
 
 use crate::runtime::TorchRuntime;
 
-/// The most tensor bytes a cell's reply may carry.
-const MAX_OUTPUT_BYTES: u64 = 1 << 30;
+/// The most tensor bytes a cell's reply may carry: what a forward may return.
+const MAX_OUTPUT_BYTES: u64 = ferroserve_torch::DEFAULT_MAX_OUTPUT_BYTES;
 
 #[derive(clap::Args)]
 pub struct CellArgs {
@@ -54,6 +54,10 @@ impl CellRuntime {
             .collect();
         let root =
             (!config.cell_cgroup_root.is_empty()).then(|| PathBuf::from(&config.cell_cgroup_root));
+        // Not dumpable: a cell runs as the server's user (in a user namespace of its own),
+        // and a dumpable server could be ptraced by it.
+        // SAFETY: a plain prctl on this process.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
         let cells = Cells::new(
             CellCommand { program, args, env },
             root.as_deref(),
@@ -88,22 +92,34 @@ impl ModelRuntime for CellRuntime {
 struct TorchEngine(TorchRuntime);
 
 impl Engine for TorchEngine {
-    fn load(&self, spec: &LoadSpec) -> Result<(Arc<dyn BatchRunner>, String), String> {
-        let (model, device) =
-            self.0
-                .load_torch(&spec.path, spec.device.as_deref(), &spec.warmup)?;
+    fn load(
+        &self,
+        spec: &LoadSpec,
+        bytes: &[u8],
+    ) -> Result<(Arc<dyn BatchRunner>, String), String> {
+        let (model, device) = self.0.load_torch(
+            &spec.path,
+            Some(bytes),
+            spec.device.as_deref(),
+            &spec.warmup,
+        )?;
         Ok((Arc::new(model), device))
     }
 }
 
 /// `ferroserve cell`: serve the server on fd 3 until it hangs up.
 pub fn run(args: CellArgs) -> anyhow::Result<std::process::ExitCode> {
-    crate::logging::init(&args.log_format)?;
-    crate::allocator::tune();
-    let device = args
+    let device: Device = args
         .device
         .parse()
         .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    // First, on the main thread, before any other starts: Landlock holds for the threads
+    // started after it.
+    let (read, rw) = gpu_files();
+    let confined = ferroserve_cell::confine(&read, &rw)?;
+    crate::logging::init(&args.log_format)?;
+    tracing::debug!(files = confined.files, "cell confined");
+    crate::allocator::tune();
     let engine = TorchEngine(TorchRuntime {
         default_device: device,
         intra_op_threads: args.torch_threads,
@@ -111,4 +127,32 @@ pub fn run(args: CellArgs) -> anyhow::Result<std::process::ExitCode> {
     // SAFETY: the server started this process with its socket as fd 3.
     unsafe { ferroserve_cell::serve_fd(3, Arc::new(engine)) }.context("serving the server")?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What CUDA needs beyond the libraries already mapped: the driver's files and the
+/// device nodes (read-write), on a machine that has them (an archive may ask for a GPU
+/// whatever the cell's default device). Nothing elsewhere.
+fn gpu_files() -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let nodes: Vec<PathBuf> = std::fs::read_dir("/dev")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("nvidia"))
+        })
+        .collect();
+    if nodes.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let read = [
+        "/proc/driver/nvidia",
+        "/sys/bus/pci",
+        "/sys/devices",
+        "/etc/nvidia",
+    ]
+    .map(PathBuf::from)
+    .to_vec();
+    (read, nodes)
 }

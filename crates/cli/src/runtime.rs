@@ -18,16 +18,18 @@ pub struct TorchRuntime {
 
 impl ModelRuntime for TorchRuntime {
     fn load(&self, req: &RuntimeLoad<'_>) -> Result<(Arc<dyn BatchRunner>, String), String> {
-        self.load_torch(req.path, req.device, req.warmup)
+        self.load_torch(req.path, None, req.device, req.warmup)
             .map(|(m, d)| (Arc::new(m) as Arc<dyn BatchRunner>, d))
     }
 }
 
 impl TorchRuntime {
-    /// The TorchScript file at `path`, on `device` (else the default), warmed up.
+    /// The TorchScript file at `path` (or its `bytes`, read by someone else), on `device`
+    /// (else the default), warmed up.
     pub fn load_torch(
         &self,
         path: &Path,
+        bytes: Option<&[u8]>,
         device: Option<&str>,
         warmup: &[InputSpec],
     ) -> Result<(TorchModel, String), String> {
@@ -49,7 +51,11 @@ impl TorchRuntime {
         let config = ModelConfig::on(device)
             .with_intra_op_threads(self.intra_op_threads)
             .with_warmup(warmup);
-        let model = TorchModel::load(path, config).map_err(|e| e.to_string())?;
+        let model = match bytes {
+            Some(b) => TorchModel::load_bytes(path, b, config),
+            None => TorchModel::load(path, config),
+        };
+        let model = model.map_err(|e| e.to_string())?;
         Ok((model, device.to_string()))
     }
 }

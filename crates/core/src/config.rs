@@ -199,7 +199,7 @@ impl Default for ServerConfig {
             audit_log_mib: 64,
             device: "cpu".into(),
             torch_threads: 0,
-            model_isolation: "in-process".into(),
+            model_isolation: "process".into(),
             cell_cgroup_root: "/sys/fs/cgroup".into(),
             shared_model_memory_mib: 0,
             shared_model_threads: 0,

@@ -7,7 +7,7 @@ use ferroserve_tensor::DType;
 use crate::Device;
 
 /// Per-model settings, typically from the archive's manifest and the registration request.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelConfig {
     /// Where the weights are loaded and the forward runs.
     pub device: Device,
@@ -19,6 +19,23 @@ pub struct ModelConfig {
     /// TorchScript's profiling runs, allocator growth or CUDA kernel loading. Give the
     /// batched shape (dim 0 = a batch size) the model will see.
     pub warmup: Vec<InputSpec>,
+    /// The most bytes one forward's outputs may take in all, checked from their shapes
+    /// before anything is copied: a huge view (`expand`) would otherwise be materialised.
+    pub max_output_bytes: u64,
+}
+
+/// [`ModelConfig::max_output_bytes`] unless set: the cell's reply cap too.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 1 << 30;
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            device: Device::default(),
+            intra_op_threads: None,
+            warmup: Vec::new(),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
 }
 
 impl ModelConfig {

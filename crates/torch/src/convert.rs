@@ -74,16 +74,28 @@ pub(crate) fn to_tch(tensor: &Tensor, device: Device) -> Result<tch::Tensor, Tor
 }
 
 /// A libtorch tensor as a named `Tensor`: copied to the CPU, made contiguous, its bytes
-/// copied once into a fresh buffer.
-pub(crate) fn from_tch(name: String, t: &tch::Tensor) -> Result<Tensor, TorchError> {
+/// copied once into a fresh buffer. Its size, from the shape, is taken from `budget` before
+/// the buffer is allocated (a view may be far larger than its storage).
+pub(crate) fn from_tch(
+    name: String,
+    t: &tch::Tensor,
+    budget: &mut Budget,
+) -> Result<Tensor, TorchError> {
     let kind = t.f_kind().map_err(TorchError::forward)?;
     let dtype = dtype_of(kind).ok_or_else(|| TorchError::unsupported_kind(&name, kind))?;
     // libtorch sizes are never negative.
     let shape: Vec<u64> = t.size().iter().map(|&d| d as u64).collect();
-    // Checked like every tensor's size, before allocating the buffer.
-    let len = dtype.byte_len(&shape).map_err(|e| TorchError::Forward {
-        message: format!("output `{name}`: {e}"),
-    })?;
+    let len = match dtype.byte_len(&shape) {
+        Ok(len) if (len as u64) <= budget.left => len,
+        _ => {
+            return Err(TorchError::OutputTooLarge {
+                name,
+                shape,
+                limit: budget.limit,
+            });
+        }
+    };
+    budget.left -= len as u64;
     let mut data = vec![0u8; len];
     if len > 0 {
         // Does `.to(cpu).contiguous()` inside libtorch when needed, then one memcpy.
@@ -95,22 +107,36 @@ pub(crate) fn from_tch(name: String, t: &tch::Tensor) -> Result<Tensor, TorchErr
     })
 }
 
+/// What a forward's outputs may still take, in bytes.
+pub(crate) struct Budget {
+    limit: u64,
+    left: u64,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: u64) -> Budget {
+        Budget { limit, left: limit }
+    }
+}
+
 /// Names a forward's result: one tensor is `output`; a tuple or list gives `output_0`,
 /// `output_1`, … in order; a dict with string keys gives one tensor per key, named by the
 /// key, in the dict's order. Anything else (numbers, strings, nesting) is an error.
-pub(crate) fn outputs(value: IValue) -> Result<Vec<Tensor>, TorchError> {
+/// Together they take at most `max_bytes`.
+pub(crate) fn outputs(value: IValue, max_bytes: u64) -> Result<Vec<Tensor>, TorchError> {
+    let budget = &mut Budget::new(max_bytes);
     match value {
-        IValue::Tensor(t) => Ok(vec![from_tch("output".to_string(), &t)?]),
+        IValue::Tensor(t) => Ok(vec![from_tch("output".to_string(), &t, budget)?]),
         IValue::TensorList(ts) => ts
             .iter()
             .enumerate()
-            .map(|(i, t)| from_tch(format!("output_{i}"), t))
+            .map(|(i, t)| from_tch(format!("output_{i}"), t, budget))
             .collect(),
         IValue::Tuple(items) | IValue::GenericList(items) => items
             .into_iter()
             .enumerate()
             .map(|(i, item)| match item {
-                IValue::Tensor(t) => from_tch(format!("output_{i}"), &t),
+                IValue::Tensor(t) => from_tch(format!("output_{i}"), &t, budget),
                 other => Err(unsupported(
                     &format!("a sequence whose item {i} is"),
                     &other,
@@ -120,7 +146,7 @@ pub(crate) fn outputs(value: IValue) -> Result<Vec<Tensor>, TorchError> {
         IValue::GenericDict(entries) => entries
             .into_iter()
             .map(|(key, value)| match (key, value) {
-                (IValue::String(k), IValue::Tensor(t)) => from_tch(k, &t),
+                (IValue::String(k), IValue::Tensor(t)) => from_tch(k, &t, budget),
                 (IValue::String(k), other) => Err(unsupported(
                     &format!("a dict whose value for `{k}` is"),
                     &other,

@@ -46,6 +46,15 @@ pub enum TorchError {
     UnsupportedOutputDtype { name: String, kind: String },
 
     #[error(
+        "output `{name}` (shape {shape:?}) takes more than the {limit} bytes a forward may return in all; make the model return less (a view such as expand() is copied in full)"
+    )]
+    OutputTooLarge {
+        name: String,
+        shape: Vec<u64>,
+        limit: u64,
+    },
+
+    #[error(
         "the model returned {found}; expected a tensor, or a tuple, list or string-keyed dict \
          of tensors"
     )]

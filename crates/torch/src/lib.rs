@@ -23,7 +23,10 @@
 //! Copied back to the CPU, contiguous, and named: a single tensor is `output`; a tuple or
 //! list of tensors gives `output_0`, `output_1`, …; a dict with string keys gives one
 //! tensor per key, named by the key, in the dict's order. Any other result (numbers,
-//! strings, nested containers, complex dtypes) is a [`TorchError`].
+//! strings, nested containers, complex dtypes) is a [`TorchError`]. Together they take at
+//! most [`ModelConfig::max_output_bytes`] (1 GiB unless set), checked from each shape
+//! before its bytes are copied: a view such as `expand` is no larger than its storage in
+//! libtorch, but its copy is.
 //!
 //! # Errors
 //! One enum, [`TorchError`]. libtorch's messages lose their C++ backtraces and TorchScript
@@ -66,7 +69,7 @@ mod model;
 pub mod test_models;
 mod threads;
 
-pub use config::{InputSpec, ModelConfig};
+pub use config::{DEFAULT_MAX_OUTPUT_BYTES, InputSpec, ModelConfig};
 pub use device::Device;
 pub use error::{TorchError, trim_libtorch_message};
 pub use model::TorchModel;

@@ -39,12 +39,34 @@ impl TorchModel {
         }
         // Captures libtorch's default before any model sets a count of its own.
         threads::default_intra_op_threads();
+        let module = CModule::load_on_device(&path, config.device.to_tch());
+        TorchModel::ready(module, path, config)
+    }
+
+    /// [`TorchModel::load`] from the file's bytes, for a process that may not open the
+    /// file itself (a cell); `path` only names the model in errors.
+    pub fn load_bytes(
+        path: impl AsRef<Path>,
+        mut bytes: &[u8],
+        config: ModelConfig,
+    ) -> Result<TorchModel, TorchError> {
+        config.device.check_available()?;
+        threads::default_intra_op_threads();
+        let module = CModule::load_data_on_device(&mut bytes, config.device.to_tch());
+        TorchModel::ready(module, path.as_ref().to_path_buf(), config)
+    }
+
+    /// Eval mode and the warm-up, for a freshly loaded module.
+    fn ready(
+        module: Result<CModule, tch::TchError>,
+        path: PathBuf,
+        config: ModelConfig,
+    ) -> Result<TorchModel, TorchError> {
         let load_err = |e| TorchError::Load {
             path: path.clone(),
             message: tch_message(e),
         };
-        let mut module =
-            CModule::load_on_device(&path, config.device.to_tch()).map_err(load_err)?;
+        let mut module = module.map_err(load_err)?;
         module.f_set_eval().map_err(load_err)?;
         let model = TorchModel {
             module,
@@ -75,7 +97,8 @@ impl TorchModel {
                 .forward_tch(&inputs)
                 .map_err(|e| warmup_err(e.to_string()))?;
             // Taking the outputs apart checks that the model returns what we can serve.
-            convert::outputs(out).map_err(|e| warmup_err(e.to_string()))?;
+            convert::outputs(out, self.config.max_output_bytes)
+                .map_err(|e| warmup_err(e.to_string()))?;
         }
         Ok(())
     }
@@ -93,7 +116,7 @@ impl TorchModel {
             .iter()
             .map(|t| convert::to_tch(t, device).map(IValue::Tensor))
             .collect::<Result<Vec<_>, _>>()?;
-        convert::outputs(self.forward_tch(&converted)?)
+        convert::outputs(self.forward_tch(&converted)?, self.config.max_output_bytes)
     }
 
     fn forward_tch(&self, inputs: &[IValue]) -> Result<IValue, TorchError> {

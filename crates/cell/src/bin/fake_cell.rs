@@ -1,5 +1,5 @@
 //! A cell with a fake engine, for `ferroserve-cell`'s tests (no libtorch). A model file
-//! holds `load=ok|abort|fail|sleep:MS`; its forward doubles an f32 input, unless the
+//! holds `load=ok|abort|fail|sleep:MS|read:PATH` (read: try the file, fail either way); its forward doubles an f32 input, unless the
 //! input's first value asks for harm: -1 abort, -2 segfault, -3 loop forever, -5 exit 3,
 //! -6 sleep 300 ms first, -7 spawn threads until refused, <= -1000 allocate and touch
 //! that many MiB.
@@ -14,11 +14,20 @@ struct Fake;
 struct Doubler;
 
 impl Engine for Fake {
-    fn load(&self, spec: &LoadSpec) -> Result<(Arc<dyn BatchRunner>, String), String> {
-        let text = std::fs::read_to_string(&spec.path).map_err(|e| e.to_string())?;
+    fn load(
+        &self,
+        spec: &LoadSpec,
+        bytes: &[u8],
+    ) -> Result<(Arc<dyn BatchRunner>, String), String> {
+        let text = String::from_utf8_lossy(bytes);
         match text.trim().strip_prefix("load=").unwrap_or("ok") {
             "abort" => std::process::abort(),
             "fail" => return Err("ValueError: the fake model refuses to load".into()),
+            // What TorchScript's `torch.from_file` would do: the confinement must refuse it.
+            s if s.starts_with("read:") => {
+                let read = std::fs::read(&s[5..]).map_err(|e| format!("read: {e}"))?;
+                return Err(format!("read {} bytes", read.len()));
+            }
             s if s.starts_with("sleep:") => {
                 let ms: u64 = s[6..].parse().map_err(|_| "bad sleep")?;
                 std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -71,6 +80,10 @@ impl BatchRunner for Doubler {
 }
 
 fn main() {
+    if let Err(e) = ferroserve_cell::confine(&[], &[]) {
+        eprintln!("fake cell: {e}");
+        std::process::exit(1);
+    }
     // SAFETY: the server passed the socket as fd 3 and nothing else uses it.
     let served = unsafe { ferroserve_cell::serve_fd(3, Arc::new(Fake)) };
     if let Err(e) = served {

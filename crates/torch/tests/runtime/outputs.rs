@@ -2,6 +2,8 @@
 
 use ferroserve_tensor::Tensor;
 
+use ferroserve_torch::{ModelConfig, TorchError, TorchModel};
+
 use crate::common::*;
 
 fn x() -> Tensor {
@@ -63,4 +65,49 @@ fn inputs_are_positional_in_the_order_given() {
     // Names are labels only: swapping the order swaps the arguments.
     let out = single(model.forward(&[b, a]).unwrap());
     assert_eq!(out.to_f32().unwrap(), vec![-19.0, -38.0]);
+}
+
+#[test]
+fn a_huge_view_is_refused_from_its_shape_before_anything_is_copied() {
+    // `wide` returns x[:, :1].expand(N, 2**38): 1 TiB a row if materialised.
+    let model = load("wide");
+    let x = Tensor::from_f32("x", vec![1, 4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let err = model.forward(&[x.clone()]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, TorchError::OutputTooLarge { name, shape, limit }
+            if name == "output" && shape == &[1, 1 << 38] && *limit == 1 << 30),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("1073741824 bytes") && text.contains("expand"),
+        "{text}"
+    );
+    // The model stays usable: the next call is refused the same way, nothing leaked.
+    assert!(matches!(
+        model.forward(&[x]).unwrap_err(),
+        TorchError::OutputTooLarge { .. }
+    ));
+}
+
+#[test]
+fn the_output_limit_counts_every_output_together() {
+    // `tuple` returns two [2, 2] f32 tensors: 16 bytes each.
+    let config = |max| ModelConfig {
+        max_output_bytes: max,
+        ..ModelConfig::default()
+    };
+    let fits = TorchModel::load(path("tuple"), config(32)).unwrap();
+    assert_eq!(fits.forward(&[x()]).unwrap().len(), 2);
+    let over = TorchModel::load(path("tuple"), config(31)).unwrap();
+    let err = over.forward(&[x()]).unwrap_err();
+    assert!(
+        matches!(&err, TorchError::OutputTooLarge { name, limit: 31, .. } if name == "output_1"),
+        "the second output crosses the line: {err:?}"
+    );
+    let none = TorchModel::load(path("tuple"), config(0)).unwrap();
+    assert!(matches!(
+        none.forward(&[x()]).unwrap_err(),
+        TorchError::OutputTooLarge { name, .. } if name == "output_0"
+    ));
 }

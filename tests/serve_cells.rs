@@ -321,3 +321,21 @@ fn in_process_models_still_have_their_output_checked_before_it_is_copied() {
     assert!(server.is_running());
     assert_eq!(server.pid(), pid);
 }
+
+#[test]
+fn a_model_printing_in_a_loop_cannot_flood_the_servers_log() {
+    // `chatty` prints 200,000 lines (~6 MB) per forward; a cell's output reaches the
+    // server's log at most 256 KiB a minute.
+    let w = World::start(json!({}), &["url=chatty.mar"]);
+    let before = w.server.log().len();
+    for _ in 0..2 {
+        assert_eq!(w.predict_as_a("chatty", "[1, 2, 3, 4]").status, 200);
+    }
+    // The relay is asynchronous: give it a moment, then measure.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = w.server.log();
+    assert!(log.contains("chatty model line"), "the output is relayed");
+    let grown = log.len() - before;
+    assert!(grown < 512 << 10, "the log grew by {grown} bytes");
+    w.finish();
+}

@@ -25,6 +25,7 @@ What OUT_DIR gets:
   deep_pickle.pt a 400 KB file whose data.pkl nests 200,000 lists (overflows a loader's stack)
   lying.pt       a 1.6 KB file whose pickle declares a 2 GiB storage for a 4-float buffer
   reads.pt       scripted; returns the first 16 bytes of /etc/passwd (torch.from_file), a row each
+  chatty.pt      scripted; prints 200,000 lines (~6 MB), then returns x
   fixtures.json  {"arrays": {name: {"file", "dtype": "f32", "shape"}}, "models": {...}}
   *.f32          the arrays: raw little-endian float32, row-major
 
@@ -116,6 +117,13 @@ class Reads(nn.Module):
         return leaked.to(torch.float32).unsqueeze(0).repeat(x.size(0), 1)
 
 
+class Chatty(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(200_000):
+            print("chatty model line", i)
+        return x
+
+
 class Buffer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -140,7 +148,7 @@ def rewrite_pickle(src: str, dst: str, edit) -> None:
 
 
 def make_hostile(out: str) -> None:
-    for name, cls in {"forever": Forever, "wide": Wide, "hog": Hog, "reads": Reads}.items():
+    for name, cls in {"forever": Forever, "wide": Wide, "hog": Hog, "reads": Reads, "chatty": Chatty}.items():
         save_atomic(torch.jit.script(cls().eval()), os.path.join(out, f"{name}.pt"))
     base = os.path.join(out, f"buffer.tmp.{os.getpid()}.pt")
     save_atomic(torch.jit.script(Buffer().eval()), base)
@@ -226,7 +234,7 @@ SCRIPTED = {
 }
 
 
-HOSTILE = ["forever", "wide", "hog", "deep_pickle", "lying", "reads"]
+HOSTILE = ["forever", "wide", "hog", "deep_pickle", "lying", "reads", "chatty"]
 
 
 def main() -> int:

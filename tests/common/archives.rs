@@ -12,7 +12,7 @@ use ferroserve_torch::test_models::TestModels;
 /// `mlp2` (the same, version 2.0), and the hostile handlers `spin`, `membomb`, `panic`,
 /// `malformed`, `many-outputs`, `big-output`, `stdout-flood`, `exit`, `sleep` and
 /// `open-files` in front of the same MLP, each with a `labels.txt`; and the hostile models
-/// `forever`, `wide`, `hog`, `deep_pickle`, `lying` and `reads` (make_test_models.py says what each
+/// `forever`, `wide`, `hog`, `deep_pickle`, `lying`, `reads` and `chatty` (make_test_models.py says what each
 /// does) behind the `ok` handler, each archive named after its model.
 pub fn store() -> &'static Path {
     static STORE: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -22,7 +22,15 @@ pub fn store() -> &'static Path {
             let models = TestModels::get();
             let labels = dir.path().join("labels.txt");
             std::fs::write(&labels, "zero\none\ntwo\n").unwrap();
-            let hostile_models = ["forever", "wide", "hog", "deep_pickle", "lying", "reads"];
+            let hostile_models = [
+                "forever",
+                "wide",
+                "hog",
+                "deep_pickle",
+                "lying",
+                "reads",
+                "chatty",
+            ];
             for (name, version, handler) in [
                 ("mlp", "1.0", fx::OK),
                 ("mlp", "2.0", fx::OK),

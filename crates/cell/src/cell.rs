@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::conn::{Answer, Conn, Watcher};
 use crate::limits::{CellGroup, Groups};
+use crate::output;
 pub use crate::process::CellCommand;
 use crate::process::Spawner;
 use crate::proto::{LoadSpec, Request};
@@ -349,13 +350,16 @@ impl Cell {
             let _ = child.wait();
             return Err(CellError::Start(e));
         }
+        let mut child = spawned.child;
+        let budget = output::Budget::new(&self.name);
+        if let Some(out) = child.stdout.take() {
+            output::relay(out, budget.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            output::relay(err, budget);
+        }
         let watcher: Arc<dyn Watcher> = self.clone();
-        let conn = Conn::start(
-            spawned.stream,
-            spawned.child,
-            self.parts.max_output,
-            watcher,
-        )?;
+        let conn = Conn::start(spawned.stream, child, self.parts.max_output, watcher)?;
         tracing::info!(cell = %self.name, pid = conn.pid, "model process started");
         self.state.lock().unwrap().conn = Some(conn.clone());
         Ok(conn)

@@ -12,7 +12,9 @@
 //! dies fails only its in-flight batches with the cause (`death.rs`: signal, OOM kill, exit
 //! code), restarts with backoff and reloads its models; a model in flight at three deaths
 //! in a row is marked failed; a forward past its response timeout plus a grace gets its
-//! cell killed. `conn.rs` is one live connection (requests matched to replies by id).
+//! cell killed. `conn.rs` is one live connection (requests matched to replies by id);
+//! `output.rs` relays what a cell writes to stdout and stderr into the server's log, under
+//! a budget.
 //!
 //! Cell side: [`confine`] (`confine.rs`: Landlock read-only access to its libraries and
 //! nothing else, signals scoped to itself, not dumpable) runs first; the server sends each
@@ -29,6 +31,7 @@ mod conn;
 mod death;
 mod error;
 mod limits;
+mod output;
 mod process;
 mod proto;
 mod runner;

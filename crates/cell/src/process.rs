@@ -71,7 +71,10 @@ fn spawn(cmd: &CellCommand, rlimit_data: Option<u64>) -> io::Result<Spawned> {
     c.args(&cmd.args)
         .env_clear()
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Relayed under a budget (`output.rs`), never straight into the server's streams.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // SAFETY: only async-signal-safe calls (dup2, fcntl, prctl, setsid, setrlimit, unshare,
     // getppid) between fork and exec, on values captured before the fork.
     unsafe {

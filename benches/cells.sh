@@ -113,9 +113,10 @@ if part victim; then
   sleep 1
   echo "phase alone"; wrk_b
   attack > "$work/attack.out" &
+  attacker=$!
   sleep 1
   echo "phase attacked"; wrk_b
-  wait
+  wait "$attacker"
   cat "$work/attack.out"
   echo "phase alone again"; wrk_b
   echo "server pid $server_pid alive: $(kill -0 "$server_pid" && echo yes)"

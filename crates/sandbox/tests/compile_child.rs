@@ -20,7 +20,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("compile-handler") {
         assert_eq!(args.get(2).map(String::as_str), Some("--output"));
-        std::process::exit(compile_handler_main(Path::new(&args[3])));
+        let value =
+            |i: usize, flag: &str| -> u64 { args[i].strip_prefix(flag).unwrap().parse().unwrap() };
+        let (cpu, memory) = (value(4, "--cpu-seconds="), value(5, "--memory-bytes="));
+        std::process::exit(compile_handler_main(Path::new(&args[3]), cpu, memory));
     }
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-'));
     let tests: &[(&str, fn())] = &[
@@ -127,7 +130,7 @@ fn loads_and_runs() {
 // Sizes measured on 2 cores (debug test build; dependencies are optimised): 4,000
 // functions take ~1.5 s of CPU to compile; 10,000 take ~3.8 s and 125 MB at peak.
 fn cpu_limit() {
-    let wasm = generated::slow_to_compile(4000, 400);
+    let wasm = generated::slow_to_compile(10_000, 400);
     refused(
         open(1, 4 << 30, Duration::from_secs(60)),
         &wasm,

@@ -6,8 +6,11 @@
 //! limit refused the component.
 //!
 //! `RLIMIT_DATA`, not `RLIMIT_AS`: the server's binary maps ~2.6 GB of libtorch before
-//! `main`, all address space and almost none of it data; what the compiler allocates
-//! (heap, thread stacks) is data.
+//! `main`, mostly address space; what the compiler allocates (heap, thread stacks) is data.
+//! Its libraries' data segments are data too (more than 512 MiB), so the child sets the
+//! exact limits on itself once started and before it reads the component (`entry.rs`:
+//! `--cpu-seconds`, `--memory-bytes`); the limits set here before `exec` are the backstop
+//! for a child that never gets that far: CPU with room for start-up, no data limit.
 
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -21,6 +24,10 @@ use crate::SandboxError;
 
 /// What of the child's stderr is kept for the error message.
 const MAX_STDERR: usize = 16 << 10;
+
+/// CPU the server's binary may spend starting before the child's own limit is in force
+/// (measured: 0.4 s to load libtorch and reach `main`).
+const STARTUP_CPU_SECONDS: u64 = 3;
 
 /// How often the child's state is polled (a compile takes tens of ms to seconds).
 const POLL: Duration = Duration::from_millis(5);
@@ -36,13 +43,14 @@ pub(crate) fn run(
     c.args(&cmd.args)
         .arg("--output")
         .arg(out)
+        .arg(format!("--cpu-seconds={}", limits.cpu_seconds.max(1)))
+        .arg(format!("--memory-bytes={}", limits.memory_bytes))
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let parent = std::process::id() as libc::pid_t;
-    let cpu = limits.cpu_seconds.max(1);
-    let data = limits.memory_bytes;
+    let cpu = limits.cpu_seconds.max(1) + STARTUP_CPU_SECONDS;
     // SAFETY: only async-signal-safe calls (prctl, getppid, setrlimit, syscall, fcntl,
     // _exit) between fork and exec, on values captured before the fork.
     unsafe {
@@ -60,8 +68,8 @@ pub(crate) fn run(
                 libc::setrlimit(resource, &l)
             };
             set(libc::RLIMIT_CORE, 0, 0);
-            // SIGXCPU at the soft limit; SIGKILL a second later if it is caught.
-            if set(libc::RLIMIT_CPU, cpu, cpu + 1) != 0 || set(libc::RLIMIT_DATA, data, data) != 0 {
+            // The backstop: the child lowers it to the exact limit once started.
+            if set(libc::RLIMIT_CPU, cpu, cpu + 1) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             close_other_fds();

@@ -43,6 +43,23 @@ enum Command {
     /// `serve` itself; not for people).
     #[command(hide = true)]
     Cell(cells::CellArgs),
+    /// Compiles one handler component, read from stdin, into `--output` under the limits
+    /// its parent set (started by `serve` itself for each new handler; not for people).
+    #[command(hide = true)]
+    CompileHandler(CompileHandlerArgs),
+}
+
+#[derive(clap::Args)]
+struct CompileHandlerArgs {
+    /// The file to create with the compiled component.
+    #[arg(long)]
+    output: std::path::PathBuf,
+    /// CPU seconds the compile may use (beyond what starting took).
+    #[arg(long)]
+    cpu_seconds: u64,
+    /// Data memory the compile may use beyond what the process held at start, bytes.
+    #[arg(long)]
+    memory_bytes: u64,
 }
 
 /// The binary under the name `torchserve` (a symlink): TorchServe's command line as is.
@@ -82,6 +99,14 @@ fn main() -> std::process::ExitCode {
         }
         Command::Torchserve(args) => torchserve::run(*args),
         Command::Cell(args) => cells::run(args),
+        Command::CompileHandler(args) => Ok(std::process::ExitCode::from(
+            u8::try_from(ferroserve_sandbox::compile_handler_main(
+                &args.output,
+                args.cpu_seconds,
+                args.memory_bytes,
+            ))
+            .unwrap_or(1),
+        )),
     };
     match result {
         Ok(code) => code,

@@ -140,6 +140,34 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_COMPILE_CACHE_MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
     compile_cache_mib: Option<u64>,
+    /// Largest handler component accepted for compiling, MiB.
+    #[arg(long, env = "FERROSERVE_COMPILE_MAX_COMPONENT_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_max_component_mib: Option<u64>,
+    /// Most functions a handler component may define.
+    #[arg(long, env = "FERROSERVE_COMPILE_MAX_FUNCTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_max_functions: Option<u64>,
+    /// Largest function body in a handler component, KiB.
+    #[arg(long, env = "FERROSERVE_COMPILE_MAX_FUNCTION_KIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_max_function_kib: Option<u64>,
+    /// CPU seconds one handler compile may use.
+    #[arg(long, env = "FERROSERVE_COMPILE_CPU_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_cpu_s: Option<u64>,
+    /// Memory one handler compile may use, MiB.
+    #[arg(long, env = "FERROSERVE_COMPILE_MEMORY_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_memory_mib: Option<u64>,
+    /// Wall-clock seconds one handler compile may take.
+    #[arg(long, env = "FERROSERVE_COMPILE_TIMEOUT_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_timeout_s: Option<u64>,
+    /// Handler compiles at once (0: one per core).
+    #[arg(long, env = "FERROSERVE_COMPILE_CONCURRENCY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_concurrency: Option<usize>,
     /// The audit log's size cap, MiB (past it, audit.log becomes audit.log.1).
     #[arg(long, env = "FERROSERVE_AUDIT_LOG_MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -329,11 +357,19 @@ fn log_notes(path: &Path, notes: &[Note]) {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
-    let Effective { config, torchserve } = effective_config(&args)?;
+    let Effective {
+        mut config,
+        torchserve,
+    } = effective_config(&args)?;
     if args.print_config {
         print!("{}", toml::to_string(&config)?);
         return Ok(std::process::ExitCode::SUCCESS);
     }
+    // Handlers compile in a child process of this same binary, under the compile limits.
+    config.compiler = Some(ferroserve_sandbox::CompilerCommand {
+        program: std::env::current_exe().context("finding the server's own binary")?,
+        args: vec!["compile-handler".into()],
+    });
     crate::logging::init(&config.log_format)?;
     if let Some((path, notes)) = &torchserve {
         log_notes(path, notes);

@@ -90,12 +90,16 @@ pub fn shown(name: &str) -> String {
     format!("{s:?}")
 }
 
+/// The least `compile_memory_mib` (memory beyond the compiler's start-up): below it not
+/// even a tiny Rust handler compiles.
+pub const MIN_COMPILE_MEMORY_MIB: u64 = 16;
+
 /// The server config's own numbers, checked at start: a value out of range stops the
 /// server naming the key, instead of overflowing later (a timeout of `u64::MAX` seconds
 /// once made every request panic).
 pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
     let n = |v: usize| v as u64;
-    let table: [(Range, u64); 33] = [
+    let table: [(Range, u64); 40] = [
         (
             Range::new("max_request_size", 1, 1 << 32),
             n(c.max_request_size),
@@ -218,6 +222,31 @@ pub fn check_config(c: &crate::ServerConfig) -> Result<(), Error> {
         (
             Range::new("shared_model_cpu_percent", 0, 100_000),
             c.shared_model_cpu_percent,
+        ),
+        (
+            Range::new("compile_max_component_mib", 1, 4096),
+            c.compile_max_component_mib,
+        ),
+        (
+            Range::new("compile_max_functions", 1, 10_000_000),
+            c.compile_max_functions,
+        ),
+        (
+            Range::new("compile_max_function_kib", 1, 1 << 20),
+            c.compile_max_function_kib,
+        ),
+        (Range::new("compile_cpu_s", 1, 3600), c.compile_cpu_s),
+        (
+            Range::new("compile_memory_mib", MIN_COMPILE_MEMORY_MIB, 1 << 20),
+            c.compile_memory_mib,
+        ),
+        (
+            Range::new("compile_timeout_s", 1, 3600),
+            c.compile_timeout_s,
+        ),
+        (
+            Range::new("compile_concurrency", 0, 1024),
+            n(c.compile_concurrency),
         ),
     ];
     for (range, value) in table {

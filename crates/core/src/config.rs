@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use ferroserve_sandbox::Limits;
+use ferroserve_sandbox::{CompileLimits, CompilerCommand, Limits};
 use serde::{Deserialize, Serialize};
 
 use crate::ModelDefaults;
@@ -108,6 +108,22 @@ pub struct ServerConfig {
     pub sandbox_queue_depth: usize,
     /// The most the compiled-handler cache keeps on disk, MiB (oldest entries go first).
     pub compile_cache_mib: u64,
+    /// Compile limits, checked before any compile: a handler component's size (MiB), the
+    /// functions it defines, its largest function (KiB). Past one: 400
+    /// `HandlerCompileLimitExceeded` naming it.
+    pub compile_max_component_mib: u64,
+    pub compile_max_functions: u64,
+    pub compile_max_function_kib: u64,
+    /// The compiler process's CPU seconds, data memory (MiB) and wall-clock seconds.
+    pub compile_cpu_s: u64,
+    pub compile_memory_mib: u64,
+    pub compile_timeout_s: u64,
+    /// Compiles at once, server-wide (0: one per core); further ones wait their turn.
+    pub compile_concurrency: usize,
+    /// Not a key: how to start the compiler process (`ferroserve compile-handler`, set by
+    /// the binary). `None` compiles in the server process, after the static checks only.
+    #[serde(skip)]
+    pub compiler: Option<CompilerCommand>,
     /// The audit log's size cap, MiB: past it, `audit.log` becomes `audit.log.1`.
     pub audit_log_mib: u64,
     /// Device for models whose archive names none: `cpu` or `cuda:N`.
@@ -151,6 +167,8 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        // One place for the compile defaults: the sandbox's.
+        let compile = CompileLimits::default();
         ServerConfig {
             inference_address: ([127, 0, 0, 1], 8080).into(),
             management_address: ([127, 0, 0, 1], 8081).into(),
@@ -196,6 +214,14 @@ impl Default for ServerConfig {
             sandbox_threads_per_tenant: 0,
             sandbox_queue_depth: 256,
             compile_cache_mib: 1024,
+            compile_max_component_mib: compile.max_component_bytes >> 20,
+            compile_max_functions: compile.max_functions,
+            compile_max_function_kib: compile.max_function_bytes >> 10,
+            compile_cpu_s: compile.cpu_seconds,
+            compile_memory_mib: compile.memory_bytes >> 20,
+            compile_timeout_s: compile.timeout.as_secs(),
+            compile_concurrency: compile.concurrency,
+            compiler: None,
             audit_log_mib: 64,
             device: "cpu".into(),
             torch_threads: 0,
@@ -291,6 +317,19 @@ impl ServerConfig {
         }
     }
 
+    /// The compile limits, from these keys alone.
+    pub fn compile_limits(&self) -> CompileLimits {
+        CompileLimits {
+            max_component_bytes: self.compile_max_component_mib.saturating_mul(1 << 20),
+            max_functions: self.compile_max_functions,
+            max_function_bytes: self.compile_max_function_kib.saturating_mul(1 << 10),
+            cpu_seconds: self.compile_cpu_s,
+            memory_bytes: self.compile_memory_mib.saturating_mul(1 << 20),
+            timeout: Duration::from_secs(self.compile_timeout_s),
+            concurrency: self.compile_concurrency,
+        }
+    }
+
     /// Handler threads: `sandbox_threads`, or four per core. Four, so that one tenant's
     /// long-running calls (demoted to the idle class, see the sandbox's executor) cannot
     /// hold every thread while others wait.
@@ -344,6 +383,7 @@ mod tests {
         );
         assert_eq!(d.queue_capacity, c.job_queue_size);
         assert_eq!(d.handler.memory_bytes, c.handler_memory_mib << 20);
+        assert_eq!(c.compile_limits(), CompileLimits::default());
     }
 
     #[test]

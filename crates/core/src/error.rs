@@ -359,7 +359,9 @@ fn sandbox_class(e: &SandboxError) -> Class {
         | S::NotAComponent(_)
         | S::Compile(_)
         | S::WorldMismatch(_)
-        | S::LimitTooHigh { .. } => Class::BadRequest,
+        | S::LimitTooHigh { .. }
+        // The component uploaded is over a compile limit: the client's archive.
+        | S::CompileLimit { .. } => Class::BadRequest,
         S::DeadlineExceeded { .. } => Class::Timeout,
         S::PoolExhausted { .. } => Class::Overload,
         S::FilesDir { .. }
@@ -433,6 +435,15 @@ mod tests {
         assert_eq!(
             (&*slow.kind(), slow.class()),
             ("HandlerDeadlineExceeded", Class::Timeout)
+        );
+        let refused = Error::from(SandboxError::CompileLimit {
+            limit: ferroserve_sandbox::CompileLimit::FunctionSize,
+            max: 1 << 20,
+            found: Some(7 << 20),
+        });
+        assert_eq!(
+            (&*refused.kind(), refused.class()),
+            ("HandlerCompileLimitExceeded", Class::BadRequest)
         );
         let full = Error::from(BatchError::Overloaded { capacity: 8 });
         assert_eq!(

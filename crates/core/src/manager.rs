@@ -433,6 +433,8 @@ impl Manager {
 
     /// Drains every model's queue (graceful shutdown).
     pub async fn shutdown(&self) {
+        // Stopping: compiled handlers stay on disk for the snapshot's restore.
+        self.inner.loader.sandbox.keep_compiled();
         for (model, _) in self.inner.registry.all() {
             model.pipeline.batcher().shutdown().await;
         }

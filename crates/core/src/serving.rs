@@ -55,6 +55,8 @@ impl Core {
             queue_depth: config.sandbox_queue_depth,
             threads_per_group: config.sandbox_threads_per_tenant,
             max_memory_bytes: config.max_handler_memory_mib << 20,
+            compile: config.compile_limits(),
+            compiler: config.compiler.clone(),
             ..SandboxConfig::default()
         })
         .map_err(|e| Error::SandboxStart(e.to_string()))?;

@@ -202,6 +202,14 @@ mod tests {
                 Error::from(SandboxError::BadInput("send a PNG".into())),
                 Code::InvalidArgument,
             ),
+            (
+                Error::from(SandboxError::CompileLimit {
+                    limit: ferroserve_sandbox::CompileLimit::Cpu,
+                    max: 10,
+                    found: None,
+                }),
+                Code::InvalidArgument,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(status(&e).code(), code, "{e}");

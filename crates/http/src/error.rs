@@ -284,6 +284,16 @@ mod tests {
         assert_eq!(oom.code, 500);
         let busy = ApiError::from(Error::from(SandboxError::PoolExhausted { capacity: 4 }));
         assert_eq!((busy.code, busy.retry_after), (503, Some(RETRY_AFTER)));
+        let refused = ApiError::from(Error::from(SandboxError::CompileLimit {
+            limit: ferroserve_sandbox::CompileLimit::Functions,
+            max: 100,
+            found: Some(900_000),
+        }));
+        assert_eq!(
+            (refused.code, refused.kind.as_str()),
+            (400, "HandlerCompileLimitExceeded")
+        );
+        assert!(refused.message.contains("compile_max_functions"));
     }
 
     #[test]

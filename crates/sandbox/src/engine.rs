@@ -32,7 +32,9 @@ pub(crate) fn build(cfg: &SandboxConfig) -> Result<(Engine, Allocator), SandboxE
     Ok((engine, Allocator::OnDemand))
 }
 
-fn config(pool: Option<PoolingAllocationConfig>) -> Config {
+/// Every setting that shapes compiled code is here, so the compiler child
+/// (`compile/entry.rs`, `None` for `pool`) makes code this engine loads.
+pub(crate) fn config(pool: Option<PoolingAllocationConfig>) -> Config {
     let mut c = Config::new();
     c.wasm_component_model(true)
         .epoch_interruption(true)

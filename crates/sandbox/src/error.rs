@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use crate::compile::CompileLimit;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     // ---- loading a handler ----
@@ -26,6 +28,15 @@ pub enum SandboxError {
         ceiling >> 20
     )]
     LimitTooHigh { requested: usize, ceiling: usize },
+    /// A compile refused by a limit, before it started (size, function count, largest
+    /// function) or while it ran (CPU, memory, wall clock). `found` is what the component
+    /// had, when it is known; both in the limit's own unit (`CompileLimit::unit`).
+    #[error("{}", limit.message(*max, *found))]
+    CompileLimit {
+        limit: CompileLimit,
+        max: u64,
+        found: Option<u64>,
+    },
 
     // ---- calling a handler ----
     #[error("{0}")]
@@ -64,6 +75,7 @@ impl SandboxError {
             SandboxError::FilesDir { .. } => "HandlerFilesUnavailable",
             SandboxError::Engine(_) => "SandboxUnavailable",
             SandboxError::LimitTooHigh { .. } => "HandlerLimitTooHigh",
+            SandboxError::CompileLimit { .. } => "HandlerCompileLimitExceeded",
             SandboxError::BadInput(_) => "HandlerBadInput",
             SandboxError::HandlerFailed(_) => "HandlerInternalError",
             SandboxError::DeadlineExceeded { .. } => "HandlerDeadlineExceeded",
@@ -102,6 +114,11 @@ mod tests {
             SandboxError::LimitTooHigh {
                 requested: 0,
                 ceiling: 0,
+            },
+            SandboxError::CompileLimit {
+                limit: CompileLimit::Cpu,
+                max: 10,
+                found: None,
             },
             SandboxError::BadInput(String::new()),
             SandboxError::HandlerFailed(String::new()),

@@ -49,6 +49,8 @@ pub(crate) struct HandlerInner {
     pub(crate) group: Arc<Group>,
     /// All calls' `CallReport::throttled`, in µs, for metrics.
     pub(crate) throttled_us: AtomicU64,
+    /// This handler's hold on its compile-cache file: the file goes with the last holder.
+    pub(crate) _compiled: Option<crate::cache::Entry>,
 }
 
 /// When this handler's calls last ran past `demote_after` (ms since the first use; 0: never).

@@ -1,8 +1,9 @@
 //! The sandbox that runs tenants' untrusted handlers: one wasmtime engine per process
 //! (pooling allocator, copy-on-write memory images, epoch deadlines), components compiled
-//! once and cached on disk by content hash, one `InstancePre` per handler and a fresh
-//! store and instance per call, under per-handler limits (memory cap, CPU deadline, output
-//! size, bounded stdout/stderr). The only filesystem a handler sees is a read-only view
+//! once under compile limits (static checks, then a child process under CPU, memory and
+//! wall-clock limits: `compile/`) and cached on disk by content hash while a handler uses
+//! them, one `InstancePre` per handler and a fresh store and instance per call, under
+//! per-handler limits (memory cap, CPU deadline, output size, bounded stdout/stderr). The only filesystem a handler sees is a read-only view
 //! of its archive's files at `/`; no network, environment, arguments or stdin.
 //!
 //! Every outcome is typed ([`SandboxError::kind`]); the server maps kinds to HTTP statuses.
@@ -21,6 +22,7 @@ mod cache;
 mod capture;
 mod clocks;
 mod compat;
+mod compile;
 mod convert;
 mod engine;
 mod error;
@@ -42,14 +44,15 @@ use ferroserve_tensor::Tensor;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+pub use compile::compile_handler_main;
 pub use convert::{FormField, HandlerRequest, HandlerResponse, Prepared};
 pub use engine::Allocator;
-pub use error::SandboxError;
+pub use error::{CompileLimit, SandboxError};
 use executor::Executor;
 pub use handler::CallReport;
 use handler::HandlerInner;
 use host::{FilesDir, HostState};
-pub use limits::{Limits, SandboxConfig};
+pub use limits::{CompileLimits, CompilerCommand, Limits, SandboxConfig};
 pub use runtime::Runtime;
 pub use world::WORLD_VERSIONS;
 
@@ -70,8 +73,13 @@ impl Sandbox {
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let (engine, allocator) = engine::build(&config)?;
         let linker = handler::linker(&engine).map_err(|e| SandboxError::Engine(e.to_string()))?;
-        let cache =
-            cache::CompileCache::new(&engine, config.cache_dir.clone(), config.cache_max_bytes)?;
+        let compiler = compile::Compiler::new(config.compile.clone(), config.compiler.clone());
+        let cache = cache::CompileCache::new(
+            &engine,
+            config.cache_dir.clone(),
+            config.cache_max_bytes,
+            compiler,
+        )?;
         let executor =
             Executor::start(config.threads, config.queue_depth, config.threads_per_group)
                 .map_err(|e| SandboxError::Engine(format!("cannot start sandbox threads: {e}")))?;
@@ -86,6 +94,12 @@ impl Sandbox {
             share: Arc::new(share::Share::for_this_machine()),
             _ticker: ticker,
         })
+    }
+
+    /// Compiled handlers' cache files outlive their last user from now on: the server is
+    /// stopping, and a restart restores its models from them instead of recompiling.
+    pub fn keep_compiled(&self) {
+        self.cache.keep_entries();
     }
 
     /// Which instance allocator the engine got (pooling unless its reservation failed).
@@ -131,7 +145,7 @@ impl Sandbox {
                 })
             })
             .transpose()?;
-        let component = self.cache.get(&self.engine, wasm)?;
+        let (component, compiled) = self.cache.get(&self.engine, wasm)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -150,6 +164,7 @@ impl Sandbox {
             ran_long: Default::default(),
             group: self.share.group(group),
             throttled_us: Default::default(),
+            _compiled: compiled,
         };
         // The world matched by name; its exports' types are checked only when an instance
         // binds them, so bind one now rather than fail every call.

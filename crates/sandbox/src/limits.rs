@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::compile::{CompileLimits, CompilerCommand};
+
 /// What one handler may use in one call. Operators set ceilings; a tenant's archive may
 /// ask for less, never more (the server enforces that).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,13 @@ pub struct SandboxConfig {
     /// the dirty pages, where the kernel has `PAGEMAP_SCAN`), so the next instance does
     /// not page-fault its working set back in. Costs this much RSS per warm slot.
     pub keep_resident_bytes: usize,
+    /// Bounds on compiling one component: static checks, then the compiler's CPU, memory
+    /// and wall-clock limits, and how many compile at once.
+    pub compile: CompileLimits,
+    /// The program that compiles a component in a child process under `compile`'s limits
+    /// (the server's own binary, `ferroserve compile-handler`). `None`: compile in this
+    /// process after the static checks, with no CPU or memory bound (tools and tests).
+    pub compiler: Option<CompilerCommand>,
 }
 
 impl Default for SandboxConfig {
@@ -70,6 +79,8 @@ impl Default for SandboxConfig {
             max_memory_bytes: 1 << 30,
             pooling: true,
             keep_resident_bytes: 16 << 20,
+            compile: CompileLimits::default(),
+            compiler: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
+pub mod generated;
 pub mod images;
 pub mod spans;
 

@@ -1,9 +1,8 @@
 //! Per-handler limits and the process-wide sandbox settings.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
-
-pub use crate::compile::{CompileLimits, CompilerCommand};
 
 /// What one handler may use in one call. Operators set ceilings; a tenant's archive may
 /// ask for less, never more (the server enforces that).
@@ -83,4 +82,49 @@ impl Default for SandboxConfig {
             compiler: None,
         }
     }
+}
+
+/// Bounds on compiling one component. The defaults admit the Python (componentize-py) and
+/// JavaScript (componentize-js) handlers with headroom (docs/configuration.md has the
+/// measurements: 13,479 and 12,751 functions, largest 417 and 168 KiB, 12 and 13-15 s of
+/// CPU, under 512 MiB beyond start-up). 10 s of CPU would refuse both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileLimits {
+    /// The component's size in bytes.
+    pub max_component_bytes: u64,
+    /// Core functions defined in all its modules together, plus its canonical functions
+    /// (each becomes a trampoline).
+    pub max_functions: u64,
+    /// The largest function body, in bytes.
+    pub max_function_bytes: u64,
+    /// CPU time of the compiler process (all its threads), whole seconds (`RLIMIT_CPU`).
+    pub cpu_seconds: u64,
+    /// Data memory the compile may use beyond what the compiler process held once started,
+    /// bytes (`RLIMIT_DATA`, set by the child on itself: `entry.rs`).
+    pub memory_bytes: u64,
+    /// Wall-clock limit of the compiler process, from its start.
+    pub timeout: Duration,
+    /// Compiles at once, server-wide; further ones wait their turn. 0: one per core.
+    pub concurrency: usize,
+}
+
+impl Default for CompileLimits {
+    fn default() -> Self {
+        CompileLimits {
+            max_component_bytes: 64 << 20,
+            max_functions: 100_000,
+            max_function_bytes: 1 << 20,
+            cpu_seconds: 20,
+            memory_bytes: 1 << 30,
+            timeout: Duration::from_secs(60),
+            concurrency: 0,
+        }
+    }
+}
+
+/// How to start the compiler: `program args… --output PATH`, the component on stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompilerCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
 }

@@ -79,7 +79,7 @@ impl CompileLimit {
 }
 
 fn millis(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -88,9 +88,9 @@ fn millis(ms: u64) -> String {
 
 /// Bytes as people read them: whole MiB or KiB when exact or large, else bytes.
 fn bytes(n: u64) -> String {
-    if n >= 1 << 20 && (n % (1 << 20) == 0 || n >= 16 << 20) {
+    if n >= 1 << 20 && (n.is_multiple_of(1 << 20) || n >= 16 << 20) {
         format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && (n % (1 << 10) == 0 || n >= 16 << 10) {
+    } else if n >= 1 << 10 && (n.is_multiple_of(1 << 10) || n >= 16 << 10) {
         format!("{} KiB", n >> 10)
     } else {
         format!("{n} bytes")

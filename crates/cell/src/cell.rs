@@ -414,7 +414,27 @@ impl Watcher for Cell {
         Death::of(status, stopped, oom, s.limits.memory_bytes)
     }
 
-    fn died(self: Arc<Self>, conn: &Arc<Conn>, death: &Death, in_flight: Vec<u64>) {
+    fn count(&self, conn: &Arc<Conn>, death: &Death, in_flight: &[u64]) {
+        let mut s = self.state.lock().unwrap();
+        let current = s.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn));
+        if !current || s.closing {
+            return;
+        }
+        for id in in_flight {
+            if let Some(m) = s.models.get_mut(id) {
+                m.strikes += 1;
+                if m.strikes >= STRIKES && m.failed.is_none() {
+                    let why = format!(
+                        "its process died {STRIKES} times in a row while running it (last: {death}); fix the model and register it again"
+                    );
+                    tracing::warn!(cell = %self.name, model = %m.label, reason = %why, "model marked failed");
+                    m.failed = Some(why);
+                }
+            }
+        }
+    }
+
+    fn died(self: Arc<Self>, conn: &Arc<Conn>, death: &Death) {
         let mut s = self.state.lock().unwrap();
         let current = s.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn));
         if !current || s.closing {
@@ -427,18 +447,6 @@ impl Watcher for Cell {
             s.crashes + 1
         };
         s.last_death = Some(death.to_string());
-        for id in in_flight {
-            if let Some(m) = s.models.get_mut(&id) {
-                m.strikes += 1;
-                if m.strikes >= STRIKES && m.failed.is_none() {
-                    let why = format!(
-                        "its process died {STRIKES} times in a row while running it (last: {death}); fix the model and register it again"
-                    );
-                    tracing::warn!(cell = %self.name, model = %m.label, reason = %why, "model marked failed");
-                    m.failed = Some(why);
-                }
-            }
-        }
         s.conn = None;
         let wanted = s.models.values().any(|m| m.failed.is_none());
         if s.starting || !wanted {

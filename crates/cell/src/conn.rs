@@ -28,8 +28,12 @@ pub(crate) enum Answer {
 /// Told when the process ends: first to classify it, then to decide what comes next.
 pub(crate) trait Watcher: Send + Sync + 'static {
     fn classify(&self, status: Option<ExitStatus>, stopped: Option<Duration>) -> Death;
-    /// `in_flight`: the models whose batches were running when it ended.
-    fn died(self: Arc<Self>, conn: &Arc<Conn>, death: &Death, in_flight: Vec<u64>);
+    /// Before the waiters hear of it: what the death means for `in_flight`, the models
+    /// whose batches were running (so a caller that got its error sees the model's state
+    /// already updated).
+    fn count(&self, conn: &Arc<Conn>, death: &Death, in_flight: &[u64]);
+    /// After: what comes next (a restart).
+    fn died(self: Arc<Self>, conn: &Arc<Conn>, death: &Death);
 }
 
 pub(crate) struct Conn {
@@ -95,11 +99,12 @@ impl Conn {
                     p.death = Some(death.clone());
                     std::mem::take(&mut p.waiters)
                 };
-                let in_flight = waiters.values().map(|(m, _)| *m).collect();
+                let in_flight: Vec<u64> = waiters.values().map(|(m, _)| *m).collect();
+                watcher.count(&me, &death, &in_flight);
                 for (_, (_, tx)) in waiters {
                     let _ = tx.send(Answer::Died(death.clone()));
                 }
-                watcher.died(&me, &death, in_flight);
+                watcher.died(&me, &death);
             })?;
         Ok(conn)
     }

@@ -22,6 +22,15 @@ const LABELS: &str = "cat\ndog\nbird\n";
 
 /// The component behind the MLP, with `labels.txt`, served as `name`; returns the
 /// prediction URL and what keeps the server up.
+/// The handlers are built in parallel; the servers then run one at a time: another test's
+/// registration compiles a 12-18 MB component on both cores, and a call meanwhile can
+/// meet its 500 ms deadline before the limit it is testing.
+static ONE_SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_server_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn serve(name: &str, handler: PathBuf) -> (String, (tempfile::TempDir, tempfile::TempDir, Server)) {
     let store = tempfile::tempdir().unwrap();
     let config = store.path().join("config.yaml");
@@ -167,7 +176,9 @@ fn python_hostile_handlers_get_the_rust_outcomes() {
             "exited the process (status 1)",
         ),
     ]);
-    let (url, _server) = serve("hostile-python", scripted::hostile("python"));
+    let handler = scripted::hostile("python");
+    let _alone = one_server_at_a_time();
+    let (url, _server) = serve("hostile-python", handler);
     check(&url, &cases);
     headers_reach_the_client(&url);
     archive_files_are_readable(&url);
@@ -175,14 +186,18 @@ fn python_hostile_handlers_get_the_rust_outcomes() {
 
 #[test]
 fn javascript_hostile_handlers_get_the_rust_outcomes() {
-    let (url, _server) = serve("hostile-js", scripted::hostile("js"));
+    let handler = scripted::hostile("js");
+    let _alone = one_server_at_a_time();
+    let (url, _server) = serve("hostile-js", handler);
     check(&url, SHARED);
     headers_reach_the_client(&url);
 }
 
 #[test]
 fn javascript_file_helpers_read_the_archive_and_nothing_else() {
-    let (url, _server) = serve("files-js", scripted::js_files());
+    let handler = scripted::js_files();
+    let _alone = one_server_at_a_time();
+    let (url, _server) = serve("files-js", handler);
     check(&url, FILES);
     archive_files_are_readable(&url);
 }

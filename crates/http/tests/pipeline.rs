@@ -4,25 +4,57 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use ferroserve_batcher::BatcherConfig;
 use ferroserve_test_fixtures as fx;
 
 fn body(r: &ferroserve_sandbox::HandlerResponse) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
+/// Waits, polling, until `done` holds; a test's own bound, far above what it needs.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never saw {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_each_get_their_own_answer() {
     let sandbox = sandbox();
-    let p = pipeline(&sandbox, fx::OK, Duration::from_secs(2));
-    let calls: Vec<_> = (0..8)
-        .map(|i| {
-            let p = p.clone();
-            tokio::spawn(async move { p.infer(json(&format!("[{i}, 0.5]"))).await })
-        })
-        .collect();
+    let gate = Arc::new(Gated::default());
+    // Room for all eight in one batch and no timer: the seven wait for the worker alone.
+    let config = BatcherConfig::new("m")
+        .batch_size(8)
+        .max_batch_delay(Duration::from_secs(3600));
+    let p = pipeline_with(
+        &sandbox,
+        fx::OK,
+        Duration::from_secs(2),
+        gate.clone(),
+        config,
+    );
+    let call = |i: usize| {
+        let p = p.clone();
+        tokio::spawn(async move { p.infer(json(&format!("[{i}, 0.5]"))).await })
+    };
+    // The first request holds the only worker; the other seven queue behind it.
+    let mut calls = vec![call(0)];
+    until("the first batch start", || {
+        gate.entered.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    calls.extend((1..8).map(call));
+    until("seven queued requests", || p.batcher().stats().queued == 7).await;
+    gate.open();
     for (i, call) in calls.into_iter().enumerate() {
         let response = call.await.unwrap().unwrap();
         assert_eq!(response.status, 200);
@@ -31,9 +63,11 @@ async fn concurrent_requests_each_get_their_own_answer() {
             serde_json::json!([2.0 * i as f64, 1.0])
         );
     }
-    assert!(
-        p.batcher().stats().batches < 8,
-        "requests were batched together"
+    let stats = p.batcher().stats();
+    assert_eq!(
+        (stats.batches, stats.requests_run),
+        (2, 8),
+        "one alone, then the seven that queued behind it together"
     );
 }
 

@@ -31,6 +31,49 @@ impl BatchRunner for Doubler {
 }
 
 pub fn pipeline(sandbox: &Sandbox, fixture: &str, deadline: Duration) -> Pipeline {
+    let config = BatcherConfig::new("m")
+        .batch_size(4)
+        .max_batch_delay(Duration::from_millis(5));
+    pipeline_with(sandbox, fixture, deadline, Arc::new(Doubler), config)
+}
+
+/// [`Doubler`] behind a gate: each batch waits for [`Gated::open`], so a test can fill
+/// the queue while the worker is busy instead of racing the handler threads.
+#[derive(Default)]
+pub struct Gated {
+    /// Batches that have reached the gate.
+    pub entered: std::sync::atomic::AtomicUsize,
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Gated {
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+impl BatchRunner for Gated {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        self.entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        drop(
+            self.opened
+                .wait_while(self.open.lock().unwrap(), |open| !*open)
+                .unwrap(),
+        );
+        Doubler.run(inputs)
+    }
+}
+
+pub fn pipeline_with(
+    sandbox: &Sandbox,
+    fixture: &str,
+    deadline: Duration,
+    runner: Arc<dyn BatchRunner>,
+    config: BatcherConfig,
+) -> Pipeline {
     let limits = Limits {
         deadline,
         memory_bytes: 32 << 20,
@@ -39,10 +82,7 @@ pub fn pipeline(sandbox: &Sandbox, fixture: &str, deadline: Duration) -> Pipelin
     let handler = sandbox
         .load("m", &fx::bytes(fixture), None, limits)
         .unwrap();
-    let config = BatcherConfig::new("m")
-        .batch_size(4)
-        .max_batch_delay(Duration::from_millis(5));
-    let batcher = Batcher::spawn(config, Arc::new(Doubler)).unwrap();
+    let batcher = Batcher::spawn(config, runner).unwrap();
     Pipeline::new(Arc::new(handler), batcher, Duration::from_secs(5))
 }
 

@@ -30,6 +30,7 @@ mod confine;
 mod conn;
 mod death;
 mod error;
+mod fds;
 mod limits;
 mod output;
 mod process;

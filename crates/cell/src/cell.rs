@@ -342,24 +342,20 @@ impl Cell {
             .spawner
             .spawn(&self.parts.cmd, rlimit)
             .map_err(|e| CellError::Start(format!("{}: {e}", self.parts.cmd.program.display())))?;
+        let mut process = spawned.process;
         if let Some(g) = &group
-            && let Err(e) = g.attach(spawned.child.id())
+            && let Err(e) = g.attach(process.id())
         {
-            let mut child = spawned.child;
-            let _ = child.kill();
-            let _ = child.wait();
+            process.kill();
+            let _ = process.wait();
             return Err(CellError::Start(e));
         }
-        let mut child = spawned.child;
         let budget = output::Budget::new(&self.name);
-        if let Some(out) = child.stdout.take() {
+        for out in [spawned.stdout, spawned.stderr].into_iter().flatten() {
             output::relay(out, budget.clone());
         }
-        if let Some(err) = child.stderr.take() {
-            output::relay(err, budget);
-        }
         let watcher: Arc<dyn Watcher> = self.clone();
-        let conn = Conn::start(spawned.stream, child, self.parts.max_output, watcher)?;
+        let conn = Conn::start(spawned.stream, process, self.parts.max_output, watcher)?;
         tracing::info!(cell = %self.name, pid = conn.pid, "model process started");
         self.state.lock().unwrap().conn = Some(conn.clone());
         Ok(conn)

@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use ferroserve_tensor::Tensor;
 
 use crate::Death;
+use crate::process::{Proc, kill_pidfd};
 use crate::proto::{self, Reply, Request};
 
 /// What a request came back with.
@@ -46,6 +48,8 @@ pub(crate) struct Conn {
     stopped: Mutex<Option<Duration>>,
     /// Until the process is reaped (its pid cannot be reused before).
     alive: Mutex<bool>,
+    /// A forked cell's pidfd, to signal it though another process reaps it.
+    pidfd: Option<OwnedFd>,
     /// Killed by the server: as good as dead, though not yet reaped.
     killed: std::sync::atomic::AtomicBool,
 }
@@ -64,11 +68,15 @@ impl Conn {
     /// Takes over a started process; `max_output` caps the tensor bytes of one reply.
     pub fn start(
         stream: UnixStream,
-        mut child: Child,
+        mut child: Proc,
         max_output: u64,
         watcher: Arc<dyn Watcher>,
     ) -> std::io::Result<Arc<Conn>> {
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let pidfd = match &child {
+            Proc::Forked(f) => Some(f.pidfd.try_clone()?),
+            Proc::Child(_) => None,
+        };
         let conn = Arc::new(Conn {
             writer: Mutex::new(BufWriter::new(stream.try_clone()?)),
             pending: Mutex::default(),
@@ -77,6 +85,7 @@ impl Conn {
             started: Instant::now(),
             stopped: Mutex::new(None),
             alive: Mutex::new(true),
+            pidfd,
             killed: Default::default(),
         });
         let me = conn.clone();
@@ -87,8 +96,8 @@ impl Conn {
                 // Whatever ended the stream, the process must go before it is classified.
                 let status = {
                     let mut alive = me.alive.lock().unwrap();
-                    let _ = child.kill();
-                    let status = child.wait().ok();
+                    child.kill();
+                    let status = child.wait();
                     *alive = false;
                     status
                 };
@@ -179,6 +188,9 @@ impl Conn {
             self.stopped.lock().unwrap().get_or_insert(after);
         }
         self.killed.store(true, Relaxed);
+        if let Some(pidfd) = &self.pidfd {
+            return kill_pidfd(pidfd);
+        }
         let alive = self.alive.lock().unwrap();
         if *alive {
             // SAFETY: a plain syscall on our own child, not yet reaped (the lock is held).

@@ -17,7 +17,10 @@ pub(crate) const MAX_FDS: usize = 4;
 
 /// Sends all of `bytes`, with `fds` attached to the first part.
 pub(crate) fn send(sock: impl AsFd, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-    assert!(fds.len() <= MAX_FDS, "at most {MAX_FDS} descriptors a message");
+    assert!(
+        fds.len() <= MAX_FDS,
+        "at most {MAX_FDS} descriptors a message"
+    );
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {

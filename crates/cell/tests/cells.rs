@@ -7,11 +7,17 @@ use ferroserve_batcher::{BatchRunner, Fault};
 use ferroserve_cell::{CellCommand, CellError, CellLimits, CellModel, Cells, LoadSpec};
 use ferroserve_tensor::Tensor;
 
+/// Cells forked from a zygote, as the server runs them.
 fn cells() -> Cells {
+    cells_with(true)
+}
+
+fn cells_with(zygote: bool) -> Cells {
     let cmd = CellCommand {
         program: PathBuf::from(env!("CARGO_BIN_EXE_fake-cell")),
         args: vec![],
         env: vec![],
+        zygote,
     };
     // No cgroups: tests must not need root (the e2e tests cover them).
     Cells::new(cmd, None, 1 << 30).unwrap()
@@ -235,4 +241,83 @@ fn a_cell_can_read_no_file_outside_its_libraries_and_gets_its_model_from_the_ser
     }
     // The process that refused those reads is still the one serving.
     assert_eq!(model.run(x(3.0)).unwrap()[0].to_f32().unwrap(), [6.0, 2.0]);
+}
+
+fn parent_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command's closing parenthesis: state, then the parent's pid.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn gone(pid: u32) -> bool {
+    (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        // SAFETY: signal 0 only checks for existence.
+        unsafe { libc::kill(pid as i32, 0) != 0 }
+    })
+}
+
+#[test]
+fn cells_fork_from_one_zygote_keep_nothing_of_it_and_survive_its_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let a = load(&cells, "a", model_file(&dir, "a", "ok"), 5);
+    let b = load(&cells, "b", model_file(&dir, "b", "ok"), 5);
+    let (pa, pb) = (
+        cells.pid_of(Some("a")).unwrap(),
+        cells.pid_of(Some("b")).unwrap(),
+    );
+    let zygote = parent_of(pa);
+    assert_eq!(parent_of(pb), zygote, "one zygote forks every cell");
+    assert_ne!(zygote, std::process::id());
+    let cmdline = std::fs::read(format!("/proc/{zygote}/cmdline")).unwrap();
+    assert!(String::from_utf8_lossy(&cmdline).contains("--zygote"));
+    // Only its socket and its stdio: not the zygote's control socket, not a sibling's pidfd.
+    let link = |fd: &str| std::fs::read_link(format!("/proc/{pa}/fd/{fd}")).unwrap();
+    let socket = link("3");
+    let others: Vec<_> = std::fs::read_dir(format!("/proc/{pa}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|fd| !["0", "1", "2"].contains(&fd.as_str()))
+        .map(|fd| link(&fd))
+        .filter(|target| *target != socket)
+        .collect();
+    assert!(
+        others.is_empty(),
+        "a cell holds {others:?} besides its socket"
+    );
+    // A cell that crashes costs neither the zygote nor its sibling.
+    assert_eq!(a.run(x(-2.0)).unwrap_err().fault(), Fault::Crashed);
+    assert_eq!(a.run(x(1.0)).unwrap()[0].to_f32().unwrap(), [2.0, 2.0]);
+    assert_eq!(parent_of(cells.pid_of(Some("a")).unwrap()), zygote);
+    assert_eq!(cells.pid_of(Some("b")), Some(pb));
+    // The zygote killed: its cells go with it, and the next batch finds a new zygote.
+    // SAFETY: a plain kill of a process this test started.
+    unsafe { libc::kill(zygote as i32, libc::SIGKILL) };
+    assert!(gone(pb), "a cell outlived its zygote");
+    let answer = (0..3)
+        .find_map(|_| b.run(x(2.0)).ok())
+        .expect("b serves again");
+    assert_eq!(answer[0].to_f32().unwrap(), [4.0, 2.0]);
+    let again = parent_of(cells.pid_of(Some("b")).unwrap());
+    assert_ne!(again, zygote);
+    assert!(
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{again}/cmdline")).unwrap())
+            .contains("--zygote")
+    );
+}
+
+#[test]
+fn without_a_zygote_each_cell_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells_with(false);
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    let pid = cells.pid_of(Some("a")).unwrap();
+    assert_eq!(parent_of(pid), std::process::id());
+    let err = m.run(x(-1.0)).unwrap_err();
+    assert!(err.message().contains("SIGABRT"), "{err}");
+    assert_eq!(m.run(x(1.0)).unwrap()[0].to_f32().unwrap(), [2.0, 2.0]);
+    drop(m);
+    assert!(gone(cells.pid_of(Some("a")).unwrap_or(pid)));
 }

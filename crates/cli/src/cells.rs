@@ -28,6 +28,9 @@ pub struct CellArgs {
     /// Log format: json or text.
     #[arg(long, default_value = "json")]
     log_format: String,
+    /// Be the zygote: fork a cell like this one for each the server asks for, on fd 3.
+    #[arg(long)]
+    zygote: bool,
 }
 
 pub struct CellRuntime {
@@ -59,7 +62,12 @@ impl CellRuntime {
         // SAFETY: a plain prctl on this process.
         unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
         let cells = Cells::new(
-            CellCommand { program, args, env },
+            CellCommand {
+                program,
+                args,
+                env,
+                zygote: config.cell_zygote,
+            },
             root.as_deref(),
             MAX_OUTPUT_BYTES,
         )
@@ -107,12 +115,36 @@ impl Engine for TorchEngine {
     }
 }
 
-/// `ferroserve cell`: serve the server on fd 3 until it hangs up.
+/// `ferroserve cell`: serve the server on fd 3 until it hangs up; with `--zygote`, fork
+/// such cells on the server's demand instead.
 pub fn run(args: CellArgs) -> anyhow::Result<std::process::ExitCode> {
     let device: Device = args
         .device
         .parse()
         .map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    if args.zygote {
+        // Nothing here may start a thread: the zygote forks, and a fork keeps only the
+        // calling thread. Each cell sets itself up after the fork, as an exec'd one would.
+        // SAFETY: the server started this process with its control socket as fd 3.
+        unsafe { ferroserve_cell::zygote_fd(3, || exit_code(cell(&args, device))) }
+            .context("the cell zygote")?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    cell(&args, device)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn exit_code(served: anyhow::Result<()>) -> i32 {
+    match served {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}
+
+fn cell(args: &CellArgs, device: Device) -> anyhow::Result<()> {
     // First, on the main thread, before any other starts: Landlock holds for the threads
     // started after it.
     let (read, rw) = gpu_files();
@@ -124,9 +156,9 @@ pub fn run(args: CellArgs) -> anyhow::Result<std::process::ExitCode> {
         default_device: device,
         intra_op_threads: args.torch_threads,
     });
-    // SAFETY: the server started this process with its socket as fd 3.
-    unsafe { ferroserve_cell::serve_fd(3, Arc::new(engine)) }.context("serving the server")?;
-    Ok(std::process::ExitCode::SUCCESS)
+    // SAFETY: the server started this process (or the zygote forked it) with its socket
+    // as fd 3.
+    unsafe { ferroserve_cell::serve_fd(3, Arc::new(engine)) }.context("serving the server")
 }
 
 /// What CUDA needs beyond the libraries already mapped: the driver's files and the

@@ -136,6 +136,9 @@ pub struct ServerConfig {
     pub model_isolation: String,
     /// Where cells' cgroups are made (v2 or v1 found there; empty: rlimits only).
     pub cell_cgroup_root: String,
+    /// Fork cells from a zygote that loaded libtorch once (false: each cell is a fresh
+    /// `exec` of the binary, ~200 MB more private memory and slower to start).
+    pub cell_zygote: bool,
     /// The shared namespace's cell: memory cap, MiB (0: none).
     pub shared_model_memory_mib: u64,
     /// The shared namespace's cell: threads and processes (0: no cap).
@@ -227,6 +230,7 @@ impl Default for ServerConfig {
             torch_threads: 0,
             model_isolation: "process".into(),
             cell_cgroup_root: "/sys/fs/cgroup".into(),
+            cell_zygote: true,
             shared_model_memory_mib: 0,
             shared_model_threads: 0,
             shared_model_cpu_percent: 0,

@@ -80,14 +80,28 @@ impl BatchRunner for Doubler {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--zygote") {
+        // SAFETY: the server passed the control socket as fd 3 and nothing else uses it.
+        let zygote = unsafe { ferroserve_cell::zygote_fd(3, cell) };
+        if let Err(e) = zygote {
+            eprintln!("fake cell zygote: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    std::process::exit(cell());
+}
+
+fn cell() -> i32 {
     if let Err(e) = ferroserve_cell::confine(&[], &[]) {
         eprintln!("fake cell: {e}");
-        std::process::exit(1);
+        return 1;
     }
     // SAFETY: the server passed the socket as fd 3 and nothing else uses it.
     let served = unsafe { ferroserve_cell::serve_fd(3, Arc::new(Fake)) };
     if let Err(e) = served {
         eprintln!("fake cell: {e}");
-        std::process::exit(1);
+        return 1;
     }
+    0
 }

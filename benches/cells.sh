@@ -26,7 +26,10 @@ for m in forever hog; do
     --handler "$guests/fixture_ok.wasm" --export-path "$work/store" -f >/dev/null
 done
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; rm -rf "$state"; }
-cell_pid() { pgrep -P "$server_pid" | head -1; }
+# Cells are forked by the zygote (cell_zygote = true), else started by the server itself.
+zygote_pid() { { pgrep -P "$server_pid" -f -- '--zygote' || true; } | head -1; }
+cell_pid() { local z; z="$(zygote_pid)"; pgrep -P "${z:-$server_pid}" | head -1; }
+uss_kib() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
 echo "machine: $(nproc) cores, $(uname -r); load average: $(cut -d" " -f1-3 /proc/loadavg)"
 
 if part rps; then
@@ -48,29 +51,36 @@ if part rps; then
   done
 fi
 
-if part density || part restart; then
-  start_server --models mlp.mar --model-isolation process
+density() { # label
   cell="$(cell_pid)"
-  if part density; then
+  uss=$(uss_kib "$cell")
+  pss=$(awk '/^Pss:/ {print $2}' "/proc/$cell/smaps_rollup")
+  rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$cell/status")
+  srv=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
+  z="$(zygote_pid)"; zyg="none"; if [ -n "$z" ]; then zyg="$(uss_kib "$z")"; fi
+  echo "density $1 cell_uss_kib=$uss cell_pss_kib=$pss cell_rss_kib=$rss zygote_uss_kib=$zyg server_rss_kib=$srv threads_in_cell=$(ls /proc/$cell/task | wc -l)"
+}
+if part density; then
+  # A fresh start of the binary per cell, then cells forked from the zygote (the default).
+  for zygote in false true; do
+    start_server --models mlp.mar --model-isolation process --cell-zygote "$zygote"
     sleep 1
-    uss=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$cell/smaps_rollup")
-    pss=$(awk '/^Pss:/ {print $2}' "/proc/$cell/smaps_rollup")
-    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$cell/status")
-    srv=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status")
-    echo "density cell_uss_kib=$uss cell_pss_kib=$pss cell_rss_kib=$rss server_rss_kib=$srv threads_in_cell=$(ls /proc/$cell/task | wc -l)"
-  fi
-  if part restart; then
-    for i in 1 2 3 4 5; do
-      cell="$(cell_pid)"
-      start=$(date +%s%N)
-      kill -9 "$cell"
-      until [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-                --data-binary "@$work/mlp.json" "$inf/predictions/mlp")" = 200 ]; do sleep 0.01; done
-      echo "restart run=$i to_serving_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
-    done
-    t=$(curl -s -o /dev/null -w '%{time_total}' -X POST "$mgmt/models?url=mlp.mar&model_name=mlp_again")
-    echo "restart mlp_registration_into_a_running_cell_s=$t"
-  fi
+    density "zygote=$zygote"
+    stop_server
+  done
+fi
+if part restart; then
+  start_server --models mlp.mar --model-isolation process
+  for i in 1 2 3 4 5; do
+    cell="$(cell_pid)"
+    start=$(date +%s%N)
+    kill -9 "$cell"
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+              --data-binary "@$work/mlp.json" "$inf/predictions/mlp")" = 200 ]; do sleep 0.01; done
+    echo "restart run=$i to_serving_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
+  done
+  t=$(curl -s -o /dev/null -w '%{time_total}' -X POST "$mgmt/models?url=mlp.mar&model_name=mlp_again")
+  echo "restart mlp_registration_into_a_running_cell_s=$t"
   stop_server
 fi
 

@@ -31,6 +31,7 @@ struct World {
     server: Server,
     pid: u32,
     a: String,
+    victim_token: String,
     victim: Option<Victim>,
 }
 
@@ -78,6 +79,7 @@ impl World {
             server,
             pid,
             a,
+            victim_token: b.clone(),
             victim: None,
         };
         world.victim = Some(world.victim_traffic(b));
@@ -338,4 +340,82 @@ fn a_model_printing_in_a_loop_cannot_flood_the_servers_log() {
     let grown = log.len() - before;
     assert!(grown < 512 << 10, "the log grew by {grown} bytes");
     w.finish();
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let parent = |p: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| parent(p) == Some(pid))
+        .collect()
+}
+
+/// Gone, or a zombie (an orphan's reaper may be slow to reap it).
+fn dead(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat[stat.rfind(')').unwrap() + 2..].starts_with('Z')
+    })
+}
+
+fn zygote_of(server: u32) -> u32 {
+    let is_zygote = |p: &u32| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("--zygote"))
+    };
+    let found = children_of(server)
+        .into_iter()
+        .find(|p| !dead(*p) && is_zygote(p));
+    found.expect("the server runs a cell zygote")
+}
+
+#[test]
+fn cells_fork_from_one_zygote_and_a_dead_zygote_costs_a_restart_not_the_server() {
+    let mut w = World::start(json!({}), &[]);
+    let zygote = zygote_of(w.pid);
+    // A's cell and B's, both forked by the zygote; none started by the server itself.
+    let cells = children_of(zygote);
+    assert_eq!(cells.len(), 2, "{cells:?}");
+    assert_eq!(children_of(w.pid), vec![zygote]);
+    // A's cell dies at a registration; the zygote forks its next one and B sees nothing.
+    let reply = w.register_as_a("url=deep_pickle.mar");
+    assert!(reply.status >= 400, "{}", reply.text());
+    w.a_recovers();
+    assert_eq!(zygote_of(w.pid), zygote);
+    let cells = children_of(zygote);
+    assert_eq!(cells.len(), 2, "{cells:?}");
+    // The zygote itself killed (no cell can signal it: only the operator or the kernel):
+    // every cell goes with it, and every model answers again from a new one.
+    let victim = w.victim.take().unwrap();
+    victim.stop.store(true, Ordering::Relaxed);
+    let (ok, failures) = victim.thread.join().unwrap();
+    assert!(ok > 0 && failures.is_empty(), "{failures:?}");
+    // SAFETY: a plain kill of a process this test's server started.
+    unsafe { libc::kill(zygote as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cells.iter().all(|&c| dead(c)) {
+        assert!(Instant::now() < deadline, "a cell outlived its zygote");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let b = std::thread::spawn({
+        let url = format!("{}/predictions/mlp", w.server.inference);
+        let token = w.victim_token.clone();
+        move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while call("POST", &url, &token, b"[1, 2, 3, 4]").status != 200 {
+                assert!(Instant::now() < deadline, "B's mlp never came back");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    w.a_recovers();
+    b.join().unwrap();
+    let again = zygote_of(w.pid);
+    assert_ne!(again, zygote);
+    assert!(w.server.is_running(), "{}", w.server.log());
+    assert_eq!(w.server.pid(), w.pid);
 }

@@ -231,6 +231,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FERROSERVE_MODEL_ISOLATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     model_isolation: Option<String>,
+    /// `true`: fork cells from a zygote that loaded libtorch once; `false`: start each afresh.
+    #[arg(long, env = "FERROSERVE_CELL_ZYGOTE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell_zygote: Option<bool>,
     /// `none` or `tokens` (tenants and the admin token in STATE_DIR/admin.token).
     #[arg(long, env = "FERROSERVE_AUTH")]
     #[serde(skip_serializing_if = "Option::is_none")]

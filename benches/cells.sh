@@ -9,12 +9,14 @@
 #   victim   tenant B's steady traffic to its MLP alone, then while tenant A's cell is
 #            crashed (a forward past A's 256 MiB memory quota: an OOM kill), stopped (a
 #            forward that never returns, 1 s response timeout) and made to allocate
-#            (200 MiB, within the quota) in turn, then alone again: B's p99 during over
+#            (200 MiB, within the quota) in turn, then alone again; A's CPU quota is
+#            A_CPU percent of a core (default 50; 0 for none): B's p99 during over
 #            the mean of the two alone phases, and B's non-2xx (target: 0, <= 1.5x).
 # docs/benchmarks.md has runs.
 #
 #   benches/cells.sh [rps|density|restart|victim|all]
-#       (env: DURATION=15 seconds a phase, CONNECTIONS=8 THREADS=2 for rps, FERROSERVE_BIN)
+#       (env: DURATION=15 seconds a phase, CONNECTIONS=8 THREADS=2 for rps; A_CPU=50,
+#       B_DELAY_MS=5 and ATTACK="crash:hog loop:forever alloc:hog" for victim; FERROSERVE_BIN)
 which="${1:-all}"
 duration="${DURATION:-15}"
 conns="${CONNECTIONS:-8}"
@@ -91,14 +93,19 @@ if part victim; then
     curl -sf -X POST "$mgmt/tenants" -H "Authorization: Bearer $admin" -H "Content-Type: application/json" \
       -d "{\"name\":\"$1\",\"quotas\":$2}" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["token"])'
   }
-  a="$(token a '{"max_model_memory_mib":256}')"
+  # B_DELAY_MS: each of B's two connections waits this long between requests (default 5:
+  # steady traffic, ~300 rps); empty: a closed loop that saturates the machine, so B's
+  # p99 measures only how much CPU A leaves over.
+  b_delay="${B_DELAY_MS-5}"
+  # A_CPU: tenant A's max_model_cpu_percent (0: no CPU cap, its loop takes a whole core).
+  a="$(token a "{\"max_model_memory_mib\":256,\"max_model_cpu_percent\":${A_CPU:-50}}")"
   b="$(token b '{}')"
   reg() { curl -s -o /dev/null -X POST "$mgmt/models?$2" -H "Authorization: Bearer $1"; }
   reg "$a" "url=hog.mar"
   reg "$a" "url=forever.mar&response_timeout=1"
   reg "$b" "url=mlp.mar"
   wrk_b() {
-    BODY="$work/mlp.json" CONTENT_TYPE=application/json wrk -t1 -c2 -d"${duration}s" --latency \
+    BODY="$work/mlp.json" CONTENT_TYPE=application/json DELAY_MS="$b_delay" wrk -t1 -c2 -d"${duration}s" --latency \
       -H "Authorization: Bearer $b" -s benches/load/post.lua "$inf/predictions/mlp" | sed -n 's/^RESULT /B /p'
   }
   attack() {
@@ -106,7 +113,7 @@ if part victim; then
     printf '[1024, 0, 0, 0]' > "$work/crash.json"
     printf '[200, 0, 0, 0]' > "$work/alloc.json"
     while [ $SECONDS -lt $end ]; do
-      for step in crash:hog loop:forever alloc:hog; do
+      for step in ${ATTACK:-crash:hog loop:forever alloc:hog}; do
         body="$work/${step%%:*}.json"; [ "${step%%:*}" = loop ] && body="$work/mlp.json"
         code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $a" \
           -H 'Content-Type: application/json' --data-binary "@$body" "$inf/predictions/${step#*:}")

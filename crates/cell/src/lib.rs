@@ -6,7 +6,10 @@
 //!
 //! Server side: [`Cells`] holds one [`cell::Cell`] per owner (a tenant, or the shared
 //! namespace). A cell is started on its owner's first model (`process.rs`: the same binary
-//! as a subcommand, no network, no core dumps, killed with the server), put under the
+//! as a subcommand, no network, no core dumps, killed with the server), forked by default
+//! from a zygote that loaded libtorch once (`zygote.rs` the zygote's loop, `forks.rs` the
+//! server's handle on it, `fds.rs` descriptors over the socket), so a cell shares the
+//! library's pages and starts in milliseconds; put under the
 //! owner's limits (`limits.rs`: cgroup v2 or v1 memory, pids and CPU where the server may
 //! create groups, else an `RLIMIT_DATA` fallback), and supervised (`cell.rs`): a cell that
 //! dies fails only its in-flight batches with the cause (`death.rs`: signal, OOM kill, exit

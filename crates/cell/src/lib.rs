@@ -41,7 +41,6 @@ mod process;
 mod proto;
 mod runner;
 mod serve;
-mod threads;
 mod zygote;
 
 pub use cell::{CellCommand, Cells, GRACE};

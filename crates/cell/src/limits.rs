@@ -234,6 +234,9 @@ fn v1(root: &Path, self_cgroup: &str, tag: &str) -> Result<[PathBuf; 3], String>
         let own = own_path(self_cgroup, c)
             .ok_or_else(|| format!("no {c} controller in /proc/self/cgroup"))?;
         reap_stale(&mount.join(&own));
+        if c == "cpu" {
+            server_leaf(&mount.join(&own));
+        }
         let base = mount.join(own).join(tag);
         fs::create_dir_all(&base)
             .map_err(|e| format!("cannot create the {c} group {}: {e}", base.display()))?;
@@ -266,6 +269,20 @@ fn reap_stale(parent: &Path) {
             }
         }
         let _ = fs::remove_dir(e.path());
+    }
+}
+
+/// In v1 a group competes with each of its parent's threads one by one: left beside its
+/// cells' group, the server's dozens of threads would starve every cell of CPU at once.
+/// In a leaf of its own (as v2 requires anyway) the server and its cells share CPU
+/// group against group. Not fatal: the cells' limits hold either way.
+fn server_leaf(own: &Path) {
+    let leaf = own.join("server");
+    let moved = fs::create_dir_all(&leaf)
+        .map_err(|e| format!("cannot create {}: {e}", leaf.display()))
+        .and_then(|()| write(&leaf.join("cgroup.procs"), &std::process::id().to_string()));
+    if let Err(why) = moved {
+        tracing::warn!(%why, "the server stays in its CPU group: its threads compete with the cells' group one by one");
     }
 }
 
@@ -325,6 +342,15 @@ mod tests {
         assert_eq!(read("memory", "memory.limit_in_bytes"), "1073741824");
         assert_eq!(read("pids", "pids.max"), "64");
         assert_eq!(read("cpu", "cpu.cfs_quota_us"), "150000");
+        let server = |c: &str| {
+            fs::read_to_string(root.path().join(c).join("user.slice/server/cgroup.procs")).ok()
+        };
+        assert_eq!(server("cpu"), Some(std::process::id().to_string()));
+        assert_eq!(
+            server("memory"),
+            None,
+            "only the CPU share moves the server"
+        );
         fs::write(
             root.path()
                 .join("memory/user.slice/ferroserve-1/cell-a/memory.oom_control"),

@@ -72,7 +72,7 @@ fn a_huge_view_is_refused_from_its_shape_before_anything_is_copied() {
     // `wide` returns x[:, :1].expand(N, 2**38): 1 TiB a row if materialised.
     let model = load("wide");
     let x = Tensor::from_f32("x", vec![1, 4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
-    let err = model.forward(&[x.clone()]).unwrap_err();
+    let err = model.forward(std::slice::from_ref(&x)).unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(&err, TorchError::OutputTooLarge { name, shape, limit }

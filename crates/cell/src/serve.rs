@@ -17,6 +17,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 
+use bytes::Bytes;
 use ferroserve_batcher::BatchRunner;
 use ferroserve_tensor::Tensor;
 
@@ -104,55 +105,60 @@ impl Shared {
                 Err(e) => return self.finish(Err(e)),
             };
             match req {
-                Request::Load { id, model, spec } => {
-                    let (engine, models, writer) = (
-                        self.engine.clone(),
-                        self.models.clone(),
-                        self.writer.clone(),
-                    );
-                    // Loads take seconds: on a thread of their own, so other models keep running.
-                    let loading =
-                        std::thread::Builder::new()
-                            .name("cell-load".into())
-                            .spawn(move || {
-                                let reply = match engine.load(&spec, &data) {
-                                    Ok((runner, device)) => {
-                                        models.write().unwrap().insert(model, runner);
-                                        Reply::Loaded { id, device }
-                                    }
-                                    Err(message) => Reply::Failed { id, message },
-                                };
-                                answer(&writer, &reply, &[]);
-                            });
-                    if let Err(e) = loading {
-                        let message = format!("the model process cannot start a thread: {e}");
-                        answer(&self.writer, &Reply::Failed { id, message }, &[]);
-                    }
-                }
+                Request::Load { id, model, spec } => self.load(id, model, spec, data),
                 Request::Run { id, model, inputs } => {
                     // Someone must read the next batch while this thread runs this one.
                     if self.free.fetch_sub(1, SeqCst) == 1 && self.total.load(SeqCst) < MAX_THREADS
                     {
                         let _ = self.clone().follower();
                     }
-                    let runner = self.models.read().unwrap().get(&model).cloned();
-                    let outcome = match runner {
-                        None => Err(format!("model {model} is not loaded in this process")),
-                        Some(r) => run(&*r, proto::tensors(inputs, data)),
-                    };
-                    match outcome {
-                        Ok(outputs) => {
-                            let heads = proto::heads(&outputs);
-                            answer(&self.writer, &Reply::Ran { id, outputs: heads }, &outputs)
-                        }
-                        Err(message) => answer(&self.writer, &Reply::Failed { id, message }, &[]),
-                    }
+                    self.run(id, model, inputs, data);
                     self.free.fetch_add(1, SeqCst);
                 }
                 Request::Unload { model } => {
                     self.models.write().unwrap().remove(&model);
                 }
             }
+        }
+    }
+
+    /// Loads take seconds: on a thread of their own, so other models keep running.
+    fn load(&self, id: u64, model: u64, spec: LoadSpec, data: Bytes) {
+        let (engine, models, writer) = (
+            self.engine.clone(),
+            self.models.clone(),
+            self.writer.clone(),
+        );
+        let loading = std::thread::Builder::new()
+            .name("cell-load".into())
+            .spawn(move || {
+                let reply = match engine.load(&spec, &data) {
+                    Ok((runner, device)) => {
+                        models.write().unwrap().insert(model, runner);
+                        Reply::Loaded { id, device }
+                    }
+                    Err(message) => Reply::Failed { id, message },
+                };
+                answer(&writer, &reply, &[]);
+            });
+        if let Err(e) = loading {
+            let message = format!("the model process cannot start a thread: {e}");
+            answer(&self.writer, &Reply::Failed { id, message }, &[]);
+        }
+    }
+
+    fn run(&self, id: u64, model: u64, inputs: Vec<proto::TensorHead>, data: Bytes) {
+        let runner = self.models.read().unwrap().get(&model).cloned();
+        let outcome = match runner {
+            None => Err(format!("model {model} is not loaded in this process")),
+            Some(r) => run(&*r, proto::tensors(inputs, data)),
+        };
+        match outcome {
+            Ok(outputs) => {
+                let heads = proto::heads(&outputs);
+                answer(&self.writer, &Reply::Ran { id, outputs: heads }, &outputs)
+            }
+            Err(message) => answer(&self.writer, &Reply::Failed { id, message }, &[]),
         }
     }
 

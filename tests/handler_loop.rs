@@ -222,17 +222,9 @@ fn the_loop(lang: &str) {
 
     let state = tempfile::tempdir().unwrap();
     let store = tempfile::tempdir().unwrap();
-    // The JavaScript component needs 13-15 s of compile CPU on a quiet 2-core machine and
-    // went past the default 20 s in a loaded CI run; this test is the author's loop, the
-    // compile limit has tests of its own (serve_compile_limits.rs).
     let server = Server::start(
         state.path(),
-        &[
-            "--model-store",
-            store.path().to_str().unwrap(),
-            "--compile-cpu-s",
-            "60",
-        ],
+        &["--model-store", store.path().to_str().unwrap()],
     );
     let reply = send(
         "POST",

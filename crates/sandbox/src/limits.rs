@@ -114,7 +114,9 @@ impl Default for CompileLimits {
             max_component_bytes: 64 << 20,
             max_functions: 100_000,
             max_function_bytes: 1 << 20,
-            cpu_seconds: 20,
+            // 4x the slowest handler we know (JavaScript, 13-18 s): a loaded machine
+            // took it past 20 s.
+            cpu_seconds: 60,
             memory_bytes: 1 << 30,
             timeout: Duration::from_secs(60),
             concurrency: 0,

@@ -119,6 +119,45 @@ fn a_model_that_kills_its_cell_three_times_in_a_row_is_marked_failed_and_others_
 }
 
 #[test]
+fn concurrent_batches_get_their_own_replies_whoever_reads_the_socket() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        // Sent first, so its caller is the one reading the socket while the others' replies
+        // come back past it (the cell runs batches side by side).
+        let slow = s.spawn(|| {
+            let out = m.run(x(-6.0)).unwrap();
+            assert_eq!(out[0].to_f32().unwrap(), vec![-12.0, 2.0]);
+            done.load(SeqCst)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let fast: Vec<_> = (0..8)
+            .map(|t| {
+                let (m, done) = (&m, &done);
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let v = (t * 100 + i) as f32;
+                        let out = m.run(x(v)).unwrap();
+                        assert_eq!(out[0].to_f32().unwrap(), vec![2.0 * v, 2.0]);
+                        done.fetch_add(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        let before_slow = slow.join().unwrap();
+        fast.into_iter().for_each(|h| h.join().unwrap());
+        assert!(
+            before_slow > 0,
+            "no batch came back while the slow one was out"
+        );
+    });
+    assert_eq!(done.into_inner(), 200);
+}
+
+#[test]
 fn a_runaway_forward_is_stopped_after_its_timeout_plus_the_grace() {
     let dir = tempfile::tempdir().unwrap();
     let cells = cells();

@@ -15,9 +15,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::BatchError;
 use crate::entry::Entry;
-use crate::pool::Pool;
+use crate::pool::{Pool, Standing};
 use crate::shared::{Shared, Stats};
-use crate::state::{Rejected, State};
+use crate::state::{Patience, Rejected, State};
 
 /// Arrivals taken per wake-up before batches are formed, so a burst batches well; also the
 /// room the hand-off into the actor has beyond the queue's capacity, so a burst of arrivals
@@ -109,22 +109,27 @@ impl Actor {
         Stats::add(&self.shared.stats.cancelled, self.state.take_cancelled());
     }
 
-    /// Hands every ready batch to the workers while they have room; while a worker is idle,
-    /// whatever waits is ready (`State`'s rules). Returns whether a ready batch is left
+    /// Hands every ready batch to the workers while they have room; how long a partial
+    /// batch waits depends on the workers (`State`'s rules). Returns whether a ready batch is left
     /// waiting for room.
     fn dispatch(&mut self, now: Instant, flush: bool) -> bool {
         let mut waiting = false;
         loop {
             let standing = self.pool.standing();
-            let eager = flush || standing.idle;
-            if !self.state.is_ready(now, eager) {
+            let patience = match standing {
+                _ if flush => Patience::Now,
+                Standing { idle: true, .. } => Patience::Now,
+                Standing { spare: true, .. } => Patience::Delay,
+                _ => Patience::Full,
+            };
+            if !self.state.is_ready(now, patience) {
                 break;
             }
             if !standing.room {
                 waiting = true;
                 break;
             }
-            if let Some(batch) = self.state.next_batch(now, eager) {
+            if let Some(batch) = self.state.next_batch(now, patience) {
                 self.pool.push(batch);
             }
         }

@@ -96,6 +96,11 @@ impl<B, W: Clone> Crew<B, W> {
         !self.closed && (!self.idle.is_empty() || (self.alive == 0 && self.max > 0))
     }
 
+    /// Whether a batch handed over now, with none idle, would start a worker for itself.
+    pub(crate) fn may_start(&self) -> bool {
+        !self.closed && self.alive < self.max
+    }
+
     /// The workers to start at spawn, counted as alive.
     pub(crate) fn start_min(&mut self) -> usize {
         let start = self.min.saturating_sub(self.alive);

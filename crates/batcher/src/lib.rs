@@ -3,7 +3,8 @@
 //! on dedicated worker OS threads (between `min_workers` and `max_workers` of them, growing
 //! with the backlog and shrinking when idle), and the outputs are split back so each caller
 //! gets its own slice. A worker that is idle takes what is queued at once; only while every
-//! worker is busy does a partial batch wait, up to `max_batch_delay`, for companions.
+//! worker is busy does a partial batch wait for companions: up to `max_batch_delay` if a
+//! worker may still start for it, else until one is free.
 //!
 //! This crate holds no libtorch and no wasm: it runs batches through the [`BatchRunner`]
 //! trait it defines, which `ferroserve-torch` implements (tests use fakes). Look elsewhere for

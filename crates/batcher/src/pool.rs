@@ -28,6 +28,8 @@ const REPLACEMENT_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) struct Standing {
     pub(crate) room: bool,
     pub(crate) idle: bool,
+    /// Another worker may start (a batch handed over with none idle starts one).
+    pub(crate) spare: bool,
 }
 
 pub(crate) struct Pool {
@@ -79,6 +81,7 @@ impl Pool {
         Standing {
             room: crew.has_room(),
             idle: crew.has_idle(),
+            spare: crew.may_start(),
         }
     }
 

@@ -13,7 +13,11 @@
 //!   companions while a worker idles only adds the delay to a closed-loop client's every
 //!   request (measured: batch 8 with a 1 ms delay served 39 % fewer requests than batch 1).
 //!   So the delay applies only while every worker is busy, and batches grow with the load:
-//!   what gathers during one forward is the next batch. Of the ready groups, the one whose
+//!   what gathers during one forward is the next batch. Past its delay a partial batch goes
+//!   only if a worker may still start for it ([`Patience::Delay`]); with every worker busy
+//!   and no more allowed ([`Patience::Full`]) it waits for one to idle, and takes what
+//!   gathered meanwhile: handed over early, a small batch would run before the larger one
+//!   forming behind it (measured: batch 8 lost to batch 1 with one worker at c8). Of the ready groups, the one whose
 //!   oldest request is oldest goes first: a full batch never idles behind a partial one
 //!   still inside its delay, and the oldest request is served first as soon as its delay is
 //!   up (FIFO across shapes).
@@ -53,6 +57,17 @@ struct Group {
 struct Slot {
     id: u64,
     entry: Entry,
+}
+
+/// How long a partial batch waits for companions; the actor asks the workers which applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patience {
+    /// Not at all: a worker is idle, or shutdown drains the queue.
+    Now,
+    /// Until its oldest request has waited `max_batch_delay` (a worker may start for it).
+    Delay,
+    /// Until it is full: every worker is busy and no more may start.
+    Full,
 }
 
 /// A request the queue refused, handed back with the reason so the caller can answer it.
@@ -151,15 +166,14 @@ impl State {
         expired
     }
 
-    /// Whether `next_batch(now, eager)` would form a batch.
-    pub(crate) fn is_ready(&self, now: Instant, eager: bool) -> bool {
-        self.pick(now, eager).is_some()
+    /// Whether `next_batch(now, patience)` would form a batch.
+    pub(crate) fn is_ready(&self, now: Instant, patience: Patience) -> bool {
+        self.pick(now, patience).is_some()
     }
 
     /// The next batch to run: up to `batch_size` live requests of one signature, oldest first.
-    /// `eager` ignores `max_batch_delay`: a worker is idle, or shutdown drains the queue.
-    pub(crate) fn next_batch(&mut self, now: Instant, eager: bool) -> Option<Vec<Entry>> {
-        while let Some(g) = self.pick(now, eager) {
+    pub(crate) fn next_batch(&mut self, now: Instant, patience: Patience) -> Option<Vec<Entry>> {
+        while let Some(g) = self.pick(now, patience) {
             let mut batch = Vec::with_capacity(self.batch_size.min(self.groups[g].slots.len()));
             while batch.len() < self.batch_size {
                 let Some(slot) = self.groups[g].slots.pop_front() else {
@@ -198,14 +212,15 @@ impl State {
     }
 
     /// The ready group whose oldest request is oldest.
-    fn pick(&self, now: Instant, eager: bool) -> Option<usize> {
+    fn pick(&self, now: Instant, patience: Patience) -> Option<usize> {
         // A full queue would refuse arrivals: waiting for companions gains nothing then.
-        let eager = eager || self.len >= self.capacity;
+        let eager = patience == Patience::Now || self.len >= self.capacity;
+        let delayed = patience == Patience::Delay;
         let ready = |g: &Group| {
             !g.slots.is_empty()
                 && (eager
                     || g.slots.len() >= self.batch_size
-                    || self.due(g).is_some_and(|d| d <= now))
+                    || delayed && self.due(g).is_some_and(|d| d <= now))
         };
         (0..self.groups.len())
             .filter(|&i| ready(&self.groups[i]))

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use ferroserve_tensor::Tensor;
 use tokio::sync::oneshot;
 
+use super::Patience::{Delay, Full, Now};
 use super::*;
 use crate::entry::Outcome;
 
@@ -40,14 +41,14 @@ fn a_full_batch_is_ready_at_once_in_fifo_order() {
     let t0 = Instant::now();
     let mut s = State::new(3, 10 * MS, 16);
     let _rx = push_all(&mut s, &[(1.0, 2), (2.0, 2), (3.0, 2), (4.0, 2)], t0);
-    assert!(s.is_ready(t0, false));
-    assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![1.0, 2.0, 3.0]);
+    assert!(s.is_ready(t0, Delay));
+    assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![1.0, 2.0, 3.0]);
     assert_eq!(s.len(), 1);
     assert!(
-        !s.is_ready(t0, false),
+        !s.is_ready(t0, Delay),
         "one request is a partial batch inside its delay"
     );
-    assert!(s.next_batch(t0, false).is_none());
+    assert!(s.next_batch(t0, Delay).is_none());
 }
 
 #[test]
@@ -57,9 +58,9 @@ fn a_partial_batch_waits_for_the_delay_of_its_oldest_request() {
     let _a = push_all(&mut s, &[(1.0, 2)], t0);
     let _b = push_all(&mut s, &[(2.0, 2)], t0 + 3 * MS);
     assert_eq!(s.next_wakeup(t0 + 3 * MS), Some(t0 + 10 * MS));
-    assert!(s.next_batch(t0 + 9 * MS, false).is_none());
+    assert!(s.next_batch(t0 + 9 * MS, Delay).is_none());
     assert_eq!(
-        tags(&s.next_batch(t0 + 10 * MS, false).unwrap()),
+        tags(&s.next_batch(t0 + 10 * MS, Delay).unwrap()),
         vec![1.0, 2.0]
     );
     assert!(s.is_empty());
@@ -71,8 +72,8 @@ fn requests_of_another_shape_go_to_another_batch() {
     let t0 = Instant::now();
     let mut s = State::new(2, 10 * MS, 16);
     let _rx = push_all(&mut s, &[(1.0, 2), (2.0, 3), (3.0, 2), (4.0, 3)], t0);
-    assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![1.0, 3.0]);
-    assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![2.0, 4.0]);
+    assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![1.0, 3.0]);
+    assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![2.0, 4.0]);
     assert!(s.is_empty());
 }
 
@@ -81,9 +82,9 @@ fn a_full_batch_does_not_idle_behind_an_older_partial_one() {
     let t0 = Instant::now();
     let mut s = State::new(2, 10 * MS, 16);
     let _rx = push_all(&mut s, &[(1.0, 2), (2.0, 3), (3.0, 3)], t0);
-    assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![2.0, 3.0]);
-    assert!(s.next_batch(t0 + 5 * MS, false).is_none());
-    assert_eq!(tags(&s.next_batch(t0 + 10 * MS, false).unwrap()), vec![1.0]);
+    assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![2.0, 3.0]);
+    assert!(s.next_batch(t0 + 5 * MS, Delay).is_none());
+    assert_eq!(tags(&s.next_batch(t0 + 10 * MS, Delay).unwrap()), vec![1.0]);
 }
 
 #[test]
@@ -94,8 +95,8 @@ fn once_its_delay_is_up_the_oldest_request_goes_first() {
     let _b = push_all(&mut s, &[(2.0, 3), (3.0, 3)], t0 + MS);
     // No worker was free until now: both groups are ready, the older head wins.
     let now = t0 + 20 * MS;
-    assert_eq!(tags(&s.next_batch(now, false).unwrap()), vec![1.0]);
-    assert_eq!(tags(&s.next_batch(now, false).unwrap()), vec![2.0, 3.0]);
+    assert_eq!(tags(&s.next_batch(now, Delay).unwrap()), vec![1.0]);
+    assert_eq!(tags(&s.next_batch(now, Delay).unwrap()), vec![2.0, 3.0]);
 }
 
 #[test]
@@ -116,7 +117,7 @@ fn expired_requests_leave_the_queue_and_set_the_timer() {
     assert_eq!(s.len(), 1);
     assert_eq!(s.next_wakeup(t0 + 5 * MS), Some(t0 + 50 * MS));
     assert_eq!(
-        tags(&s.next_batch(t0 + 100 * MS, false).unwrap()),
+        tags(&s.next_batch(t0 + 100 * MS, Delay).unwrap()),
         vec![2.0]
     );
 }
@@ -148,10 +149,10 @@ fn a_full_queue_sends_partial_batches_without_waiting_for_the_delay() {
     let t0 = Instant::now();
     let mut s = State::new(4, LONG, 3);
     let _rx = push_all(&mut s, &[(1.0, 2), (2.0, 3), (3.0, 2)], t0);
-    assert!(s.is_ready(t0, false));
-    assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![1.0, 3.0]);
+    assert!(s.is_ready(t0, Delay));
+    assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![1.0, 3.0]);
     assert!(
-        !s.is_ready(t0, false),
+        !s.is_ready(t0, Delay),
         "with room in the queue, the rest waits for its delay"
     );
 }
@@ -165,7 +166,7 @@ fn a_cancelled_request_frees_its_place_when_the_queue_is_full() {
     let (third, _r3) = req(3.0, 2, t0, t0 + LONG);
     assert!(s.push(third, t0).is_ok());
     assert_eq!(s.take_cancelled(), 1);
-    assert_eq!(tags(&s.next_batch(t0 + MS, false).unwrap()), vec![2.0, 3.0]);
+    assert_eq!(tags(&s.next_batch(t0 + MS, Delay).unwrap()), vec![2.0, 3.0]);
     assert_eq!(
         s.next_wakeup(t0 + MS),
         None,
@@ -179,7 +180,7 @@ fn cancelled_requests_never_reach_a_batch() {
     let mut s = State::new(3, MS, 8);
     let mut rx = push_all(&mut s, &[(1.0, 2), (2.0, 2), (3.0, 2), (4.0, 2)], t0);
     drop(rx.remove(1));
-    assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![1.0, 3.0, 4.0]);
+    assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![1.0, 3.0, 4.0]);
     assert_eq!(s.take_cancelled(), 1);
     assert_eq!(s.take_cancelled(), 0);
 }
@@ -190,7 +191,7 @@ fn a_group_of_only_cancelled_requests_yields_the_next_group() {
     let mut s = State::new(2, MS, 8);
     let mut rx = push_all(&mut s, &[(1.0, 2), (2.0, 3)], t0);
     drop(rx.remove(0));
-    assert_eq!(tags(&s.next_batch(t0 + MS, false).unwrap()), vec![2.0]);
+    assert_eq!(tags(&s.next_batch(t0 + MS, Delay).unwrap()), vec![2.0]);
     assert!(s.is_empty());
 }
 
@@ -200,12 +201,44 @@ fn a_lone_request_is_never_held_while_a_worker_idles() {
     let mut s = State::new(8, LONG, 16);
     let _rx = push_all(&mut s, &[(1.0, 2)], t0);
     // Every worker busy: it waits for companions (up to the delay).
-    assert!(!s.is_ready(t0, false));
+    assert!(!s.is_ready(t0, Delay));
     assert_eq!(s.next_wakeup(t0), Some(t0 + LONG));
     // A worker idle: it goes now, alone, though the delay is a minute.
-    assert!(s.is_ready(t0, true));
-    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![1.0]);
+    assert!(s.is_ready(t0, Now));
+    assert_eq!(tags(&s.next_batch(t0, Now).unwrap()), vec![1.0]);
     assert!(s.is_empty());
+}
+
+#[test]
+fn with_no_worker_to_spare_a_partial_batch_waits_past_its_delay_for_what_gathers() {
+    let t0 = Instant::now();
+    let mut s = State::new(4, 10 * MS, 16);
+    let _r1 = push_all(&mut s, &[(1.0, 2)], t0);
+    let late = t0 + 20 * MS;
+    // A worker could start for it: past its delay it goes.
+    assert!(s.is_ready(late, Delay));
+    // None can: handed over now it would run alone before what gathers behind it.
+    assert!(!s.is_ready(late, Full));
+    assert!(s.next_batch(late, Full).is_none());
+    let _r2 = push_all(&mut s, &[(2.0, 2), (3.0, 2)], late);
+    assert!(!s.is_ready(late + MS, Full));
+    // The worker frees: everything gathered goes as one batch.
+    assert_eq!(
+        tags(&s.next_batch(late + MS, Now).unwrap()),
+        vec![1.0, 2.0, 3.0]
+    );
+    // A full batch needs no spare worker: it waits in the hand-off for the next free one.
+    let _r3 = push_all(
+        &mut s,
+        &[(4.0, 2), (5.0, 2), (6.0, 2), (7.0, 2), (8.0, 2)],
+        late,
+    );
+    assert_eq!(
+        tags(&s.next_batch(late, Full).unwrap()),
+        vec![4.0, 5.0, 6.0, 7.0]
+    );
+    assert!(s.next_batch(late + LONG, Full).is_none());
+    assert_eq!(s.len(), 1);
 }
 
 #[test]
@@ -228,17 +261,17 @@ fn an_idle_worker_takes_everything_gathered_up_to_the_batch_size() {
     );
     // The full batch was ready anyway; the oldest group goes first.
     assert_eq!(
-        tags(&s.next_batch(t0, false).unwrap()),
+        tags(&s.next_batch(t0, Delay).unwrap()),
         vec![1.0, 2.0, 4.0, 5.0]
     );
     assert!(
-        !s.is_ready(t0, false),
+        !s.is_ready(t0, Delay),
         "the rest are partial batches inside their delay"
     );
     // The worker is idle again: the oldest partial batch goes whole, then the next.
-    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![3.0]);
-    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![6.0, 7.0]);
-    assert!(s.next_batch(t0, true).is_none());
+    assert_eq!(tags(&s.next_batch(t0, Now).unwrap()), vec![3.0]);
+    assert_eq!(tags(&s.next_batch(t0, Now).unwrap()), vec![6.0, 7.0]);
+    assert!(s.next_batch(t0, Now).is_none());
 }
 
 #[test]
@@ -246,9 +279,9 @@ fn flush_ignores_the_delay() {
     let t0 = Instant::now();
     let mut s = State::new(8, LONG, 8);
     let _rx = push_all(&mut s, &[(1.0, 2), (2.0, 3)], t0);
-    assert!(!s.is_ready(t0, false));
-    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![1.0]);
-    assert_eq!(tags(&s.next_batch(t0, true).unwrap()), vec![2.0]);
+    assert!(!s.is_ready(t0, Delay));
+    assert_eq!(tags(&s.next_batch(t0, Now).unwrap()), vec![1.0]);
+    assert_eq!(tags(&s.next_batch(t0, Now).unwrap()), vec![2.0]);
 }
 
 #[test]
@@ -258,7 +291,7 @@ fn a_group_waiting_for_a_worker_sets_no_timer() {
     let (e, _rx) = req(1.0, 2, t0, t0 + LONG);
     assert!(s.push(e, t0).is_ok());
     // Ready since t0 + 1 ms; the actor waits for a worker, not for a timer.
-    assert!(s.is_ready(t0 + 5 * MS, false));
+    assert!(s.is_ready(t0 + 5 * MS, Delay));
     assert_eq!(s.next_wakeup(t0 + 5 * MS), Some(t0 + LONG));
 }
 
@@ -268,7 +301,7 @@ fn many_shapes_coming_and_going_keep_few_groups() {
     let mut s = State::new(1, MS, 4);
     for len in 1..100 {
         let _rx = push_all(&mut s, &[(len as f32, len)], t0);
-        assert_eq!(tags(&s.next_batch(t0, false).unwrap()), vec![len as f32]);
+        assert_eq!(tags(&s.next_batch(t0, Delay).unwrap()), vec![len as f32]);
     }
     assert!(s.groups.len() <= KEEP_GROUPS + 1);
 }

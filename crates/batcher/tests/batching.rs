@@ -69,6 +69,50 @@ async fn requests_that_gather_while_the_worker_is_busy_share_one_batch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_delay_a_partial_batch_keeps_gathering_while_no_worker_is_free() {
+    let (fake, mut started) = Fake::gated();
+    // One worker at most, a 1 ms delay: handed over at its delay, a partial batch would run
+    // alone before what gathers behind it.
+    let b = Batcher::spawn(config(8, 1, 1), fake.clone()).unwrap();
+    let r = |v: f32| b.submit(request(v, &[3]), later());
+    let mut first = pin!(r(0.0));
+    enqueue(first.as_mut()).await;
+    assert_eq!(started.recv().await, Some(1));
+    let mut rest: Vec<_> = (1..=3).map(|v| Box::pin(r(v as f32))).collect();
+    for f in &mut rest {
+        enqueue(f.as_mut()).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        b.queue_len(),
+        3,
+        "they wait in the queue, not in the hand-off"
+    );
+    rest.extend((4..=5).map(|v| Box::pin(r(v as f32))));
+    for f in &mut rest[3..] {
+        enqueue(f.as_mut()).await;
+    }
+    eventually("five to queue", || b.queue_len() == 5).await;
+    fake.open();
+    let all = async {
+        let mut outs = vec![first.await];
+        for f in rest {
+            outs.push(f.await);
+        }
+        outs
+    };
+    let outs = tokio::time::timeout(GUARD, all).await.unwrap();
+    for (i, out) in outs.into_iter().enumerate() {
+        assert_answer(&out.unwrap(), i as f32, &[3]);
+    }
+    assert_eq!(
+        fake.sizes(),
+        vec![1, 5],
+        "all that gathered ran as one batch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_request_never_waits_for_the_delay_while_a_worker_idles() {
     let fake = Fake::new();
     let b = Batcher::spawn(config(8, 3_600_000, 1), fake.clone()).unwrap();

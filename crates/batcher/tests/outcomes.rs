@@ -2,10 +2,9 @@
 //! all of them at once under concurrency.
 //!
 //! Most tests hold the single worker inside a gated fake, so where each request sits is known:
-//! r1 runs, r2 waits in the hand-off to the workers, later ones wait in the queue. The
-//! hand-off takes about 16 requests' worth of batches per worker (at least one batch), so
-//! these tests use `batch_size` 16 and no delay: every request runs as soon as it can, and
-//! the hand-off holds one batch.
+//! r1 runs, later ones wait in the queue (a partial batch does not go to the workers while
+//! the only one is busy: it waits there for what gathers behind it). These tests use
+//! `batch_size` 16 and no delay: every request runs as soon as a worker is free.
 
 mod common;
 
@@ -34,10 +33,8 @@ async fn a_full_queue_answers_overloaded_at_once() {
     let mut r1 = pin!(b.submit(request(1.0, &[2]), later()));
     enqueue(r1.as_mut()).await;
     started.recv().await.unwrap();
-    let mut r2 = pin!(b.submit(request(2.0, &[2]), later()));
-    enqueue(r2.as_mut()).await;
-    eventually("r2 to reach the worker hand-off", || b.queue_len() == 0).await;
-    let mut queued: Vec<_> = (3..19)
+    // 16 form a full batch, which waits in the hand-off for the worker; 16 more fill the queue.
+    let mut queued: Vec<_> = (2..34)
         .map(|v| Box::pin(b.submit(request(v as f32, &[2]), later())))
         .collect();
     for r in &mut queued {
@@ -45,7 +42,7 @@ async fn a_full_queue_answers_overloaded_at_once() {
     }
     eventually("16 requests to queue", || b.queue_len() == 16).await;
 
-    let err = timeout(GUARD, b.submit(request(19.0, &[2]), later()))
+    let err = timeout(GUARD, b.submit(request(34.0, &[2]), later()))
         .await
         .unwrap()
         .unwrap_err();
@@ -58,15 +55,14 @@ async fn a_full_queue_answers_overloaded_at_once() {
 
     fake.open();
     assert_answer(&timeout(GUARD, r1).await.unwrap().unwrap(), 1.0, &[2]);
-    assert_answer(&timeout(GUARD, r2).await.unwrap().unwrap(), 2.0, &[2]);
-    for (r, v) in queued.into_iter().zip(3..) {
+    for (r, v) in queued.into_iter().zip(2..) {
         assert_answer(&timeout(GUARD, r).await.unwrap().unwrap(), v as f32, &[2]);
     }
     assert_eq!(b.stats().overloaded, 1);
     assert_eq!(
         fake.sizes(),
-        vec![1, 1, 16],
-        "the queued requests ran as one batch"
+        vec![1, 16, 16],
+        "the queued requests ran as full batches"
     );
 }
 
@@ -79,8 +75,8 @@ async fn expired_requests_time_out_without_running() {
     started.recv().await.unwrap();
     let mut r2 = pin!(b.submit(request(2.0, &[2]), in_ms(40)));
     enqueue(r2.as_mut()).await;
-    eventually("r2 to reach the worker hand-off", || b.queue_len() == 0).await;
-    // r3 waits in the queue: its deadline alone wakes the queue, with the worker still busy.
+    eventually("r2 to queue", || b.queue_len() == 1).await;
+    // r3 waits in the queue too: its deadline alone wakes the queue, the worker still busy.
     let r3 = timeout(GUARD, b.submit(request(3.0, &[2]), in_ms(40)))
         .await
         .unwrap();
@@ -90,7 +86,7 @@ async fn expired_requests_time_out_without_running() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    // r2 expired while waiting for the worker: dropped before it costs compute.
+    // r2 expired waiting for the worker: dropped before it costs compute.
     tokio::time::sleep(Duration::from_millis(40)).await;
     fake.open();
     assert_answer(&timeout(GUARD, r1).await.unwrap().unwrap(), 1.0, &[2]);
@@ -115,10 +111,10 @@ async fn dropping_the_future_cancels_the_request() {
     {
         let mut r2 = pin!(b.submit(request(2.0, &[2]), later()));
         enqueue(r2.as_mut()).await;
-        eventually("r2 to reach the worker hand-off", || b.queue_len() == 0).await;
+        eventually("r2 to queue", || b.queue_len() == 1).await;
         let mut r3 = pin!(b.submit(request(3.0, &[2]), later()));
         enqueue(r3.as_mut()).await;
-        eventually("r3 to queue", || b.queue_len() == 1).await;
+        eventually("r3 to queue", || b.queue_len() == 2).await;
     } // r2 and r3 are dropped here: their callers went away.
     fake.open();
     assert_answer(&timeout(GUARD, r1).await.unwrap().unwrap(), 1.0, &[2]);

@@ -15,7 +15,8 @@
 //! dies fails only its in-flight batches with the cause (`death.rs`: signal, OOM kill, exit
 //! code), restarts with backoff and reloads its models; a model in flight at three deaths
 //! in a row is marked failed; a forward past its response timeout plus a grace gets its
-//! cell killed. `conn.rs` is one live connection (requests matched to replies by id);
+//! cell killed. `conn.rs` is one live connection (requests matched to replies by id; a
+//! waiting caller reads the socket, so a reply wakes its own batcher thread);
 //! `output.rs` relays what a cell writes to stdout and stderr into the server's log, under
 //! a budget.
 //!

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::BatchError;
 use crate::entry::Entry;
-use crate::pool::{Pool, Standing};
+use crate::pool::Pool;
 use crate::shared::{Shared, Stats};
 use crate::state::{Patience, Rejected, State};
 
@@ -51,12 +51,12 @@ impl Actor {
         loop {
             let now = Instant::now();
             self.expire(now);
-            let waiting_for_worker = self.dispatch(now, !open);
+            let (waiting_for_worker, patience) = self.dispatch(now, !open);
             self.shared.stats.queued.store(self.state.len(), Relaxed);
             if !open && self.state.is_empty() {
                 break;
             }
-            let wake = self.state.next_wakeup(now);
+            let wake = self.state.next_wakeup(now, patience);
             if wake != armed {
                 if let Some(at) = wake {
                     sleep.as_mut().reset(tokio::time::Instant::from_std(at));
@@ -110,31 +110,32 @@ impl Actor {
     }
 
     /// Hands every ready batch to the workers while they have room; how long a partial
-    /// batch waits depends on the workers (`State`'s rules). Returns whether a ready batch is left
-    /// waiting for room.
-    fn dispatch(&mut self, now: Instant, flush: bool) -> bool {
+    /// batch waits depends on the workers (`State`'s rules). Returns whether a ready batch is
+    /// left waiting for room, and the patience that applied last.
+    fn dispatch(&mut self, now: Instant, flush: bool) -> (bool, Patience) {
         let mut waiting = false;
-        loop {
+        let patience = loop {
             let standing = self.pool.standing();
-            let patience = match standing {
-                _ if flush => Patience::Now,
-                Standing { idle: true, .. } => Patience::Now,
-                Standing { spare: true, .. } => Patience::Delay,
-                _ => Patience::Full,
+            let patience = if flush || standing.idle {
+                Patience::Now
+            } else if standing.spare {
+                Patience::Delay
+            } else {
+                Patience::Full
             };
             if !self.state.is_ready(now, patience) {
-                break;
+                break patience;
             }
             if !standing.room {
                 waiting = true;
-                break;
+                break patience;
             }
             if let Some(batch) = self.state.next_batch(now, patience) {
                 self.pool.push(batch);
             }
-        }
+        };
         Stats::add(&self.shared.stats.cancelled, self.state.take_cancelled());
-        waiting
+        (waiting, patience)
     }
 }
 

@@ -195,13 +195,15 @@ impl State {
     }
 
     /// The next instant after `now` at which a decision changes without new input: a deadline
-    /// passes, or a group that is not ready yet reaches its delay. Groups that are ready
+    /// passes, or a group that is not ready yet reaches its delay (only with
+    /// [`Patience::Delay`]: otherwise its delay decides nothing). Groups that are ready
     /// already (waiting for a free worker) need no timer.
-    pub(crate) fn next_wakeup(&self, now: Instant) -> Option<Instant> {
+    pub(crate) fn next_wakeup(&self, now: Instant, patience: Patience) -> Option<Instant> {
         let deadline = self.deadlines.iter().map(|&(d, _)| d).find(|&d| d > now);
         let due = self
             .groups
             .iter()
+            .filter(|_| patience == Patience::Delay)
             .filter_map(|g| self.due(g))
             .filter(|&d| d > now)
             .min();

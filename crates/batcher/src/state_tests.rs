@@ -57,14 +57,14 @@ fn a_partial_batch_waits_for_the_delay_of_its_oldest_request() {
     let mut s = State::new(4, 10 * MS, 16);
     let _a = push_all(&mut s, &[(1.0, 2)], t0);
     let _b = push_all(&mut s, &[(2.0, 2)], t0 + 3 * MS);
-    assert_eq!(s.next_wakeup(t0 + 3 * MS), Some(t0 + 10 * MS));
+    assert_eq!(s.next_wakeup(t0 + 3 * MS, Delay), Some(t0 + 10 * MS));
     assert!(s.next_batch(t0 + 9 * MS, Delay).is_none());
     assert_eq!(
         tags(&s.next_batch(t0 + 10 * MS, Delay).unwrap()),
         vec![1.0, 2.0]
     );
     assert!(s.is_empty());
-    assert_eq!(s.next_wakeup(t0 + 10 * MS), None);
+    assert_eq!(s.next_wakeup(t0 + 10 * MS, Delay), None);
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn expired_requests_leave_the_queue_and_set_the_timer() {
     let (short, _r1) = req(1.0, 2, t0, t0 + 5 * MS);
     let (long, _r2) = req(2.0, 2, t0, t0 + 50 * MS);
     assert!(s.push(short, t0).is_ok() && s.push(long, t0).is_ok());
-    assert_eq!(s.next_wakeup(t0), Some(t0 + 5 * MS));
+    assert_eq!(s.next_wakeup(t0, Delay), Some(t0 + 5 * MS));
     assert!(s.take_expired(t0 + 4 * MS).is_empty());
     let expired = s.take_expired(t0 + 5 * MS);
     assert_eq!(tags(&expired), vec![1.0]);
@@ -115,7 +115,7 @@ fn expired_requests_leave_the_queue_and_set_the_timer() {
         BatchError::Timeout { waited: 5 * MS }
     );
     assert_eq!(s.len(), 1);
-    assert_eq!(s.next_wakeup(t0 + 5 * MS), Some(t0 + 50 * MS));
+    assert_eq!(s.next_wakeup(t0 + 5 * MS, Delay), Some(t0 + 50 * MS));
     assert_eq!(
         tags(&s.next_batch(t0 + 100 * MS, Delay).unwrap()),
         vec![2.0]
@@ -168,7 +168,7 @@ fn a_cancelled_request_frees_its_place_when_the_queue_is_full() {
     assert_eq!(s.take_cancelled(), 1);
     assert_eq!(tags(&s.next_batch(t0 + MS, Delay).unwrap()), vec![2.0, 3.0]);
     assert_eq!(
-        s.next_wakeup(t0 + MS),
+        s.next_wakeup(t0 + MS, Delay),
         None,
         "the cancelled request's deadline is gone too"
     );
@@ -202,7 +202,7 @@ fn a_lone_request_is_never_held_while_a_worker_idles() {
     let _rx = push_all(&mut s, &[(1.0, 2)], t0);
     // Every worker busy: it waits for companions (up to the delay).
     assert!(!s.is_ready(t0, Delay));
-    assert_eq!(s.next_wakeup(t0), Some(t0 + LONG));
+    assert_eq!(s.next_wakeup(t0, Delay), Some(t0 + LONG));
     // A worker idle: it goes now, alone, though the delay is a minute.
     assert!(s.is_ready(t0, Now));
     assert_eq!(tags(&s.next_batch(t0, Now).unwrap()), vec![1.0]);
@@ -239,6 +239,16 @@ fn with_no_worker_to_spare_a_partial_batch_waits_past_its_delay_for_what_gathers
     );
     assert!(s.next_batch(late + LONG, Full).is_none());
     assert_eq!(s.len(), 1);
+}
+
+#[test]
+fn with_no_worker_to_spare_a_delay_sets_no_timer() {
+    let t0 = Instant::now();
+    let mut s = State::new(4, 10 * MS, 16);
+    let _rx = push_all(&mut s, &[(1.0, 2)], t0);
+    assert_eq!(s.next_wakeup(t0, Delay), Some(t0 + 10 * MS));
+    // Its delay decides nothing then: only the deadline wakes the queue.
+    assert_eq!(s.next_wakeup(t0, Full), Some(t0 + LONG));
 }
 
 #[test]
@@ -292,7 +302,7 @@ fn a_group_waiting_for_a_worker_sets_no_timer() {
     assert!(s.push(e, t0).is_ok());
     // Ready since t0 + 1 ms; the actor waits for a worker, not for a timer.
     assert!(s.is_ready(t0 + 5 * MS, Delay));
-    assert_eq!(s.next_wakeup(t0 + 5 * MS), Some(t0 + LONG));
+    assert_eq!(s.next_wakeup(t0 + 5 * MS, Delay), Some(t0 + LONG));
 }
 
 #[test]

@@ -3,12 +3,14 @@
 
 mod common;
 
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use ferroserve_batcher::{BatchError, Batcher, BatcherConfig};
+use ferroserve_tensor::Tensor;
 
 const GUARD: Duration = Duration::from_secs(10);
 
@@ -18,6 +20,24 @@ fn config(batch_size: usize, delay_ms: u64, workers: usize) -> BatcherConfig {
         .max_batch_delay(Duration::from_millis(delay_ms))
         .capacity(1024)
         .workers(workers)
+}
+
+/// Awaits `first`, then `rest`, within the guard: the i-th answers value i.
+async fn answers_in_order<F>(first: Pin<&mut F>, rest: Vec<Pin<Box<F>>>, shape: &[u64])
+where
+    F: Future<Output = Result<Vec<Tensor>, BatchError>>,
+{
+    let all = async {
+        let mut outs = vec![first.await];
+        for f in rest {
+            outs.push(f.await);
+        }
+        outs
+    };
+    let outs = tokio::time::timeout(GUARD, all).await.unwrap();
+    for (i, out) in outs.into_iter().enumerate() {
+        assert_answer(&out.unwrap(), i as f32, shape);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,17 +72,7 @@ async fn requests_that_gather_while_the_worker_is_busy_share_one_batch() {
     // Four of them fill a batch, which waits in the hand-off for the busy worker.
     eventually("a full batch to form", || b.queue_len() == 1).await;
     fake.open();
-    let all = async {
-        let mut outs = vec![first.await];
-        for f in rest {
-            outs.push(f.await);
-        }
-        outs
-    };
-    let outs = tokio::time::timeout(GUARD, all).await.unwrap();
-    for (i, out) in outs.into_iter().enumerate() {
-        assert_answer(&out.unwrap(), i as f32, &[3]);
-    }
+    answers_in_order(first, rest, &[3]).await;
     // The fifth, alone and inside its hour, went as soon as the worker was free.
     assert_eq!(fake.sizes(), vec![1, 4, 1]);
     assert_eq!(b.stats().batches, 3);
@@ -94,17 +104,7 @@ async fn past_its_delay_a_partial_batch_keeps_gathering_while_no_worker_is_free(
     }
     eventually("five to queue", || b.queue_len() == 5).await;
     fake.open();
-    let all = async {
-        let mut outs = vec![first.await];
-        for f in rest {
-            outs.push(f.await);
-        }
-        outs
-    };
-    let outs = tokio::time::timeout(GUARD, all).await.unwrap();
-    for (i, out) in outs.into_iter().enumerate() {
-        assert_answer(&out.unwrap(), i as f32, &[3]);
-    }
+    answers_in_order(first, rest, &[3]).await;
     assert_eq!(
         fake.sizes(),
         vec![1, 5],

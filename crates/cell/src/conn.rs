@@ -74,6 +74,15 @@ struct Pending {
     death: Option<Death>,
 }
 
+impl Pending {
+    /// Puts a reply in its caller's slot (none if the caller gave up).
+    fn deliver(&mut self, (id, answer): (u64, Answer)) {
+        if let Some((_, slot)) = self.waiters.get_mut(&id) {
+            *slot = Some(answer);
+        }
+    }
+}
+
 /// A write blocked this long means the cell stopped reading, and a reply stalled this long
 /// half-way means it stopped writing: it is killed.
 const STALL: Duration = Duration::from_secs(10);
@@ -153,15 +162,9 @@ impl Conn {
         drop(p);
         let mut reader = self.reader.lock().unwrap();
         while let Ok(Some(frame)) = proto::read_frame::<Reply>(&mut *reader, self.max_output) {
-            self.hand_over(answer(frame));
+            self.pending.lock().unwrap().deliver(answer(frame));
+            self.turn.notify_all();
         }
-    }
-
-    fn hand_over(&self, (id, answer): (u64, Answer)) {
-        if let Some((_, slot)) = self.pending.lock().unwrap().waiters.get_mut(&id) {
-            *slot = Some(answer);
-        }
-        self.turn.notify_all();
     }
 
     /// Sends `make(id)` with `tensors` and waits up to `timeout` for its answer; `None`
@@ -214,27 +217,27 @@ impl Conn {
             let read = self.read_one(deadline);
             p = self.pending.lock().unwrap();
             p.reading = false;
-            match read {
-                Ok(Some((rid, answer))) => {
-                    if let Some((_, slot)) = p.waiters.get_mut(&rid) {
-                        *slot = Some(answer);
-                    }
+            let failed = match read {
+                Ok(Some(reply)) => {
+                    p.deliver(reply);
+                    None
                 }
-                Ok(None) => {}
+                Ok(None) => None,
                 Err(e) => {
                     p.broken = true;
-                    drop(p);
-                    // The watcher may wait for the turn before it reaps.
-                    self.turn.notify_all();
-                    if e.kind() != io::ErrorKind::UnexpectedEof {
-                        tracing::warn!(pid = self.pid, error = %e, "a model process sent a bad reply; stopping it");
-                    }
-                    self.kill(None);
-                    p = self.pending.lock().unwrap();
+                    Some(e)
                 }
-            }
-            // Whoever's reply it was, or the next reader.
+            };
+            drop(p);
+            // Whoever's reply it was, or the next reader (the watcher, before it reaps).
             self.turn.notify_all();
+            if let Some(e) = failed {
+                if e.kind() != io::ErrorKind::UnexpectedEof {
+                    tracing::warn!(pid = self.pid, error = %e, "a model process sent a bad reply; stopping it");
+                }
+                self.kill(None);
+            }
+            p = self.pending.lock().unwrap();
         }
     }
 

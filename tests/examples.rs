@@ -1,14 +1,14 @@
 //! The examples through the real binary: the digits model's accuracy over HTTP on
 //! scikit-learn's held-out split behind its Rust, Python and JavaScript handlers (JSON; PNG
 //! for Rust), the Python port of TorchServe's text classifier (its archive's label map and
-//! vocabulary), and the image classifier's top-5.
+//! vocabulary), and the image classifier's top-5, alone and in a batch of eight.
 
 mod common;
 
 use std::process::Command;
 
 use common::examples::{examples, python, serve};
-use common::server::{post_json, send};
+use common::server::{Server, post_json, send};
 
 /// One test at a time: the digits test's servers compile Python and JS components (tens
 /// of seconds of cranelift on every core), which starved the image classifier's JPEG
@@ -244,4 +244,51 @@ fn the_image_classifier_returns_the_top_5_labels() {
     )
     .assert_error(400, "HandlerBadInput");
     assert!(!msg.is_empty());
+}
+
+/// The top-5 body (`{"label": p, ...}`) as pairs, in its order.
+fn top5(text: &str) -> Vec<(String, f64)> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
+    let mut pairs: Vec<(String, f64)> = map
+        .into_iter()
+        .map(|(k, v)| (k, v.as_f64().unwrap()))
+        .collect();
+    pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    pairs
+}
+
+#[test]
+fn eight_images_in_one_batch_get_the_answer_each_gets_alone() {
+    let _turn = one_at_a_time();
+    let state = tempfile::tempdir().unwrap();
+    let store = examples().to_str().unwrap().to_owned();
+    let server = Server::start(state.path(), &["--model-store", &store]);
+    // A long delay, so the eight form one batch: 8 x 3 x 224 x 224 f32, 4.8 MB into the
+    // model's cell, past the wire's shared-memory threshold (the model's 45 MB file took
+    // the same way at registration).
+    let register = format!(
+        "{}/models?url=resnet18.mar&batch_size=8&max_batch_delay=3000",
+        server.management
+    );
+    let reply = send("POST", &register, &[], b"");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let url = format!("{}/predictions/resnet18", server.inference);
+    let jpeg = ferroserve_test_fixtures::images::photo_jpeg(640, 480);
+    let post = |url: &str| send("POST", url, &[("content-type", "image/jpeg")], &jpeg);
+    let alone = post(&url);
+    assert_eq!(alone.status, 200, "{}", alone.text());
+    let alone = top5(&alone.text());
+    let together: Vec<_> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..8).map(|_| s.spawn(|| post(&url))).collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for reply in together {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let got = top5(&reply.text());
+        let labels = |p: &[(String, f64)]| p.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
+        assert_eq!(labels(&got), labels(&alone));
+        for ((_, a), (_, b)) in got.iter().zip(&alone) {
+            assert!((a - b).abs() < 1e-3, "{got:?} against {alone:?}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! left, and every waiter gets the [`Death`]; the cell's watcher decides what comes next.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufWriter};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitStatus;
@@ -18,8 +18,10 @@ use ferroserve_tensor::Tensor;
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::Death;
+use crate::fds::FdReader;
 use crate::process::{Proc, kill_pidfd};
 use crate::proto::{self, Reply, Request};
+use crate::shm::Take;
 
 /// What a request came back with.
 #[derive(Debug)]
@@ -44,7 +46,7 @@ pub(crate) trait Watcher: Send + Sync + 'static {
 pub(crate) struct Conn {
     writer: Mutex<BufWriter<UnixStream>>,
     /// Locked only by whoever holds [`Pending::reading`].
-    reader: Mutex<BufReader<UnixStream>>,
+    reader: Mutex<FdReader>,
     max_output: u64,
     pending: Mutex<Pending>,
     /// Signalled when a reply is handed over, the reading turn is free, or the process died.
@@ -103,7 +105,7 @@ impl Conn {
         };
         let conn = Arc::new(Conn {
             writer: Mutex::new(BufWriter::new(stream.try_clone()?)),
-            reader: Mutex::new(BufReader::new(stream.try_clone()?)),
+            reader: Mutex::new(FdReader::new(stream.try_clone()?, Take::Copy)),
             max_output,
             pending: Mutex::default(),
             turn: Condvar::new(),
@@ -244,7 +246,7 @@ impl Conn {
     /// One reply, or `None` if none began before `deadline`.
     fn read_one(&self, deadline: Instant) -> io::Result<Option<(u64, Answer)>> {
         let mut reader = self.reader.lock().unwrap();
-        if reader.buffer().is_empty() && !readable(reader.get_ref(), deadline)? {
+        if !reader.has_buffered() && !readable(reader.get_ref(), deadline)? {
             return Ok(None);
         }
         match proto::read_frame::<Reply>(&mut *reader, self.max_output)? {
@@ -255,7 +257,7 @@ impl Conn {
 
     pub fn send(&self, req: &Request, tensors: &[Tensor]) -> std::io::Result<()> {
         let mut w = self.writer.lock().unwrap();
-        proto::write_frame(&mut *w, req, tensors)
+        proto::send_frame(&mut w, req, tensors)
     }
 
     /// Kills the process (`stopped`: for a runaway forward, after that long).

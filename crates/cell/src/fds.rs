@@ -1,11 +1,15 @@
 //! File descriptors across a Unix socket (`SCM_RIGHTS`): the zygote is handed a new cell's
-//! socket and pipes this way, and hands back its pidfd. A descriptor travels with the
-//! first byte of the message it was sent with, so these calls are never mixed with
-//! buffered reads on the same socket.
+//! socket and pipes this way, and hands back its pidfd; frames carry their tensors' memfd
+//! ([`FdReader`]). A descriptor travels with the first byte of the message it was sent
+//! with, so a plain `read` would close it: every read here is a `recvmsg`.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use crate::shm::Take;
 
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
@@ -51,31 +55,116 @@ pub(crate) fn recv_exact(
 ) -> io::Result<bool> {
     let mut got = 0;
     while got < buf.len() {
-        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-        let mut control = RecvAncillaryBuffer::new(&mut space);
-        let msg = rustix::net::recvmsg(
-            &sock,
-            &mut [IoSliceMut::new(&mut buf[got..])],
-            &mut control,
-            RecvFlags::CMSG_CLOEXEC,
-        )?;
-        for m in control.drain() {
-            if let RecvAncillaryMessage::ScmRights(received) = m {
-                fds.extend(received);
-            }
-        }
-        if msg.flags.contains(ReturnFlags::CTRUNC) {
-            return Err(io::Error::other("more descriptors than expected"));
-        }
-        if msg.bytes == 0 {
+        let n = recv(&sock, &mut buf[got..], fds)?;
+        if n == 0 {
             if got == 0 {
                 return Ok(false);
             }
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        got += msg.bytes;
+        got += n;
     }
     Ok(true)
+}
+
+/// One `recvmsg`: the bytes read (0 at the end of the stream), descriptors into `fds`.
+pub(crate) fn recv(
+    sock: impl AsFd,
+    buf: &mut [u8],
+    fds: &mut impl Extend<OwnedFd>,
+) -> io::Result<usize> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let msg = loop {
+        match rustix::net::recvmsg(
+            &sock,
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other?,
+        }
+    };
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = m {
+            fds.extend(received);
+        }
+    }
+    if msg.flags.contains(ReturnFlags::CTRUNC) {
+        return Err(io::Error::other("more descriptors than expected"));
+    }
+    Ok(msg.bytes)
+}
+
+/// A buffered reader of a stream socket that keeps the descriptors sent with its bytes,
+/// in the order they came (a frame's memfd is there once its first byte has been read).
+pub(crate) struct FdReader {
+    stream: UnixStream,
+    buf: Box<[u8]>,
+    at: usize,
+    end: usize,
+    fds: VecDeque<OwnedFd>,
+    /// How tensor bytes in the other side's memfds are taken.
+    pub take: Take,
+}
+
+impl FdReader {
+    pub fn new(stream: UnixStream, take: Take) -> FdReader {
+        FdReader {
+            stream,
+            buf: vec![0; 8 << 10].into_boxed_slice(),
+            at: 0,
+            end: 0,
+            fds: VecDeque::new(),
+            take,
+        }
+    }
+
+    pub fn get_ref(&self) -> &UnixStream {
+        &self.stream
+    }
+
+    /// Whether bytes wait in the buffer (then the socket need not be readable).
+    pub fn has_buffered(&self) -> bool {
+        self.at < self.end
+    }
+
+    /// The oldest descriptor received and not taken yet.
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        self.fds.pop_front()
+    }
+
+    fn recv_into(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = recv(&self.stream, out, &mut self.fds)?;
+        // Each frame takes its one; more waiting means the other side sends stray ones.
+        if self.fds.len() > MAX_FDS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "descriptors sent that no frame announced",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl Read for FdReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.end {
+            // A big read goes straight into its buffer, as `BufReader` does.
+            if out.len() >= self.buf.len() {
+                return self.recv_into(out);
+            }
+            let mut buf = std::mem::take(&mut self.buf);
+            let n = self.recv_into(&mut buf);
+            self.buf = buf;
+            (self.at, self.end) = (0, n?);
+        }
+        let n = out.len().min(self.end - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

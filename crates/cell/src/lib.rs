@@ -2,7 +2,8 @@
 //! never in the server. The server keeps the batcher; a model in a cell is a
 //! [`BatchRunner`](ferroserve_batcher::BatchRunner) ([`CellModel`]) that sends each stacked
 //! batch over a Unix socket and reads the outputs back, sizes checked before anything is
-//! allocated.
+//! allocated or mapped; big tensors (from 2 MiB) cross as a sealed memfd sent with the
+//! frame (`shm.rs`), not through the socket.
 //!
 //! Server side: [`Cells`] holds one [`cell::Cell`] per owner (a tenant, or the shared
 //! namespace). A cell is started on its owner's first model (`process.rs`: the same binary
@@ -24,7 +25,8 @@
 //! nothing else, signals scoped to itself, not dumpable) runs first; the server sends each
 //! model's file, so a cell opens none. [`serve`] (`serve.rs`) answers the server over the socket, loading and running
 //! models through the [`Engine`] seam (the binary implements it with libtorch; the
-//! `fake-cell` binary with text-file models, for tests). The wire format is `proto.rs`.
+//! `fake-cell` binary with text-file models, for tests). The wire format is `proto.rs`;
+//! `fds.rs`'s `FdReader` reads it with the descriptors that came along.
 //!
 //! Look elsewhere for the batching (`ferroserve-batcher`), libtorch (`ferroserve-torch`) and
 //! how errors become statuses (`ferroserve-core`).
@@ -42,6 +44,7 @@ mod process;
 mod proto;
 mod runner;
 mod serve;
+mod shm;
 mod zygote;
 
 pub use cell::{CellCommand, Cells, GRACE};

@@ -10,7 +10,7 @@
 //! too.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufWriter};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -22,7 +22,9 @@ use ferroserve_batcher::BatchRunner;
 use ferroserve_tensor::Tensor;
 
 use crate::LoadSpec;
+use crate::fds::FdReader;
 use crate::proto::{self, Reply, Request};
+use crate::shm::Take;
 
 /// What runs models inside a cell (the binary: libtorch).
 pub trait Engine: Send + Sync + 'static {
@@ -42,7 +44,7 @@ const MAX_THREADS: usize = 1024;
 type Models = Arc<RwLock<HashMap<u64, Arc<dyn BatchRunner>>>>;
 
 struct Shared {
-    reader: Mutex<BufReader<UnixStream>>,
+    reader: Mutex<FdReader>,
     writer: Arc<Mutex<BufWriter<UnixStream>>>,
     models: Models,
     engine: Arc<dyn Engine>,
@@ -68,7 +70,7 @@ pub fn serve(stream: UnixStream, engine: Arc<dyn Engine>) -> io::Result<()> {
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared {
         writer: Arc::new(Mutex::new(BufWriter::new(stream.try_clone()?))),
-        reader: Mutex::new(BufReader::new(stream)),
+        reader: Mutex::new(FdReader::new(stream, Take::Map)),
         models: Arc::default(),
         engine,
         free: AtomicUsize::new(0),
@@ -184,7 +186,7 @@ fn run(
 /// A reply that cannot be written means the server is gone: the cell exits.
 fn answer(writer: &Mutex<BufWriter<UnixStream>>, reply: &Reply, tensors: &[Tensor]) {
     let mut w = writer.lock().unwrap();
-    if proto::write_frame(&mut *w, reply, tensors).is_err() {
+    if proto::send_frame(&mut w, reply, tensors).is_err() {
         std::process::exit(0);
     }
 }
@@ -225,7 +227,7 @@ mod tests {
             .unwrap();
         let cell_thread = std::thread::spawn(move || serve(cell, engine));
         let mut w = BufWriter::new(server.try_clone().unwrap());
-        let mut r = BufReader::new(server.try_clone().unwrap());
+        let mut r = FdReader::new(server.try_clone().unwrap(), Take::Copy);
         let mut reply = || {
             proto::read_frame::<Reply>(&mut r, 1 << 20)
                 .unwrap()
@@ -244,7 +246,7 @@ mod tests {
             b"m".to_vec(),
         )
         .unwrap();
-        proto::write_frame(
+        proto::send_frame(
             &mut w,
             &Request::Load {
                 id: 1,
@@ -262,7 +264,7 @@ mod tests {
                 model: 7,
                 inputs: proto::heads(&t),
             };
-            proto::write_frame(w, &req, &t).unwrap();
+            proto::send_frame(w, &req, &t).unwrap();
         };
         run(&mut w, 2, -1.0);
         // Batch 3 is answered while batch 2 still runs.

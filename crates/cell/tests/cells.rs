@@ -77,6 +77,35 @@ fn batches_run_in_the_cell_and_come_back() {
 }
 
 #[test]
+fn big_batches_cross_in_shared_memory_both_ways_and_come_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = cells();
+    let m = load(&cells, "a", model_file(&dir, "ok", "ok"), 5);
+    // 4 MiB each way (a batch of 8 ResNet-18 inputs is 4.8 MB): over the shared-memory
+    // threshold, so it goes as a sealed memfd, mapped by the confined cell and back.
+    let n = 1 << 20;
+    let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    // Many times over: sealing right after writing once failed now and then (EBUSY).
+    for _ in 0..30 {
+        let out = m
+            .run(vec![
+                Tensor::from_f32("x", vec![1, n as u64], &values).unwrap(),
+            ])
+            .unwrap();
+        let doubled = out[0].to_f32().unwrap();
+        assert_eq!(doubled.len(), n);
+        assert!(
+            doubled
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == 2.0 * i as f32)
+        );
+    }
+    // Small batches still go inline on the same connection, in order.
+    assert_eq!(m.run(x(3.0)).unwrap()[0].to_f32().unwrap(), vec![6.0, 2.0]);
+}
+
+#[test]
 fn a_crashing_forward_fails_its_batch_names_the_signal_and_the_cell_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let cells = cells();

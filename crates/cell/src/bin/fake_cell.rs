@@ -1,5 +1,6 @@
 //! A cell with a fake engine, for `ferroserve-cell`'s tests (no libtorch). A model file
-//! holds `load=ok|abort|fail|sleep:MS|read:PATH` (read: try the file, fail either way); its forward doubles an f32 input, unless the
+//! holds `load=ok|echo|abort|fail|sleep:MS|read:PATH` (read: try the file, fail either way;
+//! echo: the forward hands its inputs back, for timing the wire); its forward doubles an f32 input, unless the
 //! input's first value asks for harm: -1 abort, -2 segfault, -3 loop forever, -5 exit 3,
 //! -6 sleep 300 ms first, -7 spawn threads until refused, <= -1000 allocate and touch
 //! that many MiB.
@@ -12,6 +13,13 @@ use ferroserve_tensor::Tensor;
 
 struct Fake;
 struct Doubler;
+struct Echo;
+
+impl BatchRunner for Echo {
+    fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RunError> {
+        Ok(inputs)
+    }
+}
 
 impl Engine for Fake {
     fn load(
@@ -32,6 +40,7 @@ impl Engine for Fake {
                 let ms: u64 = s[6..].parse().map_err(|_| "bad sleep")?;
                 std::thread::sleep(std::time::Duration::from_millis(ms));
             }
+            "echo" => return Ok((Arc::new(Echo), "cpu".into())),
             _ => {}
         }
         Ok((

@@ -122,7 +122,7 @@ impl Sandbox {
 
     /// [`Sandbox::load`] into a named share group (one per tenant): while other groups are
     /// busy, a group's calls that run past 10 ms are throttled (one at a time per 4 cores,
-    /// a quarter of a core each) instead of taking the machine.
+    /// a tenth of a core each) instead of taking the machine.
     pub fn load_in(
         &self,
         group: &str,

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 /// How recent another group's call must be for a long call to count as contended.
 pub(crate) const CONTENDED_WINDOW: Duration = Duration::from_millis(100);
-/// A contended long call's rest after each tick it runs: 3 ticks, a quarter of a core.
-pub(crate) const REST: Duration = Duration::from_millis(30);
+/// A contended long call's rest after each tick it runs: 9 ticks, a tenth of a core. A
+/// quarter (30 ms) still took a saturating neighbour's p99 to 1.7-1.9x on 2 cores, a tenth
+/// to 1.0x (benches/hostile_neighbour.sh, docs/benchmarks.md).
+pub(crate) const REST: Duration = Duration::from_millis(90);
 /// All groups of one sandbox, by name.
 pub(crate) struct Share {
     groups: Mutex<HashMap<Arc<str>, Weak<Group>>>,
@@ -37,7 +39,7 @@ pub(crate) struct Group {
 
 impl Share {
     /// One long call per group per 4 cores, at least one: on 2 cores a looping tenant gets
-    /// a quarter of a core while others are busy, on 64 cores four.
+    /// a tenth of a core while others are busy, on 64 cores 16 tenths.
     pub(crate) fn for_this_machine() -> Share {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Share::new((cores / 4).max(1))

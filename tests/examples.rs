@@ -209,18 +209,7 @@ fn the_image_classifier_returns_the_top_5_labels() {
         std::fs::read_to_string(examples().join("work/image-classifier/labels.txt")).unwrap();
     // The body keeps its order: most likely first.
     let text = reply.text();
-    let ordered: Vec<(String, f64)> = serde_json::from_str::<Vec<(String, f64)>>(&format!(
-        "[{}]",
-        text.trim_matches(['{', '}'])
-            .split(", ")
-            .map(|kv| {
-                let (k, v) = kv.rsplit_once(": ").unwrap();
-                format!("[{k}, {v}]")
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    ))
-    .unwrap();
+    let ordered = top5(&text);
     assert_eq!(ordered.len(), 5, "{text}");
     assert!(ordered.windows(2).all(|w| w[0].1 >= w[1].1), "{text}");
     for (label, _) in &ordered {
@@ -246,15 +235,19 @@ fn the_image_classifier_returns_the_top_5_labels() {
     assert!(!msg.is_empty());
 }
 
-/// The top-5 body (`{"label": p, ...}`) as pairs, in its order.
+/// The top-k body (`{"label": p, ...}`) as pairs, in the body's order (a JSON map would
+/// not keep it).
 fn top5(text: &str) -> Vec<(String, f64)> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
-    let mut pairs: Vec<(String, f64)> = map
-        .into_iter()
-        .map(|(k, v)| (k, v.as_f64().unwrap()))
-        .collect();
-    pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
-    pairs
+    let pairs = text
+        .trim_matches(['{', '}'])
+        .split(", ")
+        .map(|kv| {
+            let (k, v) = kv.rsplit_once(": ").unwrap();
+            format!("[{k}, {v}]")
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    serde_json::from_str(&format!("[{pairs}]")).unwrap()
 }
 
 #[test]

@@ -135,16 +135,15 @@ impl FdReader {
         self.fds.pop_front()
     }
 
-    fn recv_into(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = recv(&self.stream, out, &mut self.fds)?;
-        // Each frame takes its one; more waiting means the other side sends stray ones.
+    /// Each frame takes its one descriptor; more waiting means the other side sends stray ones.
+    fn check_fds(&self) -> io::Result<()> {
         if self.fds.len() > MAX_FDS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "descriptors sent that no frame announced",
             ));
         }
-        Ok(n)
+        Ok(())
     }
 }
 
@@ -153,12 +152,13 @@ impl Read for FdReader {
         if self.at == self.end {
             // A big read goes straight into its buffer, as `BufReader` does.
             if out.len() >= self.buf.len() {
-                return self.recv_into(out);
+                let n = recv(&self.stream, out, &mut self.fds)?;
+                self.check_fds()?;
+                return Ok(n);
             }
-            let mut buf = std::mem::take(&mut self.buf);
-            let n = self.recv_into(&mut buf);
-            self.buf = buf;
-            (self.at, self.end) = (0, n?);
+            let n = recv(&self.stream, &mut self.buf, &mut self.fds)?;
+            self.check_fds()?;
+            (self.at, self.end) = (0, n);
         }
         let n = out.len().min(self.end - self.at);
         out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);

@@ -158,7 +158,7 @@ impl ArchiveStore {
             match next {
                 None => break,
                 Some(Err(reason)) => return Err(failed(FetchError::Broken(reason))),
-                Some(Ok(chunk)) => sink.write(&chunk, Limit::Server(self.max_bytes)).await?,
+                Some(Ok(chunk)) => sink.write(chunk, Limit::Server(self.max_bytes)).await?,
             }
         }
         if sink.is_empty() {

@@ -34,6 +34,7 @@ mod registry;
 pub mod repository;
 mod serving;
 mod settings;
+mod sink;
 pub mod snapshot;
 mod stats;
 mod store;

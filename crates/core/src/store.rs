@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::Error;
 use crate::byte_stream::ByteStream;
 use crate::fetcher::Fetcher;
 pub(crate) use crate::holds::Holds;
+pub(crate) use crate::sink::Sink;
 
 /// The archive sources this server accepts.
 #[derive(Clone)]
@@ -105,7 +104,7 @@ impl ArchiveStore {
     ) -> Result<(PathBuf, String), Error> {
         let mut sink = Sink::create(&self.kept).await?;
         while let Some(chunk) = body.next().await {
-            sink.write(&chunk.map_err(&broken)?, limit).await?;
+            sink.write(chunk.map_err(&broken)?, limit).await?;
         }
         sink.finish(&self.kept, &self.holds).await
     }
@@ -125,90 +124,4 @@ impl Drop for Held {
 pub(crate) enum Limit {
     Server(u64),
     Quota(u64),
-}
-
-/// A temporary file being filled and hashed, renamed to its hash when complete.
-pub(crate) struct Sink {
-    file: tokio::fs::File,
-    tmp: PathBuf,
-    hash: Sha256,
-    len: u64,
-}
-
-impl Sink {
-    pub(crate) async fn create(dir: &Path) -> Result<Sink, Error> {
-        let io = |e: std::io::Error| {
-            Error::ArchiveStore(format!(
-                "cannot write to {}: {e}; check --state-dir",
-                dir.display()
-            ))
-        };
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        let tmp = dir.join(format!(".upload-{}-{}", std::process::id(), unique()));
-        let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
-        Ok(Sink {
-            file,
-            tmp,
-            hash: Sha256::new(),
-            len: 0,
-        })
-    }
-
-    pub(crate) async fn write(&mut self, chunk: &[u8], limit: Limit) -> Result<(), Error> {
-        self.len += chunk.len() as u64;
-        if let Limit::Quota(q) = limit
-            && self.len > q
-        {
-            let what = format!("the archive is over {q} bytes");
-            return Err(Error::quota("max_archive_bytes", q, what));
-        }
-        if let Limit::Server(max) = limit
-            && self.len > max
-        {
-            return Err(Error::UploadTooLarge(max));
-        }
-        self.hash.update(chunk);
-        self.file
-            .write_all(chunk)
-            .await
-            .map_err(|e| Error::ArchiveStore(format!("writing the archive failed: {e}")))
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Renames the file to its hash and holds it for the registration that kept it
-    /// (released when the registration drops [`ArchiveStore::held`]'s guard), so a
-    /// concurrent refusal of the same bytes cannot delete it in between.
-    pub(crate) async fn finish(
-        self,
-        dir: &Path,
-        holds: &Holds,
-    ) -> Result<(PathBuf, String), Error> {
-        let io =
-            |e: std::io::Error| Error::ArchiveStore(format!("keeping the archive failed: {e}"));
-        if self.len == 0 {
-            return Err(Error::MissingArchive);
-        }
-        self.file.sync_all().await.map_err(io)?;
-        let sha = hex::encode(self.hash.clone().finalize());
-        let path = dir.join(format!("{sha}.mar"));
-        holds.rename_and_hold(&self.tmp, &path).map_err(io)?;
-        crate::snapshot::sync_dir(dir);
-        Ok((path, sha))
-    }
-}
-
-impl Drop for Sink {
-    /// A refused or failed upload leaves nothing behind (after `finish` the name is gone).
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.tmp);
-    }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Relaxed)
 }

@@ -16,7 +16,8 @@
 #
 #   benches/cells.sh [rps|density|restart|victim|all]
 #       (env: DURATION=15 seconds a phase, CONNECTIONS=8 THREADS=2 for rps; A_CPU=50,
-#       B_DELAY_MS=5 and ATTACK="crash:hog loop:forever alloc:hog" for victim; FERROSERVE_BIN)
+#       B_DELAY_MS=5, A_TIMEOUT=1 and ATTACK="crash:hog loop:forever alloc:hog" for victim;
+#       FERROSERVE_BIN)
 which="${1:-all}"
 duration="${DURATION:-15}"
 conns="${CONNECTIONS:-8}"
@@ -97,12 +98,15 @@ if part victim; then
   # steady traffic, ~300 rps); empty: a closed loop that saturates the machine, so B's
   # p99 measures only how much CPU A leaves over.
   b_delay="${B_DELAY_MS-5}"
+  # A_TIMEOUT: the response timeout of A's models in seconds (default 1); a long one keeps
+  # the loop spinning under A's CPU quota with no kill or restart in the phase.
+  a_timeout="${A_TIMEOUT:-1}"
   # A_CPU: tenant A's max_model_cpu_percent (0: no CPU cap, its loop takes a whole core).
   a="$(token a "{\"max_model_memory_mib\":256,\"max_model_cpu_percent\":${A_CPU:-50}}")"
   b="$(token b '{}')"
   reg() { curl -s -o /dev/null -X POST "$mgmt/models?$2" -H "Authorization: Bearer $1"; }
   reg "$a" "url=hog.mar"
-  reg "$a" "url=forever.mar&response_timeout=1"
+  reg "$a" "url=forever.mar&response_timeout=$a_timeout"
   reg "$b" "url=mlp.mar"
   wrk_b() {
     BODY="$work/mlp.json" CONTENT_TYPE=application/json DELAY_MS="$b_delay" wrk -t1 -c2 -d"${duration}s" --latency \
@@ -121,7 +125,7 @@ if part victim; then
         # A model marked failed after three deaths in a row is registered again.
         if [ "$code" = 503 ]; then
           curl -s -o /dev/null -X DELETE "$mgmt/models/${step#*:}" -H "Authorization: Bearer $a"
-          reg "$a" "url=${step#*:}.mar&response_timeout=1"
+          reg "$a" "url=${step#*:}.mar&response_timeout=$a_timeout"
         fi
       done
     done

@@ -419,3 +419,62 @@ fn cells_fork_from_one_zygote_and_a_dead_zygote_costs_a_restart_not_the_server()
     assert!(w.server.is_running(), "{}", w.server.log());
     assert_eq!(w.server.pid(), w.pid);
 }
+
+/// CPU time in clock ticks of every thread of every cell, by (cell, thread).
+fn cell_thread_ticks(zygote: u32) -> std::collections::HashMap<(u32, u32), u64> {
+    let mut ticks = std::collections::HashMap::new();
+    for cell in children_of(zygote) {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{cell}/task")) else {
+            continue;
+        };
+        for tid in tasks.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{cell}/task/{tid}/stat")) else {
+                continue;
+            };
+            // utime and stime: fields 14 and 15, the 12th and 13th after the name.
+            let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            let t: u64 = rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap();
+            ticks.insert((cell, tid), t);
+        }
+    }
+    ticks
+}
+
+/// The threads of A's cell that one 256 MiB forward (fill and sum: libtorch runs both
+/// on its intra-op threads) kept busy for 30 ms or more.
+fn busy_threads_of_one_big_forward(w: &World) -> usize {
+    let zygote = zygote_of(w.pid);
+    let before = cell_thread_ticks(zygote);
+    assert_eq!(w.predict_as_a("hog", "[256, 0, 0, 0]").status, 200);
+    let after = cell_thread_ticks(zygote);
+    let mut per_cell: std::collections::HashMap<u32, Vec<u64>> = Default::default();
+    for ((cell, tid), t) in after {
+        let spent = t - before.get(&(cell, tid)).copied().unwrap_or(0);
+        per_cell.entry(cell).or_default().push(spent);
+    }
+    // A's cell: the one that spent the most (B's sends a small request every 20 ms).
+    let a = per_cell
+        .values()
+        .max_by_key(|spent| spent.iter().sum::<u64>())
+        .unwrap();
+    // SAFETY: sysconf reads a constant of the system.
+    let tick_ms = 1000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    a.iter().filter(|&&t| t * tick_ms >= 30).count()
+}
+
+#[test]
+fn a_cells_forwards_run_on_no_more_threads_than_its_cpu_quota_has_cores() {
+    // One core's grant: one intra-op thread, though the machine has more.
+    let w = World::start(
+        json!({ "max_model_memory_mib": 1024, "max_model_cpu_percent": 100 }),
+        &["url=hog.mar"],
+    );
+    assert_eq!(busy_threads_of_one_big_forward(&w), 1);
+    w.finish();
+    // The control: without a CPU quota the same forward spreads over libtorch's threads.
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        let w = World::start(json!({ "max_model_memory_mib": 1024 }), &["url=hog.mar"]);
+        assert!(busy_threads_of_one_big_forward(&w) >= 2);
+        w.finish();
+    }
+}

@@ -28,6 +28,7 @@ fn round_trip(c: &mut Criterion) {
         path,
         device: None,
         warmup: vec![],
+        threads: None,
     };
     let timeout = Duration::from_secs(10);
     let (model, _) = cells

@@ -92,6 +92,10 @@ impl Cells {
             .or_insert_with(|| Cell::new(name, self.parts.clone()))
             .clone();
         cell.set_limits(limits);
+        let spec = LoadSpec {
+            threads: limits.forward_threads(),
+            ..spec
+        };
         let (id, device) = cell.load(spec, label)?;
         Ok((CellModel::new(cell, id, response_timeout), device))
     }

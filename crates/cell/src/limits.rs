@@ -15,6 +15,19 @@ pub struct CellLimits {
     pub cpu_percent: Option<u64>,
 }
 
+impl CellLimits {
+    /// The intra-op threads a forward may use under this CPU grant: its cores, rounded up.
+    /// More would spend the grant on every core at once and then stall for the rest of
+    /// the period, leaving other tenants no core to run on meanwhile.
+    pub fn forward_threads(&self) -> Option<usize> {
+        self.cpu_percent.map(|p| {
+            usize::try_from(p.div_ceil(100))
+                .unwrap_or(usize::MAX)
+                .max(1)
+        })
+    }
+}
+
 /// How limits are enforced on this server, as the start-up log reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enforcement {
@@ -308,6 +321,27 @@ fn v2(root: &Path, self_cgroup: &str, tag: &str) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwards_get_the_cores_of_the_cpu_grant_rounded_up() {
+        let threads = |cpu_percent| {
+            CellLimits {
+                cpu_percent,
+                ..CellLimits::default()
+            }
+            .forward_threads()
+        };
+        assert_eq!(threads(None), None);
+        assert_eq!(threads(Some(1)), Some(1));
+        assert_eq!(threads(Some(50)), Some(1));
+        assert_eq!(threads(Some(100)), Some(1));
+        assert_eq!(threads(Some(101)), Some(2));
+        assert_eq!(threads(Some(100_000)), Some(1000));
+        assert_eq!(
+            threads(Some(u64::MAX)),
+            Some(usize::try_from(u64::MAX / 100 + 1).unwrap())
+        );
+    }
 
     const V1_SELF: &str =
         "12:pids:/user.slice\n4:memory:/user.slice\n3:cpu,cpuacct:/user.slice\n0::/user.slice\n";

@@ -54,6 +54,10 @@ pub struct LoadSpec {
     pub device: Option<String>,
     /// The archive's declared inputs (no batch dimension), to warm the model up with.
     pub warmup: Vec<InputSpec>,
+    /// The most libtorch intra-op threads one forward may use (`None`: the cell's own
+    /// setting). [`Cells::load`](crate::Cells::load) sets it from the owner's CPU grant.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

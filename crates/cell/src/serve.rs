@@ -238,6 +238,7 @@ mod tests {
             path: "m.pt".into(),
             device: None,
             warmup: vec![],
+            threads: None,
         };
         let file = Tensor::new(
             "model",

@@ -39,6 +39,7 @@ fn try_load(
         path,
         device: None,
         warmup: vec![],
+        threads: None,
     };
     let limits = CellLimits::default();
     cells.load(

@@ -83,6 +83,7 @@ impl ModelRuntime for CellRuntime {
             path: req.path.to_owned(),
             device: req.device.map(str::to_owned),
             warmup: req.warmup.to_vec(),
+            threads: None,
         };
         let limits = CellLimits {
             memory_bytes: req.limits.memory_bytes,
@@ -105,11 +106,16 @@ impl Engine for TorchEngine {
         spec: &LoadSpec,
         bytes: &[u8],
     ) -> Result<(Arc<dyn BatchRunner>, String), String> {
+        let threads = match spec.threads {
+            Some(cap) => self.0.threads().min(cap),
+            None => self.0.intra_op_threads,
+        };
         let (model, device) = self.0.load_torch(
             &spec.path,
             Some(bytes),
             spec.device.as_deref(),
             &spec.warmup,
+            threads,
         )?;
         Ok((Arc::new(model), device))
     }

@@ -18,20 +18,36 @@ pub struct TorchRuntime {
 
 impl ModelRuntime for TorchRuntime {
     fn load(&self, req: &RuntimeLoad<'_>) -> Result<(Arc<dyn BatchRunner>, String), String> {
-        self.load_torch(req.path, None, req.device, req.warmup)
-            .map(|(m, d)| (Arc::new(m) as Arc<dyn BatchRunner>, d))
+        self.load_torch(
+            req.path,
+            None,
+            req.device,
+            req.warmup,
+            self.intra_op_threads,
+        )
+        .map(|(m, d)| (Arc::new(m) as Arc<dyn BatchRunner>, d))
     }
 }
 
 impl TorchRuntime {
+    /// The intra-op threads a forward gets by this runtime's setting (0: libtorch's default).
+    pub fn threads(&self) -> usize {
+        match self.intra_op_threads {
+            0 => ferroserve_torch::default_intra_op_threads(),
+            n => n,
+        }
+    }
+
     /// The TorchScript file at `path` (or its `bytes`, read by someone else), on `device`
-    /// (else the default), warmed up.
+    /// (else the default), warmed up, its forwards on `threads` intra-op threads (0:
+    /// libtorch's default).
     pub fn load_torch(
         &self,
         path: &Path,
         bytes: Option<&[u8]>,
         device: Option<&str>,
         warmup: &[InputSpec],
+        threads: usize,
     ) -> Result<(TorchModel, String), String> {
         let device = match device {
             Some(d) => d.parse::<Device>().map_err(|e| e.to_string())?,
@@ -49,7 +65,7 @@ impl TorchRuntime {
             Vec::new()
         };
         let config = ModelConfig::on(device)
-            .with_intra_op_threads(self.intra_op_threads)
+            .with_intra_op_threads(threads)
             .with_warmup(warmup);
         let model = match bytes {
             Some(b) => TorchModel::load_bytes(path, b, config),

@@ -60,6 +60,11 @@ struct Tenants {
 }
 
 fn tenants(extra: &[&str]) -> Tenants {
+    tenants_with(extra, json!({}))
+}
+
+/// [`tenants`], the hostile one under `hostile_quotas`.
+fn tenants_with(extra: &[&str], hostile_quotas: serde_json::Value) -> Tenants {
     let state = tempfile::tempdir().unwrap();
     let store = archives::store().to_str().unwrap().to_owned();
     let mut args = vec![
@@ -75,8 +80,8 @@ fn tenants(extra: &[&str]) -> Tenants {
     let admin = std::fs::read_to_string(state.path().join("admin.token")).unwrap();
     let m = &server.management;
     let mut tokens = Vec::new();
-    for name in ["hostile", "victim"] {
-        let body = json!({ "name": name }).to_string();
+    for (name, quotas) in [("hostile", hostile_quotas), ("victim", json!({}))] {
+        let body = json!({ "name": name, "quotas": quotas }).to_string();
         let reply = call("POST", &format!("{m}/tenants"), &admin, body.as_bytes());
         assert_eq!(reply.status, 201, "{}", reply.text());
         let token = reply.json()["token"].as_str().unwrap().to_owned();
@@ -187,6 +192,50 @@ fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() 
     assert!(t.server.is_running());
     assert_eq!(t.server.pid(), pid);
     footprint_returns(pid, before);
+}
+
+#[test]
+fn refusals_waiting_out_their_hold_leave_the_listener_to_other_tenants() {
+    // A listener of 8 in-flight slots, and a hostile tenant allowed one request at a time.
+    let t = tenants_with(
+        &[
+            "--max-concurrent-requests",
+            "8",
+            "--body-read-timeout-s",
+            "10",
+        ],
+        json!({ "max_concurrent_requests": 1 }),
+    );
+    let pid = t.server.pid();
+    let addr = host_port(&t.server.inference);
+    let head = |len: usize| {
+        format!(
+            "POST /predictions/mlp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n[",
+            t.hostile
+        )
+    };
+    // Its one slot held by a stalled body, then 20 more requests: each refused over its
+    // quota, and each held back 250 ms to 2 s before its 429 is sent.
+    let mut stalled = TcpStream::connect(&addr).unwrap();
+    stalled.write_all(head(1000).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut refused: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(head(1000).as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // While they wait, more than the listener's 8, the other tenant is served.
+    victim_predicts(&t, 5);
+    for s in &mut refused {
+        let answer = closed_within(s, Duration::from_secs(10)).expect("a refusal never came");
+        assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    }
+    drop(stalled);
+    victim_predicts(&t, 2);
+    assert_eq!(t.server.pid(), pid);
 }
 
 /// Files in the state directory's archives folder (kept uploads and fetches).

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
-use crate::store::{Holds, Limit};
+use crate::holds::Holds;
 
 /// Chunks queued ahead of the writer: enough to keep it busy, few enough that a slow disk
 /// pushes back on the upload's sender instead of filling host memory.
@@ -25,6 +25,13 @@ enum Piece {
     Chunk(Bytes),
     /// Every byte has arrived: sync the file and say its hash.
     End,
+}
+
+/// Which limit an archive's size is held to: the server's (413) or a tenant's quota (429).
+#[derive(Clone, Copy)]
+pub(crate) enum Limit {
+    Server(u64),
+    Quota(u64),
 }
 
 /// A temporary file being filled and hashed, renamed to its hash when complete.

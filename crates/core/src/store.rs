@@ -17,7 +17,7 @@ use crate::Error;
 use crate::byte_stream::ByteStream;
 use crate::fetcher::Fetcher;
 pub(crate) use crate::holds::Holds;
-pub(crate) use crate::sink::Sink;
+pub(crate) use crate::sink::{Limit, Sink};
 
 /// The archive sources this server accepts.
 #[derive(Clone)]
@@ -117,11 +117,4 @@ impl Drop for Held {
     fn drop(&mut self) {
         self.0.release(&self.1);
     }
-}
-
-/// Which limit an archive's size is held to: the server's (413) or a tenant's quota (429).
-#[derive(Clone, Copy)]
-pub(crate) enum Limit {
-    Server(u64),
-    Quota(u64),
 }

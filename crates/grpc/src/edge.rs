@@ -166,7 +166,7 @@ async fn handle(
     mut request: http::Request<Body>,
 ) -> http::Response<Body> {
     // try_acquire: a waiting call would hold its stream and memory with no bound.
-    let Ok(_permit) = shared.permits.clone().try_acquire_owned() else {
+    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
         let busy = Refusal::ListenerBusy {
             api: shared.api,
             max: shared.limits.max_concurrent,
@@ -179,10 +179,14 @@ async fn handle(
         Err(e) => return status::status(&e).into_http(),
     };
     // A tenant's in-flight quota is taken before the message is decoded (as on REST), so a
-    // stalled or slow message costs one of its own slots, never one another tenant needs.
-    let _quota = match who.admit_on(api).await {
+    // stalled or slow message costs one of its own slots, never one another tenant needs;
+    // a refusal gives back its listener slot before waiting out its hold.
+    let _quota = match who.try_admit_on(api) {
         Ok(permit) => permit,
-        Err(e) => return status::status(&e).into_http(),
+        Err(refused) => {
+            drop(permit);
+            return status::status(&refused.answer().await).into_http();
+        }
     };
     request.extensions_mut().insert(who);
     let limit = shared.limits.request_timeout;

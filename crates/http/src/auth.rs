@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use ferroserve_core::tenancy::{Api, Auth, Principal};
 
 use crate::ApiError;
+use crate::layers::ListenerSlot;
 
 /// The header an admin uses to act in a tenant's namespace.
 pub const TENANT_HEADER: &str = "x-ferroserve-tenant";
@@ -34,10 +35,16 @@ pub async fn authenticate(
         Ok(principal) => {
             // A tenant's in-flight quota (its management one on the management API) is taken
             // here, before any route reads the body, so a slow or stalled body costs one of
-            // its own slots, never one another needs.
-            let _permit = match principal.admit_on(api).await {
+            // its own slots, never one another needs; a refusal gives back its listener
+            // slot before waiting out its hold.
+            let _permit = match principal.try_admit_on(api) {
                 Ok(permit) => permit,
-                Err(e) => return ApiError::from(e).into_response(),
+                Err(refused) => {
+                    if let Some(slot) = request.extensions().get::<ListenerSlot>() {
+                        slot.give_back();
+                    }
+                    return ApiError::from(refused.answer().await).into_response();
+                }
             };
             request.extensions_mut().insert(principal);
             next.run(request).await

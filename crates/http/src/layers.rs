@@ -208,17 +208,33 @@ struct Gate {
     permits: Arc<Semaphore>,
 }
 
-async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+async fn admit(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
     // try_acquire, not acquire: a waiting request would hold its connection and memory
     // with no bound on how many wait.
-    let Ok(_permit) = gate.permits.clone().try_acquire_owned() else {
+    let Ok(permit) = gate.permits.clone().try_acquire_owned() else {
         let busy = Edge::ListenerBusy {
             api: gate.api,
             max: gate.max,
         };
         return busy.into_response();
     };
-    next.run(request).await
+    let slot = ListenerSlot(Arc::new(std::sync::Mutex::new(Some(permit))));
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    slot.give_back();
+    response
+}
+
+/// A request's in-flight slot on its listener, in the request's extensions so that an
+/// edge can give it back before the response is ready: a tenant's refusal waiting out its
+/// hold (`auth.rs`) then holds no slot another tenant needs.
+#[derive(Clone)]
+pub(crate) struct ListenerSlot(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl ListenerSlot {
+    pub(crate) fn give_back(&self) {
+        self.0.lock().unwrap().take();
+    }
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {

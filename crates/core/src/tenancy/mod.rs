@@ -11,6 +11,8 @@ mod store;
 
 use std::sync::Arc;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::{Error, ModelKey};
 
 pub use audit::Audit;
@@ -85,48 +87,49 @@ impl Principal {
     }
 
     /// Holds one of the tenant's concurrent-request permits for as long as the request
-    /// runs; a quota error naming it when all are taken. The refusal is held back first
-    /// ([`Tenant::hold_refusal`]): a flood that ignores `Retry-After` then costs the server
-    /// a sleeping task per connection instead of the CPU its rejections would take from
-    /// other tenants (measured in docs/benchmarks.md, "Noisy neighbour").
-    pub async fn admit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
-        let Some(t) = self.tenant() else {
-            return Ok(None);
-        };
-        let limit = t.quotas.max_concurrent_requests;
-        permit(
-            t,
-            &t.in_flight,
-            "max_concurrent_requests",
-            limit,
-            "requests",
-        )
-        .await
+    /// runs; a quota error naming it when all are taken, after the refusal's hold
+    /// ([`Refused::answer`]).
+    pub async fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, Error> {
+        self.admit_on(Api::Inference).await
     }
 
     /// The permit a request on `api` holds while it runs, taken by each protocol's edge
-    /// before the body is read: [`Principal::admit`] on the inference API, the tenant's
-    /// `max_concurrent_management` on the management API, none on metrics.
-    pub async fn admit_on(
-        &self,
-        api: Api,
-    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
-        match api {
-            Api::Inference => self.admit().await,
-            Api::Management => self.admit_management().await,
-            Api::Metrics => Ok(None),
+    /// before the body is read: the tenant's `max_concurrent_requests` on the inference
+    /// API, its `max_concurrent_management` on the management API, none on metrics.
+    pub async fn admit_on(&self, api: Api) -> Result<Option<OwnedSemaphorePermit>, Error> {
+        match self.try_admit_on(api) {
+            Ok(permit) => Ok(permit),
+            Err(refused) => Err(refused.answer().await),
         }
     }
 
-    /// The management permit. The operator, acting for a tenant or not, is not held to a
-    /// tenant's management quotas.
-    async fn admit_management(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
-        let Principal::Tenant(t) = self else {
-            return Ok(None);
-        };
-        let limit = t.quotas.max_concurrent_management;
-        let what = "management requests";
-        permit(t, &t.managing, "max_concurrent_management", limit, what).await
+    /// [`Principal::admit_on`] without the wait: a refusal comes back at once, to be
+    /// answered after its hold. An edge gives back its listener's in-flight slot first,
+    /// so refusals waiting out their hold never crowd another tenant off the listener.
+    /// The operator, acting for a tenant or not, is not held to a tenant's management
+    /// quotas.
+    pub fn try_admit_on(&self, api: Api) -> Result<Option<OwnedSemaphorePermit>, Refused> {
+        match (api, self) {
+            (Api::Inference, p) => match p.tenant() {
+                Some(t) => {
+                    let limit = t.quotas.max_concurrent_requests;
+                    permit(
+                        t,
+                        &t.in_flight,
+                        "max_concurrent_requests",
+                        limit,
+                        "requests",
+                    )
+                }
+                None => Ok(None),
+            },
+            (Api::Management, Principal::Tenant(t)) => {
+                let limit = t.quotas.max_concurrent_management;
+                let what = "management requests";
+                permit(t, &t.managing, "max_concurrent_management", limit, what)
+            }
+            (Api::Management | Api::Metrics, _) => Ok(None),
+        }
     }
 
     /// Spends one of the tenant's management changes (every protocol's registrations,
@@ -141,7 +144,7 @@ impl Principal {
             return Ok(());
         };
         let held = std::time::Instant::now();
-        t.hold_refusal(1).await;
+        t.hold_refusal(1).wait().await;
         Err(Error::ChangeRate {
             tenant: t.name.clone(),
             limit: t.quotas.max_management_changes_per_minute,
@@ -151,19 +154,40 @@ impl Principal {
 }
 
 /// One of `permits`, or after the refusal's hold the 429 naming `quota`.
-async fn permit(
-    t: &Tenant,
-    permits: &std::sync::Arc<tokio::sync::Semaphore>,
+fn permit(
+    t: &Arc<Tenant>,
+    permits: &Arc<tokio::sync::Semaphore>,
     quota: &'static str,
     limit: usize,
     what: &str,
-) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+) -> Result<Option<OwnedSemaphorePermit>, Refused> {
     if let Ok(permit) = permits.clone().try_acquire_owned() {
         return Ok(Some(permit));
     }
-    t.hold_refusal(limit).await;
+    let hold = t.hold_refusal(limit);
     let what = format!("tenant {} has {limit} {what} in flight", t.name);
-    Err(Error::quota(quota, limit as u64, what))
+    Err(Refused {
+        error: Box::new(Error::quota(quota, limit as u64, what)),
+        hold,
+    })
+}
+
+/// A request over its tenant's in-flight quota: the 429 to answer once its hold is over.
+/// The hold ([`Tenant::hold_refusal`]) makes a flood that ignores `Retry-After` cost the
+/// server a sleeping task per connection instead of the CPU its rejections would take
+/// from other tenants (docs/benchmarks.md, "Noisy neighbour").
+#[derive(Debug)]
+pub struct Refused {
+    error: Box<Error>,
+    hold: store::Hold,
+}
+
+impl Refused {
+    /// Waits out the hold; the error to answer with.
+    pub async fn answer(self) -> Error {
+        self.hold.wait().await;
+        *self.error
+    }
 }
 
 /// The admin token's sha256, from `<state_dir>/admin.token`; made (mode 0600) and its path

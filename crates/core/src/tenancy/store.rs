@@ -67,22 +67,38 @@ impl Tenant {
     /// one that reopens hundreds of refused connections at once waits 2 s for each, so
     /// its churn (a head parsed and a connection closed per refusal) costs the server an
     /// eighth of what it would.
-    pub(crate) async fn hold_refusal(&self, quota: usize) {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
+    /// It counts among the tenant's waiting refusals from now until the [`Hold`] is dropped.
+    pub(crate) fn hold_refusal(self: &Arc<Self>, quota: usize) -> Hold {
         let ahead = self.refusing.fetch_add(1, Ordering::Relaxed);
-        let _waiting = Waiting(&self.refusing);
-        tokio::time::sleep(refusal_hold(ahead, quota)).await;
+        Hold {
+            tenant: self.clone(),
+            wait: refusal_hold(ahead, quota),
+        }
     }
 
     /// How many of the tenant's refusals are waiting out their delay.
     #[cfg(test)]
     fn refusals_waiting(&self) -> usize {
         self.refusing.load(Ordering::Relaxed)
+    }
+}
+
+/// One refusal's delay ([`Tenant::hold_refusal`]), counted among its tenant's until dropped.
+#[derive(Debug)]
+pub struct Hold {
+    tenant: Arc<Tenant>,
+    wait: std::time::Duration,
+}
+
+impl Hold {
+    pub(crate) async fn wait(self) {
+        tokio::time::sleep(self.wait).await;
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.tenant.refusing.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -339,7 +355,7 @@ mod tests {
         let a = tenants.get("a").unwrap();
         let started = Instant::now();
         let mut waits: Vec<Duration> = futures_util::future::join_all((0..12).map(|_| async {
-            a.hold_refusal(4).await;
+            a.hold_refusal(4).wait().await;
             started.elapsed()
         }))
         .await;
@@ -351,7 +367,7 @@ mod tests {
         );
         assert_eq!(a.refusals_waiting(), 0);
         // A client that hangs up mid-wait drops the future: it no longer counts.
-        let gone = tokio::time::timeout(Duration::from_millis(20), a.hold_refusal(1)).await;
+        let gone = tokio::time::timeout(Duration::from_millis(20), a.hold_refusal(1).wait()).await;
         assert!(gone.is_err());
         assert_eq!(a.refusals_waiting(), 0);
     }

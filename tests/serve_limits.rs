@@ -105,6 +105,13 @@ fn victim_predicts(t: &Tenants, n: usize) {
     }
 }
 
+/// A prediction head promising a 1000-byte body, and its first byte.
+fn stalled_head(token: &str) -> String {
+    format!(
+        "POST /predictions/mlp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n["
+    )
+}
+
 fn host_port(url: &str) -> String {
     url.trim_start_matches("http://").to_owned()
 }
@@ -134,10 +141,7 @@ fn a_thousand_stalled_bodies_cost_the_hostile_tenant_alone_and_end_in_seconds() 
     let before = footprint(pid);
     let addr = host_port(&t.server.inference);
     // 1,100 connections each send a prediction head promising 1000 bytes, and one byte.
-    let head = format!(
-        "POST /predictions/mlp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n[",
-        t.hostile
-    );
+    let head = stalled_head(&t.hostile);
     let started = Instant::now();
     let mut stalled: Vec<TcpStream> = (0..1100)
         .map(|_| {
@@ -208,21 +212,16 @@ fn refusals_waiting_out_their_hold_leave_the_listener_to_other_tenants() {
     );
     let pid = t.server.pid();
     let addr = host_port(&t.server.inference);
-    let head = |len: usize| {
-        format!(
-            "POST /predictions/mlp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n[",
-            t.hostile
-        )
-    };
+    let head = stalled_head(&t.hostile);
     // Its one slot held by a stalled body, then 20 more requests: each refused over its
     // quota, and each held back 250 ms to 2 s before its 429 is sent.
     let mut stalled = TcpStream::connect(&addr).unwrap();
-    stalled.write_all(head(1000).as_bytes()).unwrap();
+    stalled.write_all(head.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let mut refused: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut s = TcpStream::connect(&addr).unwrap();
-            s.write_all(head(1000).as_bytes()).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
             s
         })
         .collect();
